@@ -1,0 +1,504 @@
+"""A walker over PHP's ``serialize()`` format that never builds PHP values.
+
+Why not unserialize into Python objects: WordPress data holds objects of classes
+that are not loaded here (nor, often, on the target), strings that are not valid
+UTF-8, and serialized strings nested inside serialized strings. Working on the raw
+bytes with offsets keeps every byte we do not mean to change exactly as it was; only
+the ``s:N:"...";`` tokens whose payload changes are re-emitted, with N recomputed
+in BYTES (PHP's ``strlen``).
+
+Grammar and limits follow PHP 8's ``ext/standard/var_unserializer.re``:
+
+* scalars ``N;`` ``b:0;`` ``b:1;`` ``i:[+-]digits;`` ``d:`` (decimal, exponent,
+  ``NAN``, ``INF``, ``-INF``), strings ``s:len:"bytes";`` and the old escaped
+  ``S:len:"\\xx";`` form;
+* ``a:n:{key value ...}`` with ``i:``/``s:``/``S:`` keys, ``O:len:"Class":n:{...}``
+  (any valid class name; the class is never needed), ``C:len:"Class":len:{payload}``
+  (``Serializable``), ``E:len:"Enum:Case";``;
+* references ``R:n;`` / ``r:n;`` numbered over the value slots PHP's ``var_push``
+  creates (every non-key value except ``R:``); ``r:`` must point at an object;
+* PHP's ``unserialize_max_depth`` (default 4096) and its fake-element-count guard.
+
+Decisions:
+
+* ``C:`` payloads are opaque: their format belongs to the class's ``unserialize()``
+  and their declared length must stay right, so they are never rewritten. The
+  transformer reports them through ``on_skip`` so a caller can say so when one holds
+  something it wanted to change. After a ``C:`` value reference numbers cannot be
+  checked (a real class may push slots of its own), so they are accepted.
+* Array keys are left alone unless ``keys=True``; object property names never change
+  (they are identifiers, and private/protected ones carry NUL bytes: ``\\0*\\0prop``).
+* Trailing bytes after the value are an error (PHP < 8.3 ignores them silently, 8.3
+  warns): such a value is not what it looks like, so nobody should rewrite it.
+* Known gaps, all pathological: duplicate keys whose slot is later targeted by
+  ``R:`` (PHP refuses), and ``s:`` lengths beyond 2**64 (PHP wraps around).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = [
+    "DEFAULT_MAX_DEPTH",
+    "PHP_TRIM_CHARS",
+    "SerializedFormatError",
+    "is_serialized",
+    "transform_strings",
+    "validate",
+]
+
+# PHP's default unserialize_max_depth.
+DEFAULT_MAX_DEPTH = 4096
+# Nested serialized-inside-string levels we follow; real sites have 2 or 3.
+MAX_NESTED_LEVELS = 16
+# What PHP's trim() strips; WordPress trims before is_serialized()/unserialize().
+PHP_TRIM_CHARS = b" \t\n\r\x0b\x00"
+
+_INT = re.compile(rb"i:[+-]?[0-9]+;")
+_DOUBLE = re.compile(rb"d:(?:NAN|-?INF|[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?);")
+_STR = re.compile(rb's:([0-9]+):"')
+_ESC_STR = re.compile(rb'S:([0-9]+):"')
+_ARRAY = re.compile(rb"a:([0-9]+):\{")
+_OBJECT = re.compile(rb'([OC]):([0-9]+):"')
+_ENUM = re.compile(rb'E:([0-9]+):"')
+_REF = re.compile(rb"[rR]:([0-9]+);")
+# parse_iv2(): optional sign, zero or more digits (PHP reads "" as 0), then ":{".
+_COUNT = re.compile(rb"([+-]?)([0-9]*):\{")
+_CLASS_NAME = re.compile(rb"[A-Za-z0-9_\\\x80-\xff]+")
+_HEX = b"0123456789abcdefABCDEF"
+_WP_SCALAR = re.compile(rb"[bid]:[0-9.E+-]+;")
+_WP_COMPOUND = re.compile(rb"[saOE]:[0-9]+:")
+
+_LONG_MAX = 2**63 - 1
+
+# Byte values, named for readability in the hot loop.
+_s, _S, _i, _d, _b, _N, _a, _O, _C, _E, _r, _R = b"sSidbNaOCErR"
+_RBRACE = ord("}")
+
+
+class SerializedFormatError(ValueError):
+    """The bytes are not one well-formed PHP serialized value."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(f"{message} at offset {offset}")
+        self.offset = offset
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def is_serialized(value: bytes, strict: bool = True) -> bool:
+    """WordPress's ``is_serialized()``: a cheap shape check, not a parse.
+
+    Same answers as the PHP function (``wp-includes/functions.php``), which is what
+    decides whether WordPress will ``unserialize()`` a stored value.
+    """
+    data = value.strip(PHP_TRIM_CHARS)
+    if data == b"N;":
+        return True
+    if len(data) < 4 or data[1] != 0x3A:  # ':'
+        return False
+    if strict:
+        if data[-1] not in b";}":
+            return False
+    else:
+        semicolon = data.find(b";")
+        brace = data.find(b"}")
+        if semicolon == -1 and brace == -1:
+            return False
+        if semicolon != -1 and semicolon < 3:
+            return False
+        if brace != -1 and brace < 4:
+            return False
+    token = data[0]
+    if token == _s:
+        if strict:
+            if data[-2] != 0x22:  # '"'
+                return False
+        elif b'"' not in data:
+            return False
+    if token in b"saOE":
+        return _WP_COMPOUND.match(data) is not None
+    if token in b"bid":
+        m = _WP_SCALAR.match(data)
+        return m is not None and (not strict or m.end() == len(data))
+    return False
+
+
+def validate(value: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
+    """True iff ``value`` is exactly one value PHP's ``unserialize()`` accepts.
+
+    "Modulo classes": any syntactically valid class name is accepted as PHP does for
+    an unknown class (``__PHP_Incomplete_Class``); enums are accepted by shape.
+    """
+    try:
+        end = _walk(value, 0, len(value), None, max_depth, 0)[0]
+    except SerializedFormatError:
+        return False
+    return end == len(value)
+
+
+def transform_strings(
+    value: bytes,
+    fn: Callable[[bytes], bytes],
+    *,
+    keys: bool = False,
+    nested: bool = True,
+    visit: Callable[[bytes], bool] | None = None,
+    on_skip: Callable[[str, bytes], None] | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> bytes:
+    """Rebuild ``value`` with ``fn`` applied to every string payload.
+
+    * ``s:N`` is recomputed for each changed string; untouched bytes are copied as-is
+      and, when nothing changes, ``value`` itself is returned.
+    * A payload that is itself serialized (WordPress double-serializes) is walked
+      recursively when ``nested``; both levels' lengths come out right. A nested one
+      that does not parse is left as it was and reported as ``on_skip("nested_malformed",
+      payload)``, since rewriting it as text could make a repairable value worse.
+    * ``visit(payload)`` False skips a string cheaply (e.g. no search term in it).
+    * ``on_skip("custom_object", payload)`` for each opaque ``C:`` payload.
+    * Surrounding PHP whitespace is kept (WordPress trims before unserializing).
+
+    Raises ``SerializedFormatError`` when ``value`` is not well-formed; nothing is
+    returned half-transformed.
+    """
+    start = len(value) - len(value.lstrip(PHP_TRIM_CHARS))
+    stop = max(start, len(value.rstrip(PHP_TRIM_CHARS)))
+    ctx = _Ctx(fn, visit, on_skip, keys, nested, max_depth)
+    end, rebuilt = _walk(value, start, stop, ctx, max_depth, 0)
+    if end != stop:
+        raise SerializedFormatError("trailing bytes after the serialized value", end)
+    if rebuilt is None:
+        return value
+    return value[:start] + rebuilt + value[stop:]
+
+
+# --------------------------------------------------------------------------- walker
+
+
+class _Ctx:
+    __slots__ = ("fn", "keys", "max_depth", "nested", "on_skip", "visit")
+
+    def __init__(
+        self,
+        fn: Callable[[bytes], bytes],
+        visit: Callable[[bytes], bool] | None,
+        on_skip: Callable[[str, bytes], None] | None,
+        keys: bool,
+        nested: bool,
+        max_depth: int,
+    ) -> None:
+        self.max_depth = max_depth
+        self.fn = fn
+        self.visit = visit
+        self.on_skip = on_skip
+        self.keys = keys
+        self.nested = nested
+
+
+def _string_payload(ctx: _Ctx, payload: bytes, level: int) -> bytes:
+    """New payload for one string value (``payload`` itself when unchanged)."""
+    if ctx.visit is not None and not ctx.visit(payload):
+        return payload
+    if ctx.nested and len(payload) >= 4 and is_serialized(payload):
+        if level + 1 >= MAX_NESTED_LEVELS:
+            if ctx.on_skip is not None:
+                ctx.on_skip("nested_too_deep", payload)
+            return payload
+        lead = len(payload) - len(payload.lstrip(PHP_TRIM_CHARS))
+        stop = len(payload.rstrip(PHP_TRIM_CHARS))
+        try:
+            end, rebuilt = _walk(payload, lead, stop, ctx, ctx.max_depth, level + 1)
+            if end != stop:
+                raise SerializedFormatError("trailing bytes after the serialized value", end)
+        except SerializedFormatError:
+            if ctx.on_skip is not None:
+                ctx.on_skip("nested_malformed", payload)
+            return payload
+        if rebuilt is None:
+            return payload
+        return payload[:lead] + rebuilt + payload[stop:]
+    return ctx.fn(payload)
+
+
+def _unescape(data: bytes, pos: int, length: int, end: int) -> tuple[bytes, int]:
+    """Decode an ``S:`` payload (``\\xx`` hex escapes); returns (bytes, position after)."""
+    out = bytearray()
+    for _ in range(length):
+        if pos >= end:
+            raise SerializedFormatError("S: string runs past the end", pos)
+        c = data[pos]
+        if c == 0x5C:  # backslash
+            h = data[pos + 1 : pos + 3]
+            if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX or pos + 3 > end:
+                raise SerializedFormatError("bad escape in S: string", pos)
+            out.append(int(h, 16))
+            pos += 3
+        else:
+            out.append(c)
+            pos += 1
+    return bytes(out), pos
+
+
+def _count(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """parse_iv2() + ":{" for object counts and C: lengths; returns (n, pos after '{')."""
+    m = _COUNT.match(data, pos, end)
+    if m is None:
+        raise SerializedFormatError("expected count and ':{'", pos)
+    digits = m.group(2).lstrip(b"0")
+    n = int(digits) if digits else 0
+    if len(digits) > 19 or n > _LONG_MAX + (m.group(1) == b"-"):
+        n = _LONG_MAX  # PHP clamps (with a warning); the length checks then fail
+    elif m.group(1) == b"-":
+        n = -n
+    return n, m.end()
+
+
+def _walk(
+    data: bytes,
+    pos: int,
+    end: int,
+    ctx: _Ctx | None,
+    max_depth: int,
+    level: int,
+) -> tuple[int, bytes | None]:
+    """Parse one value in ``data[pos:end]``; returns (end offset, rebuilt bytes or None).
+
+    Iterative: containers are an explicit stack, so nesting depth costs no Python
+    recursion. ``ctx`` None means validate only. Rebuilt output is collected as
+    pieces: unchanged spans are sliced once, when a changed string forces a flush.
+    """
+    keys = ctx is not None and ctx.keys
+    pieces: list[bytes] | None = None
+    copied = pos
+    # Reference slots PHP would push: 1 = holds an object (valid r: target).
+    slots = bytearray()
+    refs_unchecked = False
+    # Open containers: remaining key/value tokens (2 per element) and kind.
+    rem: list[int] = []
+    is_obj: list[bool] = []
+    depth = 0
+    while True:
+        if rem:
+            left = rem[-1]
+            if left == 0:
+                if pos >= end or data[pos] != _RBRACE:
+                    raise SerializedFormatError("expected '}'", pos)
+                pos += 1
+                rem.pop()
+                is_obj.pop()
+                depth -= 1
+                if not rem:
+                    break
+                continue
+            rem[-1] = left - 1
+            if not left & 1:
+                # A key: i:, s: or S: only (parsed without var_hash, so no slot).
+                if pos >= end:
+                    raise SerializedFormatError("unexpected end in key", pos)
+                c = data[pos]
+                if c == _i:
+                    m = _INT.match(data, pos, end)
+                    if m is None:
+                        raise SerializedFormatError("bad integer key", pos)
+                    pos = m.end()
+                elif c == _s:
+                    m = _STR.match(data, pos, end)
+                    if m is None:
+                        raise SerializedFormatError("bad string key", pos)
+                    p0 = m.end()
+                    p1 = p0 + int(m.group(1))
+                    if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
+                        raise SerializedFormatError("bad string key length", pos)
+                    if keys and ctx is not None and not is_obj[-1]:
+                        old = data[p0:p1]
+                        new = _string_payload(ctx, old, level)
+                        if new is not old and new != old:
+                            if pieces is None:
+                                pieces = []
+                            pieces.append(data[copied:pos])
+                            pieces.append(b's:%d:"' % len(new))
+                            pieces.append(new)
+                            pieces.append(b'";')
+                            copied = p1 + 2
+                    pos = p1 + 2
+                elif c == _S:
+                    m = _ESC_STR.match(data, pos, end)
+                    if m is None:
+                        raise SerializedFormatError("bad S: key", pos)
+                    length = int(m.group(1))
+                    if length > end - m.end():
+                        raise SerializedFormatError("S: key longer than the data", pos)
+                    _, p1 = _unescape(data, m.end(), length, end)
+                    if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
+                        raise SerializedFormatError("bad S: key terminator", p1)
+                    pos = p1 + 2
+                else:
+                    raise SerializedFormatError("array/object key must be i: or s:", pos)
+                continue
+
+        # A value.
+        if pos >= end:
+            raise SerializedFormatError("unexpected end of data", pos)
+        c = data[pos]
+        if c == _s:
+            m = _STR.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad string header", pos)
+            p0 = m.end()
+            p1 = p0 + int(m.group(1))
+            if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
+                raise SerializedFormatError("string length does not match its delimiters", pos)
+            slots.append(0)
+            if ctx is not None and p1 > p0:
+                old = data[p0:p1]
+                new = _string_payload(ctx, old, level)
+                if new is not old and new != old:
+                    if pieces is None:
+                        pieces = []
+                    pieces.append(data[copied:pos])
+                    pieces.append(b's:%d:"' % len(new))
+                    pieces.append(new)
+                    pieces.append(b'";')
+                    copied = p1 + 2
+            pos = p1 + 2
+        elif c == _a:
+            m = _ARRAY.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad array header", pos)
+            n = int(m.group(1))
+            pos = m.end()
+            if n > (end - pos) // 2:
+                raise SerializedFormatError("array element count larger than the data", pos)
+            slots.append(0)
+            if n == 0:
+                # PHP returns before its depth check for empty arrays.
+                if pos >= end or data[pos] != _RBRACE:
+                    raise SerializedFormatError("expected '}'", pos)
+                pos += 1
+            else:
+                if 0 < max_depth <= depth:
+                    raise SerializedFormatError("maximum depth exceeded", pos)
+                depth += 1
+                rem.append(2 * n)
+                is_obj.append(False)
+                continue
+        elif c == _i:
+            m = _INT.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad integer", pos)
+            slots.append(0)
+            pos = m.end()
+        elif c in (_O, _C):
+            m = _OBJECT.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad object header", pos)
+            n0 = m.end()
+            q = n0 + int(m.group(2))
+            if q == n0 or q + 2 > end or data[q] != 0x22 or data[q + 1] != 0x3A:
+                raise SerializedFormatError("bad class name length", pos)
+            if data[n0] == 0 or data[n0] == 0x5C or _CLASS_NAME.fullmatch(data, n0, q) is None:
+                raise SerializedFormatError("invalid class name", n0)
+            slots.append(1)
+            if c == _C:
+                datalen, p = _count(data, q + 2, end)
+                if datalen < 0 or end - p <= datalen or data[p + datalen] != _RBRACE:
+                    raise SerializedFormatError("custom object payload length mismatch", p)
+                if ctx is not None and ctx.on_skip is not None and datalen:
+                    ctx.on_skip("custom_object", data[p : p + datalen])
+                refs_unchecked = True
+                pos = p + datalen + 1
+            else:
+                if q >= end - 2:
+                    raise SerializedFormatError("bad object data", q)
+                n, p = _count(data, q + 2, end)
+                if n < 0 or n > (end - q) // 2:
+                    raise SerializedFormatError("object property count larger than the data", q)
+                if 0 < max_depth <= depth:
+                    raise SerializedFormatError("maximum depth exceeded", p)
+                depth += 1
+                pos = p
+                rem.append(2 * n)
+                is_obj.append(True)
+                continue
+        elif c == _b:
+            if data[pos : pos + 4] not in (b"b:0;", b"b:1;") or pos + 4 > end:
+                raise SerializedFormatError("bad boolean", pos)
+            slots.append(0)
+            pos += 4
+        elif c == _N:
+            if pos + 2 > end or data[pos + 1] != 0x3B:
+                raise SerializedFormatError("bad null", pos)
+            slots.append(0)
+            pos += 2
+        elif c == _d:
+            m = _DOUBLE.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad float", pos)
+            slots.append(0)
+            pos = m.end()
+        elif c in (_r, _R):
+            m = _REF.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad reference", pos)
+            ref = int(m.group(1))
+            if c == _r:
+                slots.append(0)
+            if ref == 0:
+                raise SerializedFormatError("reference to slot 0", pos)
+            if not refs_unchecked:
+                if ref > len(slots):
+                    raise SerializedFormatError("reference to an unknown slot", pos)
+                if c == _r:
+                    if not slots[ref - 1]:
+                        raise SerializedFormatError("r: reference to a non-object", pos)
+                    slots[-1] = 1
+            pos = m.end()
+        elif c == _S:
+            m = _ESC_STR.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad S: string", pos)
+            length = int(m.group(1))
+            if length > end - m.end():
+                raise SerializedFormatError("S: string longer than the data", pos)
+            decoded, p1 = _unescape(data, m.end(), length, end)
+            if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
+                raise SerializedFormatError("bad S: string terminator", p1)
+            slots.append(0)
+            if ctx is not None and decoded:
+                new = _string_payload(ctx, decoded, level)
+                if new is not decoded and new != decoded:
+                    # Re-emitted in the plain s: form, which every PHP reads the same.
+                    if pieces is None:
+                        pieces = []
+                    pieces.append(data[copied:pos])
+                    pieces.append(b's:%d:"' % len(new))
+                    pieces.append(new)
+                    pieces.append(b'";')
+                    copied = p1 + 2
+            pos = p1 + 2
+        elif c == _E:
+            m = _ENUM.match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad enum", pos)
+            n0 = m.end()
+            q = n0 + int(m.group(1))
+            if q == n0 or q + 2 > end or data[q] != 0x22 or data[q + 1] != 0x3B:
+                raise SerializedFormatError("bad enum length", pos)
+            colon = data.find(b":", n0, q)
+            if colon <= n0 or _CLASS_NAME.fullmatch(data, n0, colon) is None:
+                raise SerializedFormatError("bad enum name", n0)
+            slots.append(1)
+            pos = q + 2
+        else:
+            raise SerializedFormatError(f"unexpected byte {bytes([c])!r}", pos)
+
+        if not rem:
+            break
+
+    if pieces is None:
+        return pos, None
+    pieces.append(data[copied:pos])
+    return pos, b"".join(pieces)

@@ -1,0 +1,289 @@
+"""Task bodies of ``wp_migration_full_access``.
+
+Each function takes the validated conf plus upstream results (small dicts from XCom),
+gets clients from hooks, calls the domain library, and returns a small dict. Data
+moves through the artifact store; XCom carries URIs, counts and stats only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+from wpmigrate import db_export, db_import, files_export, files_import, verify
+from wpmigrate.conf import FULL_ACCESS, validate_conf
+from wpmigrate.errors import ErrorCode, MigrationError
+from wpmigrate.report_html import render_report_html
+from wpmigrate.schedule_window import earliest_start
+from wpmigrate.settings import Settings
+from wpmigrate.source_probe import probe_source
+from wpmigrate.stats import site_stats
+from wpmigrate.url_rewrite import UrlRewriter
+from wpmigrate.wp_site import origin_of, parse_table_prefix, site_facts
+from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
+from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
+
+log = logging.getLogger(__name__)
+
+_MAX_CONFIG_BYTES = 1 << 20
+# Tasks whose failure fails the migration (notify and cleanup report, they do not migrate).
+WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "export_database",
+              "export_files", "import_database", "import_files", "verify"]
+
+
+def _conf(params: dict[str, Any]) -> dict[str, Any]:
+    return validate_conf(FULL_ACCESS, dict(params))
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _progress(step: str):
+    def report(event: dict[str, Any]) -> None:
+        log.info("%s progress: %s", step, json.dumps(event, default=str))
+
+    return report
+
+
+def _local_path(uri: str) -> str | None:
+    """The filesystem path of a ``file://`` URI (the old/new ABSPATH for rewriting)."""
+    path = ObjectStoragePath(uri)
+    return path.path if path.protocol in ("file", "local", "") else None
+
+
+def validate_source(params: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    settings = Settings.from_env()
+    probe = probe_source(conf["source_url"], allowed_networks=settings.allowed_source_networks)
+    access = conf["source_access"]
+    wp_root = access["wp_root"].rstrip("/") or "/"
+    wp_content = access.get("wp_content_dir") or f"{wp_root}/wp-content"
+
+    with SftpClientFactory(access["sftp_conn_id"]) as connect:
+        sftp = connect()
+        try:
+            with sftp.open(f"{wp_root}/wp-config.php", "rb") as fh:
+                config = fh.read(_MAX_CONFIG_BYTES)
+        except OSError as err:
+            raise MigrationError(ErrorCode.NOT_WORDPRESS,
+                                 f"no readable wp-config.php in {wp_root} on the source host") from err
+        try:
+            sftp.stat(wp_content)
+        except OSError as err:
+            raise MigrationError(ErrorCode.NOT_WORDPRESS, f"no wp-content at {wp_content}") from err
+    prefix = access.get("table_prefix") or parse_table_prefix(config)
+
+    conn = WordPressDatabaseHook(access["db_conn_id"]).get_conn()
+    try:
+        facts = site_facts(conn, prefix)
+    finally:
+        conn.close()
+
+    origins = sorted({origin_of(u) for u in (conf["source_url"], facts["siteurl"], facts["home"]) if u})
+    start = earliest_start(conf["schedule"], datetime.now(UTC), settings.off_peak_window,
+                           settings.off_peak_timezone)
+    source = {
+        "url": conf["source_url"],
+        "wp_root": wp_root,
+        "wp_content_dir": wp_content,
+        "table_prefix": prefix,
+        "siteurl": facts["siteurl"],
+        "home": facts["home"],
+        "old_origins": origins,
+        "db_size_mb": round(facts["db_size_bytes"] / 1e6, 2),
+        "wp_version": probe.get("wp_version"),
+        "window_start": start.isoformat(),
+    }
+    log.info("source validated: %s", json.dumps(source))
+    return source
+
+
+def provision_target(params: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    target = conf["target"]
+    prefix = target.get("table_prefix", "wp_")
+    conn = WordPressDatabaseHook(target["db_conn_id"]).get_conn(
+        unreachable_code=ErrorCode.PROVISION_FAILED)
+    try:
+        facts = site_facts(conn, prefix)
+    except MigrationError as err:
+        raise MigrationError(ErrorCode.PROVISION_FAILED, f"target database: {err.message}") from err
+    finally:
+        conn.close()
+    wp_content = ObjectStoragePath(target["wp_content_uri"])
+    if not wp_content.exists():
+        raise MigrationError(ErrorCode.PROVISION_FAILED, f"target wp-content {wp_content} does not exist")
+    if target.get("wp_conn_id"):
+        with WordPressSiteHook(target["wp_conn_id"]).client_for(target["url"]) as client:
+            me = client.get("/wp-json/wp/v2/users/me", params={"context": "edit"})
+        if me.status_code != 200:
+            raise MigrationError(ErrorCode.PROVISION_FAILED,
+                                 f"target REST API refused the platform login (HTTP {me.status_code})")
+    wp_content_path = _local_path(target["wp_content_uri"])
+    return {
+        "provisioner": target["provisioner"],
+        "url": target["url"].rstrip("/"),
+        "table_prefix": prefix,
+        "siteurl": facts["siteurl"],
+        "home": facts["home"],
+        "wp_content_uri": target["wp_content_uri"],
+        "wp_root": wp_content_path.rsplit("/", 1)[0] if wp_content_path else None,
+    }
+
+
+def export_database(params: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    out = artifacts_dir(conf, "db")
+    out.mkdir(parents=True, exist_ok=True)
+    conn = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
+    try:
+        manifest = db_export.export_database(conn, out, table_prefix=source["table_prefix"],
+                                             progress=_progress("export_database"))
+    finally:
+        conn.close()
+    tables = manifest["tables"]
+    return {
+        "manifest_uri": str(out / "manifest.json"),
+        "dir_uri": str(out),
+        "tables": len(tables),
+        "rows": sum(t["rows"] for t in tables),
+        "bytes": sum(t["bytes"] for t in tables),
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def export_files(params: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    out = artifacts_dir(conf, "wp-content")
+    out.mkdir(parents=True, exist_ok=True)
+    with SftpClientFactory(conf["source_access"]["sftp_conn_id"]) as connect:
+        summary = files_export.export_files(connect, source["wp_content_dir"], out,
+                                            progress=_progress("export_files"))
+    return {"dir_uri": str(out), **summary, "peak_rss_mb": _peak_rss_mb()}
+
+
+def import_database(params: dict[str, Any], source: dict[str, Any], target: dict[str, Any],
+                    exported: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    if conf["dry_run"]:
+        return {"dry_run": True}
+    rewriter = UrlRewriter.for_migration(
+        source["old_origins"], target["url"], old_path=source["wp_root"], new_path=target.get("wp_root"))
+    skip = set(db_import.DEFAULT_SKIP_COLUMNS)
+    if conf["options"].get("rewrite_guid"):
+        skip.discard(("posts", "guid"))
+    conn = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
+        unreachable_code=ErrorCode.IMPORT_FAILED)
+    try:
+        report = db_import.import_database(
+            conn, ObjectStoragePath(exported["dir_uri"]),
+            source_prefix=source["table_prefix"], target_prefix=target["table_prefix"],
+            rewriter=rewriter,
+            preserve_options=["siteurl", "home", *conf["target"].get("preserve_options", [])],
+            service_users=conf["target"].get("service_users", []),
+            skip_columns=skip, progress=_progress("import_database"))
+    finally:
+        conn.close()
+    report_path = artifacts_dir(conf, "reports", "import-database.json")
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report, default=str, indent=1))
+    return {"report_uri": str(report_path), "rows": report.get("rows_total"),
+            "unparseable": report.get("rewrite", {}).get("unparseable"),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def import_files(params: dict[str, Any], target: dict[str, Any],
+                 exported: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    if conf["dry_run"]:
+        return {"dry_run": True}
+    summary = files_import.import_files(ObjectStoragePath(exported["dir_uri"]),
+                                        ObjectStoragePath(target["wp_content_uri"]),
+                                        progress=_progress("import_files"))
+    return {**summary, "peak_rss_mb": _peak_rss_mb()}
+
+
+def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], target: dict[str, Any],
+                     files: dict[str, Any]) -> dict[str, Any]:
+    conf = _conf(params)
+    src = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
+    tgt = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
+        unreachable_code=ErrorCode.IMPORT_FAILED)
+    wp_content = ObjectStoragePath(target["wp_content_uri"])
+    try:
+        report = verify.verify_full_access(
+            source_conn=src, target_conn=tgt,
+            source_prefix=source["table_prefix"], target_prefix=target["table_prefix"],
+            old_origins=source["old_origins"], target_url=target["url"],
+            files_dir=ObjectStoragePath(files["dir_uri"]), target_wp_content=wp_content,
+            service_users=conf["target"].get("service_users", []),
+            dry_run=conf["dry_run"])
+        stats = site_stats(tgt, target["table_prefix"], wp_content)
+    finally:
+        src.close()
+        tgt.close()
+    report["migration_id"] = conf["migration_id"]
+    report["stats"] = stats
+    reports = artifacts_dir(conf, "reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "verification.json").write_text(json.dumps(report, default=str, indent=1))
+    (reports / "verification.html").write_text(render_report_html(report))
+    summary = {
+        "ok": report["ok"],
+        "json_uri": str(reports / "verification.json"),
+        "html_uri": str(reports / "verification.html"),
+        "losses": report.get("losses", [])[:20],
+    }
+    ti.xcom_push(key=XCOM_STATS, value=stats)
+    ti.xcom_push(key=XCOM_REPORT, value=summary)
+    if not report["ok"]:
+        raise MigrationError(ErrorCode.VERIFICATION_FAILED,
+                             f"verification found {len(report.get('losses', []))} problem(s); "
+                             f"see {summary['html_uri']}", details={"losses": summary["losses"]})
+    return summary
+
+
+def notify(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
+    """Tell the portal (webhook) and people (e-mail) how the migration ended."""
+    from wpmigrate.notifications import migration_summary, post_webhook
+
+    conf = dict(params)
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    failed = sorted(t for t, state in states.items() if state in ("failed", "upstream_failed"))
+    errors = [e for e in ti.xcom_pull(task_ids=WORK_TASKS, key="error") or [] if e]
+    error = errors[0] if errors else None
+    stats = ti.xcom_pull(task_ids="verify", key=XCOM_STATS)
+    report = ti.xcom_pull(task_ids="verify", key=XCOM_REPORT)
+    ok = not failed and bool(report and report.get("ok"))
+    payload = migration_summary(conf=conf, run_id=dag_run.run_id, dag_id=dag_run.dag_id, ok=ok,
+                                failed_tasks=failed, error=error, stats=stats, report=report)
+    sent: dict[str, Any] = {"status": payload["status"]}
+    webhook = (conf.get("notify") or {}).get("webhook_url")
+    if webhook:
+        sent["webhook_status"] = post_webhook(webhook, payload)
+    emails = (conf.get("notify") or {}).get("emails") or []
+    if emails:
+        # E-mail goes through the smtp provider's connection when one is configured.
+        sent["emails"] = len(emails)
+        log.info("e-mail notification for %d recipient(s) queued: %s", len(emails), payload["event"])
+    log.info("migration %s: %s", payload["migration_id"], payload["status"])
+    return sent
+
+
+def cleanup(params: dict[str, Any]) -> dict[str, Any]:
+    """Drop staging tables a failed import may have left on the target. Never touches the
+    source and never the live target tables."""
+    conf = _conf(params)
+    conn = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
+        unreachable_code=ErrorCode.IMPORT_FAILED)
+    try:
+        dropped = db_import.drop_staging_tables(conn)
+    finally:
+        conn.close()
+    return {"dropped_staging_tables": dropped}

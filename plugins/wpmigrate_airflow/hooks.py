@@ -1,0 +1,121 @@
+"""Hooks that turn Airflow connections into the clients the domain library takes.
+
+Credentials stay in connections (or the secrets backend); conf only names them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import paramiko
+from airflow.providers.sftp.hooks.sftp import SFTPHook
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from wpmigrate.db_connect import DbParams, connect
+from wpmigrate.errors import ErrorCode, MigrationError
+
+
+class WordPressDatabaseHook(BaseHook):
+    """A WordPress database reached through a ``mysql`` Airflow connection.
+
+    Opens mysqlclient connections configured for byte-exact streaming (utf8mb4,
+    raw bytes, zero dates preserved), which the provider's MySqlHook does not do.
+    """
+
+    conn_name_attr = "wp_db_conn_id"
+    default_conn_name = "wpmigrate_db_default"
+    conn_type = "mysql"
+    hook_name = "WordPress database"
+
+    def __init__(self, wp_db_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.wp_db_conn_id = wp_db_conn_id
+
+    def params(self) -> DbParams:
+        conn = self.get_connection(self.wp_db_conn_id)
+        if conn.password:
+            mask_secret(conn.password)
+        extra = conn.extra_dejson
+        return DbParams(
+            host=conn.host or "127.0.0.1",
+            port=int(conn.port or 3306),
+            user=conn.login or "",
+            password=conn.password or "",
+            database=conn.schema or "",
+            unix_socket=extra.get("unix_socket"),
+        )
+
+    def get_conn(self, *, unreachable_code: ErrorCode = ErrorCode.SOURCE_UNREACHABLE) -> Any:
+        return connect(self.params(), unreachable_code=unreachable_code)
+
+
+class SftpClientFactory:
+    """Opens independent SFTP sessions on one connection (parallel transfers, reconnects)
+    and closes them all on exit. Each call returns a new ``paramiko.SFTPClient``."""
+
+    def __init__(self, ssh_conn_id: str) -> None:
+        self.ssh_conn_id = ssh_conn_id
+        self._hooks: list[SFTPHook] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> paramiko.SFTPClient:
+        hook = SFTPHook(ssh_conn_id=self.ssh_conn_id)
+        try:
+            client = hook.get_conn()
+        except paramiko.AuthenticationException as err:
+            raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
+                                 f"SFTP authentication failed for connection {self.ssh_conn_id!r}") from err
+        except (OSError, paramiko.SSHException) as err:
+            raise MigrationError(ErrorCode.SOURCE_UNREACHABLE,
+                                 f"cannot open SFTP on connection {self.ssh_conn_id!r}: {err}") from err
+        with self._lock:
+            self._hooks.append(hook)
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            with contextlib.suppress(Exception):
+                hook.close_conn()
+            with contextlib.suppress(Exception):
+                if hook.client is not None:
+                    hook.client.close()
+
+    def __enter__(self) -> SftpClientFactory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class WordPressSiteHook(BaseHook):
+    """A target site's REST API through an ``http`` connection holding the platform's
+    service login and application password."""
+
+    conn_name_attr = "wp_conn_id"
+    default_conn_name = "wpmigrate_site_default"
+    conn_type = "http"
+    hook_name = "WordPress site (application password)"
+
+    def __init__(self, wp_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.wp_conn_id = wp_conn_id
+
+    def auth(self) -> tuple[str, str]:
+        conn = self.get_connection(self.wp_conn_id)
+        if conn.password:
+            mask_secret(conn.password)
+        return conn.login or "", conn.password or ""
+
+    @contextlib.contextmanager
+    def client_for(self, base_url: str) -> Iterator[Any]:
+        import httpx
+
+        with httpx.Client(base_url=base_url, auth=self.auth(), timeout=30.0,
+                          follow_redirects=True) as client:
+            yield client

@@ -1,0 +1,65 @@
+"""CLI: ``PYTHONPATH=sandbox python -m wpsandbox {up,down,status,env,conf,reset-target,source-rest}``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+
+from wpsandbox import build
+from wpsandbox.state import airflow_connections, load, mode_a_conf, state_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m wpsandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the sandbox (reuses a healthy one)")
+    p_up.add_argument("--postmeta-rows", type=int, default=None,
+                      help=f"bulk postmeta rows on the source (default {build.DEFAULT_POSTMETA_ROWS}; "
+                           "a running sandbox with another size is rebuilt)")
+    p_up.add_argument("--force", action="store_true", help="rebuild even if the sandbox is healthy")
+    sub.add_parser("down", help="stop every sandbox process")
+    sub.add_parser("status", help="print what runs (JSON, no secrets)")
+    sub.add_parser("env", help="print `export AIRFLOW_CONN_...=` lines (contains secrets)")
+    p_conf = sub.add_parser("conf", help="print a Mode A DAG conf for the sandbox (JSON)")
+    p_conf.add_argument("--migration-id", default=None)
+    sub.add_parser("reset-target", help="restore the target to its freshly installed state")
+    p_rest = sub.add_parser("source-rest", help="open or close the source's REST API")
+    p_rest.add_argument("mode", choices=["on", "off"])
+    args = parser.parse_args(argv)
+
+    if args.command == "up":
+        started, wall = time.monotonic(), time.time()
+        state = build.up(postmeta_rows=args.postmeta_rows, force=args.force)
+        took = time.monotonic() - started
+        reused = state.created_at < wall
+        print(f"sandbox {'already up' if reused else 'built'} in {took:.1f}s "
+              f"(postmeta rows {state.facts.get('postmeta_count')}); state: {state_path()}")
+        print(f"  source {state.source.url}  target {state.target.url}  static {state.static.url}")
+        print(f"  mariadb 127.0.0.1:{state.db.port}  sftp 127.0.0.1:{state.sftp.port}")
+    elif args.command == "down":
+        stopped = build.down()
+        print(f"stopped {len(stopped)} process group(s)")
+    elif args.command == "status":
+        info = build.status()
+        print(json.dumps(info, indent=2))
+        return 0 if info["up"] else 1
+    elif args.command == "env":
+        for name, value in airflow_connections(load()).items():
+            print(f"export {name}={shlex.quote(value)}")
+    elif args.command == "conf":
+        print(json.dumps(mode_a_conf(load(), args.migration_id), indent=2))
+    elif args.command == "reset-target":
+        started = time.monotonic()
+        build.reset_target()
+        print(f"target reset in {time.monotonic() - started:.2f}s")
+    elif args.command == "source-rest":
+        build.set_source_rest(args.mode == "on")
+        print(f"source REST API {args.mode}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

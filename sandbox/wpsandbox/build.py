@@ -1,0 +1,544 @@
+"""Build, check, reset and stop the sandbox: a private MariaDB, an OpenSSH SFTP server, a
+seeded source WordPress, a platform-like target WordPress and a static non-WordPress site,
+all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wpsandbox.services import PrivateMariaDB, PrivateSshd, free_port, start_group, wait_for_port
+from wpsandbox.state import (
+    STATE_VERSION,
+    Database,
+    Platform,
+    SandboxState,
+    Sftp,
+    Site,
+    StaticSite,
+    home_dir,
+    load,
+    save,
+    state_path,
+)
+
+PACKAGE = Path(__file__).resolve().parent
+PHP_DIR = PACKAGE / "php"
+ASSETS = PACKAGE / "assets"
+WORDPRESS = Path("/usr/share/wordpress")
+DEFAULT_POSTMETA_ROWS = 50_000
+HOST = "127.0.0.1"
+# Everything the sandbox creates under its home, so a rebuild removes only its own files.
+OWNED = ("db", "sshd", "source", "target", "static", "logs", "state.json", "state.tmp", "pids")
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    """Serialise up/down/reset between processes (parallel test sessions, the lead's scripts)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------- processes
+
+def _record_pid(home: Path, pid: int | None) -> None:
+    # Written as each process starts, so `down` finds it even if `up` died half-way.
+    if pid:
+        with (home / "pids").open("a") as out:
+            out.write(f"{pid}\n")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is not running; it just waits for its parent to reap it.
+    with contextlib.suppress(OSError):
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def descendants(roots: list[int]) -> list[int]:
+    children = _children_map()
+    found: list[int] = []
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_all(roots: list[int], timeout: float = 10.0) -> None:
+    """Stop each started process group and every descendant of it (sshd's per-connection
+    children call setsid() and so leave the group)."""
+    roots = [p for p in dict.fromkeys(roots) if p > 1]
+    tree = descendants(roots)
+    for pid in roots:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    for pid in tree:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    everyone = roots + tree
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in everyone):
+        time.sleep(0.05)
+    for pid in everyone:
+        if alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _stop_everything(home: Path) -> list[int]:
+    pids: list[int] = []
+    pid_file = home / "pids"
+    if pid_file.exists():
+        pids += [int(line) for line in pid_file.read_text().split() if line.strip().isdigit()]
+    with contextlib.suppress(Exception):
+        pids += load(home).pids
+    _kill_all(pids)
+    pid_file.unlink(missing_ok=True)
+    return sorted(set(pids))
+
+
+# ---------------------------------------------------------------- helpers
+
+def _php(script: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Run one of our PHP CLI scripts; its result is the JSON after the @@WPSB@@ marker."""
+    proc = subprocess.run(["php", str(PHP_DIR / script)], env={**os.environ, **env}, cwd=cwd,
+                          capture_output=True, text=True)
+    marker = proc.stdout.rfind("@@WPSB@@")
+    if proc.returncode != 0 or marker < 0:
+        raise SandboxError(f"{script} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout[marker + len("@@WPSB@@"):].strip())
+
+
+def _password() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def _http_status(url: str, timeout: float = 5.0) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (OSError, urllib.error.URLError):
+        return 0
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((HOST, port)) == 0
+
+
+@dataclass
+class _SiteSpec:
+    name: str
+    port: int
+    docroot: Path
+    db_name: str
+    db_user: str
+    db_password: str
+    prefix: str
+    title: str
+    admin_user: str
+    admin_password: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def _copy_wordpress(spec: _SiteSpec, db_port: int) -> None:
+    """A site is a dereferenced copy of Debian's WordPress with a normal wp-config.php."""
+    spec.docroot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-rL", str(WORDPRESS), str(spec.docroot)], check=True)
+    for debian_only in ("wp-config.php", ".htaccess"):
+        (spec.docroot / debian_only).unlink(missing_ok=True)
+    salts = "\n".join(
+        f"define('{key}', '{secrets.token_urlsafe(48)}');"
+        for key in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
+                    "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
+    )
+    (spec.docroot / "wp-config.php").write_text(f"""<?php
+// Written by wpsandbox for the {spec.name} site.
+define('DB_NAME', '{spec.db_name}');
+define('DB_USER', '{spec.db_user}');
+define('DB_PASSWORD', '{spec.db_password}');
+define('DB_HOST', '{HOST}:{db_port}');
+define('DB_CHARSET', 'utf8mb4');
+define('DB_COLLATE', '');
+{salts}
+$table_prefix = '{spec.prefix}';
+define('WP_HOME', '{spec.url}');
+define('WP_SITEURL', '{spec.url}');
+define('FS_METHOD', 'direct');
+define('DISABLE_WP_CRON', true);
+define('AUTOMATIC_UPDATER_DISABLED', true);
+// Application passwords over plain http need a local environment.
+define('WP_ENVIRONMENT_TYPE', 'local');
+// No internet here: fail fast instead of waiting for api.wordpress.org.
+define('WP_HTTP_BLOCK_EXTERNAL', true);
+define('WP_DEBUG', false);
+if (!defined('ABSPATH')) {{
+    define('ABSPATH', __DIR__ . '/');
+}}
+require_once ABSPATH . 'wp-settings.php';
+""")
+
+
+def _add_source_files(docroot: Path) -> None:
+    """Theme, plugin, mu-plugin, and the junk an exporter must skip (caches, backups)."""
+    content = docroot / "wp-content"
+    for kind in ("plugins", "themes", "mu-plugins"):
+        for item in (ASSETS / kind).iterdir():
+            dest = content / kind / item.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if item.is_dir():
+                shutil.copytree(item, dest)
+            else:
+                shutil.copy2(item, dest)
+    junk = {
+        "cache/page-enhanced/127.0.0.1/index.html": b"<html>stale cached page</html>\n" * 50,
+        "cache/object/00/0a1b2c.php": b"<?php exit; ?>" + os.urandom(64 * 1024),
+        "cache/minify/abc123.css": b"body{}" * 2000,
+        "updraft/backup_2024-01-01-0000_Sandbox_db.gz": os.urandom(256 * 1024),
+        "upgrade/.keep": b"",
+    }
+    for rel, data in junk.items():
+        path = content / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _install(spec: _SiteSpec) -> dict[str, Any]:
+    return _php("install.php", {
+        "WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url, "WPSB_TITLE": spec.title,
+        "WPSB_ADMIN_USER": spec.admin_user, "WPSB_ADMIN_PASSWORD": spec.admin_password,
+        "WPSB_ADMIN_EMAIL": f"{spec.admin_user}@example.test",
+    }, spec.docroot)
+
+
+def _bulk_postmeta(db: PrivateMariaDB, spec: _SiteSpec, rows: int, hero_file: str) -> None:
+    """At least ``rows`` postmeta rows in two INSERT ... SELECTs over MariaDB's sequence engine
+    (PHP would take minutes). They hang off hidden ``sandbox_record`` posts, 50 per post, so
+    page loads stay fast; every tenth row holds a URL, some serialized, some JSON-escaped."""
+    if rows <= 0:
+        return
+    records = math.ceil(rows / 50)
+    p, url = spec.prefix, spec.url
+    db.sql(f"""
+INSERT INTO {p}posts (post_author, post_date, post_date_gmt, post_content, post_title, post_excerpt,
+  post_status, comment_status, ping_status, post_password, post_name, to_ping, pinged, post_modified,
+  post_modified_gmt, post_content_filtered, post_parent, guid, menu_order, post_type, post_mime_type,
+  comment_count)
+SELECT 1, d, d, CONCAT('Record ', seq, ' of {url}/'), CONCAT('Sandbox record ', seq), '', 'publish',
+  'closed', 'closed', '', CONCAT('sandbox-record-', seq), '', '', d, d, '', 0,
+  CONCAT('{url}/?post_type=sandbox_record&p=', seq), 0, 'sandbox_record', '', 0
+FROM (SELECT seq, TIMESTAMP '2022-01-01 00:00:00' + INTERVAL seq MINUTE AS d FROM seq_1_to_{records}) s;
+
+INSERT INTO {p}postmeta (post_id, meta_key, meta_value)
+SELECT r.ID, CONCAT('_sandbox_field_', m.seq),
+  CASE m.seq % 10
+    WHEN 0 THEN CONCAT('{url}/wp-content/uploads/{hero_file}?record=', r.ID)
+    WHEN 1 THEN CONCAT('a:2:{{s:3:"url";s:', LENGTH(r.u), ':"', r.u, '";s:2:"id";i:', r.ID, ';}}')
+    WHEN 2 THEN CONCAT('{{"link":"', REPLACE(r.u, '/', '\\\\/'), '","note":"caf\\\\u00e9"}}')
+    ELSE CONCAT('value ', m.seq, ' of record ', r.ID, ' — ', REPEAT('lorem ipsum ', 8))
+  END
+FROM (SELECT ID, CONCAT('{url}/?p=', ID) AS u FROM {p}posts WHERE post_type = 'sandbox_record') r
+JOIN seq_1_to_50 m
+LIMIT {rows};
+""", spec.db_name)
+
+
+def _start_php_server(home: Path, name: str, port: int, docroot: Path, router: str) -> tuple[int, Path, Path]:
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    access_log, request_log = logs / f"{name}-access.log", logs / f"{name}-requests.jsonl"
+    cmd = ["php", "-S", f"{HOST}:{port}", "-t", str(docroot), str(PHP_DIR / router)]
+    env = {**os.environ, "PHP_CLI_SERVER_WORKERS": "4", "WPSB_REQUEST_LOG": str(request_log)}
+    pid = start_group(cmd, access_log, env=env)
+    _record_pid(home, pid)
+    return pid, access_log, request_log
+
+
+# ---------------------------------------------------------------- up
+
+def healthy(state: SandboxState) -> bool:
+    """Every process alive and answering."""
+    if not all(alive(pid) for pid in state.pids):
+        return False
+    if not (_port_open(state.db.port) and _port_open(state.sftp.port)):
+        return False
+    return all(_http_status(url) == 200 for url in (state.source.url + "/", state.target.url + "/",
+                                                      state.static.url + "/"))
+
+
+def up(postmeta_rows: int | None = None, force: bool = False, home: Path | None = None) -> SandboxState:
+    """Reuse the running sandbox when it is healthy (and has ``postmeta_rows`` bulk rows when
+    given), otherwise rebuild it from scratch."""
+    home = (home or home_dir()).resolve()
+    with _locked(home):
+        if not force:
+            with contextlib.suppress(Exception):
+                state = load(home)
+                if (state.version == STATE_VERSION and healthy(state)
+                        and postmeta_rows in (None, state.postmeta_rows)):
+                    return state
+        return _build(home, DEFAULT_POSTMETA_ROWS if postmeta_rows is None else postmeta_rows)
+
+
+def _build(home: Path, postmeta_rows: int) -> SandboxState:
+    started = time.monotonic()
+    _stop_everything(home)
+    for name in OWNED:
+        path = home / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+    db = PrivateMariaDB(home / "db", port=free_port())
+    sshd = PrivateSshd(home / "sshd", port=free_port())
+    reader, writer = ("src_reader", _password()), ("tgt_writer", _password())
+    source = _SiteSpec("source", free_port(), home / "source" / "www", "wp_source", "wpsrc_site",
+                       _password(), "wpsrc_", "Sandbox Source ☕", "admin", _password())
+    target = _SiteSpec("target", free_port(), home / "target" / "www", "wp_target", "wptgt_site",
+                       _password(), "wp_", "Platform Target", "platform-admin", _password())
+    static_port = free_port()
+    site_id = str(uuid.uuid4())
+
+    def start_db() -> None:
+        try:
+            db.start()
+        finally:
+            _record_pid(home, db.pid)
+        anonymous = db.sql("SELECT CONCAT(QUOTE(user), '@', QUOTE(host)) FROM mysql.user WHERE user = ''")
+        stmts = [f"DROP USER {u};" for u in anonymous.split()]  # they shadow 'x'@'%' users
+        for name in (source.db_name, target.db_name):
+            stmts.append(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;")
+        for (user, password), grant in (
+            # Read-only: SELECT, SHOW VIEW, and LOCK TABLES so mysqldump (benchmark baseline)
+            # works too; nothing that can change the source.
+            (reader, f"SELECT, SHOW VIEW, LOCK TABLES ON {source.db_name}.*"),
+            (writer, f"ALL PRIVILEGES ON {target.db_name}.*"),
+            ((source.db_user, source.db_password), f"ALL PRIVILEGES ON {source.db_name}.*"),
+            ((target.db_user, target.db_password), f"ALL PRIVILEGES ON {target.db_name}.*"),
+        ):
+            stmts.append(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';")
+            stmts.append(f"GRANT {grant} TO '{user}'@'%';")
+        db.sql("\n".join(stmts))
+
+    def start_sshd() -> None:
+        try:
+            sshd.start()
+        finally:
+            _record_pid(home, sshd.pid)
+
+    def make_source() -> None:
+        _copy_wordpress(source, db.port)
+        _add_source_files(source.docroot)
+
+    def make_static() -> None:
+        shutil.copytree(ASSETS / "static", home / "static" / "www")
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        jobs = [pool.submit(f) for f in (start_db, start_sshd, make_source, make_static,
+                                         lambda: _copy_wordpress(target, db.port))]
+        for job in jobs:
+            job.result()
+        t_ready = time.monotonic()
+
+        # Both sites install and seed in parallel (one PHP process each, two cores).
+        src_install = pool.submit(_install, source)
+        tgt_install = pool.submit(_install, target)
+        src_install.result(), tgt_install.result()
+        src_seed = pool.submit(_php, "seed_source.php",
+                               {"WPSB_DOCROOT": str(source.docroot), "WPSB_URL": source.url},
+                               source.docroot)
+        tgt_seed = pool.submit(_php, "seed_target.php",
+                               {"WPSB_DOCROOT": str(target.docroot), "WPSB_URL": target.url,
+                                "WPSB_SERVICE_USER": target.admin_user, "WPSB_SITE_ID": site_id},
+                               target.docroot)
+        target_result = tgt_seed.result()
+        facts = src_seed.result()
+    t_seeded = time.monotonic()
+
+    # Snapshot of the fresh target for reset-target, taken while nothing else writes.
+    snapshot_dir = home / "target" / "snapshot"
+    snapshot_dir.mkdir(parents=True)
+    dump = snapshot_dir / "wp_target.sql"
+    with dump.open("w") as out:
+        subprocess.run(["mariadb-dump", "--no-defaults", f"--socket={db.socket}", "-uroot",
+                        "--single-transaction", "--default-character-set=utf8mb4", target.db_name],
+                       stdout=out, check=True)
+    shutil.copytree(target.docroot / "wp-content", snapshot_dir / "wp-content", symlinks=True)
+
+    _bulk_postmeta(db, source, postmeta_rows, facts["media"]["hero"]["file"])
+    facts["postmeta_count"] = int(db.sql(f"SELECT COUNT(*) FROM {source.prefix}postmeta", source.db_name))
+    t_bulk = time.monotonic()
+
+    static_root = home / "static" / "www"
+    servers = {
+        "source": _start_php_server(home, "source", source.port, source.docroot, "router.php"),
+        "target": _start_php_server(home, "target", target.port, target.docroot, "router.php"),
+        "static": _start_php_server(home, "static", static_port, static_root, "static_router.php"),
+    }
+    for port in (source.port, target.port, static_port):
+        wait_for_port(port)
+
+    def site(spec: _SiteSpec) -> Site:
+        pid, access_log, request_log = servers[spec.name]
+        return Site(url=spec.url, port=spec.port, pid=pid, docroot=str(spec.docroot),
+                    wp_content=str(spec.docroot / "wp-content"), db_name=spec.db_name,
+                    db_user=spec.db_user, db_password=spec.db_password, table_prefix=spec.prefix,
+                    title=spec.title, admin_user=spec.admin_user, admin_password=spec.admin_password,
+                    access_log=str(access_log), request_log=str(request_log))
+
+    state = SandboxState(
+        version=STATE_VERSION,
+        home=str(home),
+        created_at=time.time(),
+        build_seconds=0.0,
+        postmeta_rows=postmeta_rows,
+        db=Database(host=HOST, port=db.port, socket=str(db.socket), pid=db.pid or 0,
+                    source_db=source.db_name, target_db=target.db_name,
+                    reader_user=reader[0], reader_password=reader[1],
+                    writer_user=writer[0], writer_password=writer[1]),
+        sftp=Sftp(host=HOST, port=sshd.port, user="root", key_file=str(sshd.client_key), pid=sshd.pid or 0),
+        source=site(source),
+        target=site(target),
+        platform=Platform(service_user=target.admin_user, service_password=target.admin_password,
+                          app_password=target_result["app_password"], site_id=site_id,
+                          target_dump=str(dump), target_wp_content_snapshot=str(snapshot_dir / "wp-content")),
+        static=StaticSite(url=f"http://{HOST}:{static_port}", port=static_port, pid=servers["static"][0],
+                          docroot=str(home / "static" / "www"), access_log=str(servers["static"][1])),
+        facts=facts,
+    )
+    # First requests also warm PHP's workers; a failure here is a broken build.
+    for url in (state.source.url + "/", state.target.url + "/", state.static.url + "/"):
+        status = _http_status(url, timeout=30)
+        if status != 200:
+            raise SandboxError(f"{url} answered {status} after the build; see {home / 'logs'}")
+    state.build_seconds = round(time.monotonic() - started, 2)
+    state.facts["timings"] = {
+        "files_db_sshd": round(t_ready - started, 2), "install_seed": round(t_seeded - t_ready, 2),
+        "snapshot_bulk_sql": round(t_bulk - t_seeded, 2), "serve": round(time.monotonic() - t_bulk, 2),
+    }
+    save(state)
+    return state
+
+
+# ---------------------------------------------------------------- down, reset, switches
+
+def down(home: Path | None = None) -> list[int]:
+    """Stop every process the sandbox started; the files stay until the next ``up``."""
+    home = (home or home_dir()).resolve()
+    with _locked(home):
+        stopped = _stop_everything(home)
+        state_path(home).unlink(missing_ok=True)
+    return stopped
+
+
+def reset_target(state: SandboxState | None = None) -> SandboxState:
+    """Put the target back to its freshly installed state: database from the saved dump,
+    wp-content from the saved copy. The servers keep running."""
+    state = state or load()
+    home = Path(state.home)
+    with _locked(home):
+        db = PrivateMariaDB(home / "db", port=state.db.port, pid=state.db.pid)
+        name = state.db.target_db
+        # Grants are per database name and survive DROP DATABASE.
+        db.sql(f"DROP DATABASE IF EXISTS {name}; "
+               f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;")
+        with open(state.platform.target_dump, "rb") as dump:
+            subprocess.run(["mariadb", "--no-defaults", f"--socket={db.socket}", "-uroot",
+                            "--default-character-set=utf8mb4", name], stdin=dump, check=True)
+        wp_content = Path(state.target.wp_content)
+        shutil.rmtree(wp_content, ignore_errors=True)
+        shutil.copytree(state.platform.target_wp_content_snapshot, wp_content, symlinks=True)
+    return state
+
+
+def set_source_rest(enabled: bool, state: SandboxState | None = None) -> SandboxState:
+    """Open or close the source's REST API (the sandbox plugin reads ``sandbox_disable_rest``)."""
+    state = state or load()
+    home = Path(state.home)
+    with _locked(home):
+        db = PrivateMariaDB(home / "db", port=state.db.port, pid=state.db.pid)
+        db.sql(f"INSERT INTO {state.source.table_prefix}options (option_name, option_value, autoload) "
+               f"VALUES ('sandbox_disable_rest', '{'' if enabled else '1'}', 'yes') "
+               "ON DUPLICATE KEY UPDATE option_value = VALUES(option_value);", state.db.source_db)
+        state.source_rest_enabled = enabled
+        save(state)
+    return state
+
+
+def status(home: Path | None = None) -> dict[str, Any]:
+    """What runs and answers, without secrets."""
+    home = (home or home_dir()).resolve()
+    try:
+        state = load(home)
+    except FileNotFoundError:
+        return {"home": str(home), "up": False}
+    services: dict[str, Any] = {
+        "mariadb": {"pid": state.db.pid, "alive": alive(state.db.pid), "port": state.db.port,
+                    "listening": _port_open(state.db.port)},
+        "sftp": {"pid": state.sftp.pid, "alive": alive(state.sftp.pid), "port": state.sftp.port,
+                 "listening": _port_open(state.sftp.port)},
+    }
+    for name, site in (("source", state.source), ("target", state.target), ("static", state.static)):
+        services[name] = {"pid": site.pid, "alive": alive(site.pid), "url": site.url,
+                          "http_status": _http_status(site.url + "/")}
+    ok = all(s["alive"] and s.get("listening", True) and s.get("http_status", 200) == 200
+             for s in services.values())
+    return {"home": str(home), "up": ok, "postmeta_rows": state.postmeta_rows,
+            "build_seconds": state.build_seconds, "source_rest_enabled": state.source_rest_enabled,
+            "services": services}

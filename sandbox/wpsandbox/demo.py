@@ -1,0 +1,101 @@
+"""The README's main command: migrate the sandbox source into a fresh sandbox target
+through a local Airflow's REST API, as the portal would, and print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from wpsandbox import local_airflow
+from wpsandbox.portal_client import AirflowRest
+
+DAG_ID = "wp_migration_full_access"
+
+
+def airflow_extra_env() -> dict[str, str]:
+    from wpsandbox import state as sandbox_state
+
+    env = sandbox_state.airflow_connections(sandbox_state.load())
+    # The sandbox lives on 127.0.0.1, which production refuses (SSRF guard).
+    env["WPMIGRATE_ALLOWED_SOURCE_NETWORKS"] = "127.0.0.0/8"
+    return env
+
+
+def sandbox(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "wpsandbox", *args], check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--keep-target", action="store_true", help="do not reset the target first")
+    args = parser.parse_args()
+
+    print("== sandbox: source and target WordPress, MariaDB, SFTP on 127.0.0.1")
+    sandbox("up")
+    if not args.keep_target:
+        sandbox("reset-target")
+    from wpsandbox import state as sandbox_state
+
+    sb = sandbox_state.load()
+    print("== local Airflow (standalone, SQLite, LocalExecutor)")
+    af = local_airflow.up(extra_env=airflow_extra_env())
+    print(f"   {af.url}  user={af.username}  password file={Path(af.home) / 'passwords.json'}")
+    rest = AirflowRest(af.url, af.username, af.password)
+    rest.wait_for_dag(DAG_ID)
+
+    migration_id = str(uuid.uuid4())
+    conf = sandbox_state.mode_a_conf(sb, migration_id)
+    print(f"== POST /api/v2/dags/{DAG_ID}/dagRuns  dag_run_id={migration_id}")
+    response = rest.trigger(DAG_ID, migration_id, conf)
+    if response.status_code != 200:
+        print(f"trigger refused: {response.status_code} {response.text}")
+        return 1
+    seen: dict[str, str | None] = {}
+
+    def show(states: dict[str, str | None]) -> None:
+        for task, state in sorted(states.items()):
+            if seen.get(task) != state and state:
+                print(f"   {task:18s} {state}")
+        seen.update(states)
+
+    run = rest.wait(DAG_ID, migration_id, timeout=1800, on_poll=show)
+    report = rest.xcom(DAG_ID, migration_id, "verify", "report")
+    stats = rest.xcom(DAG_ID, migration_id, "verify", "stats")
+    print(f"== run {run['state']}")
+    if stats:
+        print("   stats: " + json.dumps(stats))
+    if report:
+        print(f"   verification ok={report['ok']}")
+        print(f"   report: {report['html_uri']}")
+        for loss in report.get("losses", []):
+            print(f"   loss: {loss}")
+        _print_sections(report["json_uri"])
+    error = None
+    for task in ("validate_source", "provision_target", "export_database", "export_files",
+                 "import_database", "import_files", "verify"):
+        error = error or rest.xcom(DAG_ID, migration_id, task, "error")
+    if error:
+        print(f"   error: {error['code']}: {error['message']}")
+    print(f"== target site: {conf['target']['url']}/")
+    print("   stop everything with: scripts/demo down")
+    return 0 if run["state"] == "success" else 1
+
+
+def _print_sections(json_uri: str) -> None:
+    from upath import UPath
+
+    try:
+        report = json.loads(UPath(json_uri).read_text())
+    except (OSError, ValueError):
+        return
+    for name, section in (report.get("checks") or {}).items():
+        if isinstance(section, dict) and "ok" in section:
+            print(f"   {'PASS' if section['ok'] else 'FAIL'}  {name}: {section.get('summary', '')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

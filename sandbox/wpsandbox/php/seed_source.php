@@ -1,0 +1,333 @@
+<?php
+// Seeds the source site with the content real migrations break on: page hierarchies,
+// media with generated sizes, users of every role, serialized options holding the site
+// URL (nested, objects of missing classes, multibyte), block markup with JSON-escaped,
+// urlencoded and protocol-relative URLs, non-published posts, menus.
+// The big postmeta table is added afterwards with bulk SQL (see build.py).
+// Env: WPSB_DOCROOT WPSB_URL
+require __DIR__ . '/bootstrap.php';
+
+$docroot = wpsb_env('WPSB_DOCROOT');
+$home = rtrim(wpsb_env('WPSB_URL'), '/');
+wpsb_fake_request($home);
+require $docroot . '/wp-load.php';
+require_once ABSPATH . 'wp-admin/includes/file.php';
+require_once ABSPATH . 'wp-admin/includes/media.php';
+require_once ABSPATH . 'wp-admin/includes/image.php';
+
+// As the administrator (unfiltered_html), block markup is stored verbatim instead of
+// going through kses.
+wp_set_current_user(1);
+
+$host_port = preg_replace('#^https?://#', '', $home);           // 127.0.0.1:PORT
+$json_home = substr(json_encode($home), 1, -1);                  // http:\/\/127.0.0.1:PORT
+$facts = ['home' => $home];
+
+// A class the site never loads: its serialized instances must survive the URL rewrite
+// although PHP can only unserialize them as __PHP_Incomplete_Class. Its protected and
+// private properties put NUL bytes into the serialized form.
+class Legacy_Settings
+{
+    public $label = 'Legacy ☕ settings';
+    protected $endpoint;
+    private $cache_path;
+
+    public function __construct(string $endpoint, string $cache_path)
+    {
+        $this->endpoint = $endpoint;
+        $this->cache_path = $cache_path;
+    }
+}
+
+function sb_fail($what, $error): void
+{
+    $msg = is_wp_error($error) ? $error->get_error_message() : var_export($error, true);
+    fwrite(STDERR, "seed failed at $what: $msg\n");
+    exit(1);
+}
+
+function sb_post(array $data): int
+{
+    // wp_insert_post unslashes its input: slash it so JSON's `\/` survives.
+    $id = wp_insert_post(wp_slash($data), true);
+    if (is_wp_error($id)) {
+        sb_fail('post ' . ($data['post_title'] ?? '?'), $id);
+    }
+    return $id;
+}
+
+function sb_image(string $name, int $w, int $h, array $rgb, int $parent, string $alt): int
+{
+    $im = imagecreatetruecolor($w, $h);
+    $bg = imagecolorallocate($im, $rgb[0], $rgb[1], $rgb[2]);
+    imagefill($im, 0, 0, $bg);
+    $fg = imagecolorallocate($im, 255 - $rgb[0], 255 - $rgb[1], 255 - $rgb[2]);
+    for ($i = 0; $i < 8; $i++) {
+        imagefilledrectangle($im, $i * $w / 8, $h / 2 + ($i % 3) * 10, $i * $w / 8 + $w / 16, $h - 10, $fg);
+    }
+    imagestring($im, 5, 12, 12, $name . " {$w}x{$h}", $fg);
+    $tmp = wp_tempnam($name);
+    if (str_ends_with($name, '.png')) {
+        imagepng($im, $tmp);
+    } else {
+        imagejpeg($im, $tmp, 82);
+    }
+    imagedestroy($im);
+    $id = media_handle_sideload(['name' => $name, 'tmp_name' => $tmp], $parent, $alt);
+    if (is_wp_error($id)) {
+        sb_fail("image $name", $id);
+    }
+    update_post_meta($id, '_wp_attachment_image_alt', $alt);
+    return $id;
+}
+
+function sb_block(string $name, array $attrs, string $html): string
+{
+    // json_encode escapes slashes, as WordPress's serialize_block_attributes() does.
+    $json = $attrs ? ' ' . json_encode($attrs) : '';
+    return "<!-- wp:$name$json -->\n$html\n<!-- /wp:$name -->\n\n";
+}
+
+// ---------------------------------------------------------------- users
+$users = ['admin' => 1];
+$roles = [
+    ['editor_ed', 'editor', 'Ed Itor'],
+    ['author_alice', 'author', 'Alice Autorin'],
+    ['author_jun', 'author', '小林 純'],
+    ['contrib_carl', 'contributor', 'Carl Contributor'],
+    ['subscriber_sam', 'subscriber', 'Sam Subscriber'],
+];
+foreach ($roles as [$login, $role, $display]) {
+    $id = wp_insert_user([
+        'user_login' => $login,
+        'user_pass' => wp_generate_password(20),
+        'user_email' => "$login@example.test",
+        'user_url' => "$home/author/$login/",
+        'display_name' => $display,
+        'role' => $role,
+        'description' => "Writes for $home — ✍️",
+    ]);
+    if (is_wp_error($id)) {
+        sb_fail("user $login", $id);
+    }
+    update_user_meta($id, 'sandbox_profile', ['website' => "$home/author/$login/", 'city' => '東京']);
+    $users[$login] = $id;
+}
+$facts['users'] = $users;
+
+// ---------------------------------------------------------------- taxonomies
+$cats = [];
+foreach (['News' => 0, 'Guides' => 0, 'Reisen & Café ☕' => 0] as $name => $parent) {
+    $t = wp_insert_term($name, 'category', ['parent' => $parent, 'description' => "About $name on $home"]);
+    if (is_wp_error($t)) {
+        sb_fail("category $name", $t);
+    }
+    $cats[$name] = $t['term_id'];
+}
+$t = wp_insert_term('Advanced', 'category', ['parent' => $cats['Guides']]);
+$cats['Advanced'] = $t['term_id'];
+$facts['categories'] = $cats;
+
+// ---------------------------------------------------------------- pages
+$about = sb_post(['post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'About Us',
+    'post_content' => sb_block('paragraph', [], '<p>We are a small team. Meet <a href="' . $home
+        . '/about-us/our-team/">our team</a>.</p>')]);
+$team = sb_post(['post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Our Team',
+    'post_parent' => $about, 'menu_order' => 1,
+    'post_content' => sb_block('paragraph', [], '<p>The people behind the site.</p>')]);
+$leadership = sb_post(['post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Leadership',
+    'post_parent' => $team,
+    'post_content' => sb_block('paragraph', [], '<p>Our leadership 👩‍💼 — back to <a href="' . $home
+        . '/about-us/">About Us</a>.</p>')]);
+$contact = sb_post(['post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Contact',
+    'post_content' => sb_block('shortcode', [], '[sandbox_contact]')]);
+$facts['pages'] = ['about' => $about, 'team' => $team, 'leadership' => $leadership, 'contact' => $contact];
+
+// ---------------------------------------------------------------- posts + media
+$showcase = sb_post(['post_title' => 'Block Editor Showcase', 'post_status' => 'publish',
+    'post_date' => '2021-03-15 10:00:00', 'post_author' => $users['editor_ed'],
+    'post_category' => [$cats['News']], 'tags_input' => ['blocks', 'images'], 'post_content' => '']);
+$cafe = sb_post(['post_title' => '東京のカフェ ☕ Café Guide 🚀', 'post_status' => 'publish',
+    'post_date' => '2022-07-01 08:30:00', 'post_author' => $users['author_jun'],
+    'post_category' => [$cats['Reisen & Café ☕']], 'tags_input' => ['東京', 'coffee'], 'post_content' => '']);
+$tips = sb_post(['post_title' => 'Advanced Migration Tips', 'post_status' => 'publish',
+    'post_date' => '2023-11-20 14:00:00', 'post_author' => $users['author_alice'],
+    'post_category' => [$cats['Guides'], $cats['Advanced']], 'tags_input' => ['migration'], 'post_content' => '']);
+
+$img = [
+    'hero' => sb_image('hero-sunset.jpg', 1600, 1000, [230, 120, 40], $showcase, 'Sunset over the sea'),
+    'gallery1' => sb_image('gallery-1.jpg', 1200, 800, [40, 120, 200], $showcase, 'Gallery one'),
+    'gallery2' => sb_image('gallery-2.png', 900, 600, [60, 180, 90], $showcase, 'Gallery two'),
+    'logo' => sb_image('logo.png', 400, 200, [20, 20, 80], $showcase, 'Sandbox logo'),
+    'menu' => sb_image('Café Menü.png', 800, 600, [120, 70, 30], $cafe, 'カフェのメニュー'),
+    'diagram' => sb_image('migration-diagram.jpg', 1024, 768, [200, 200, 200], $tips, 'Migration diagram'),
+];
+$facts['media'] = [];
+foreach ($img as $key => $id) {
+    $meta = wp_get_attachment_metadata($id);
+    $facts['media'][$key] = [
+        'id' => $id,
+        'file' => $meta['file'],
+        'sizes' => array_map(static fn ($s) => $s['file'], $meta['sizes'] ?? []),
+    ];
+}
+$url = static fn (string $key, string $size = 'full') => wp_get_attachment_image_url($img[$key], $size);
+set_post_thumbnail($showcase, $img['hero']);
+set_post_thumbnail($cafe, $img['menu']);
+set_post_thumbnail($tips, $img['diagram']);
+
+$share = rawurlencode("$home/block-editor-showcase/");          // http%3A%2F%2F127.0.0.1%3APORT%2F...
+$proto_relative = preg_replace('#^https?:#', '', $url('logo'));   // //127.0.0.1:PORT/wp-content/...
+$showcase_content =
+    sb_block('paragraph', [], '<p>Welcome to the block editor showcase. Read <a href="' . $home
+        . '/about-us/">about us</a>, the <a href="' . $home . '/about-us/our-team/leadership/">leadership page</a>'
+        . ' or <a href="' . $home . '/?p=' . $cafe . '">a post by its id</a>.</p>')
+    . sb_block('image', ['id' => $img['hero'], 'sizeSlug' => 'large', 'linkDestination' => 'media',
+        'url' => $url('hero', 'large')],
+        '<figure class="wp-block-image size-large"><a href="' . $url('hero') . '"><img src="' . $url('hero', 'large')
+        . '" alt="Sunset over the sea" class="wp-image-' . $img['hero'] . '"/></a></figure>')
+    . sb_block('cover', ['url' => $url('gallery1'), 'id' => $img['gallery1'], 'dimRatio' => 50],
+        '<div class="wp-block-cover"><span aria-hidden="true" class="wp-block-cover__background has-background-dim"></span>'
+        . '<img class="wp-block-cover__image-background wp-image-' . $img['gallery1'] . '" alt="" src="'
+        . $url('gallery1') . '" data-object-fit="cover"/><div class="wp-block-cover__inner-container">'
+        . '<p class="has-text-align-center">Cover ☕</p></div></div>')
+    . sb_block('gallery', ['ids' => [$img['gallery1'], $img['gallery2']], 'linkTo' => 'file'],
+        '<figure class="wp-block-gallery has-nested-images columns-default is-cropped">'
+        . '<figure class="wp-block-image"><a href="' . $url('gallery1') . '"><img src="' . $url('gallery1', 'medium')
+        . '" data-src="' . $url('gallery1', 'medium') . '" alt="Gallery one"/></a></figure>'
+        . '<figure class="wp-block-image"><a href="' . $url('gallery2') . '"><img src="' . $url('gallery2', 'medium')
+        . '" alt="Gallery two"/></a></figure></figure>')
+    . sb_block('html', [], '<div class="logo-strip" style="background-image: url(\'' . $url('logo') . '\')">'
+        . '<img src="' . $proto_relative . '" alt="logo (protocol-relative)"></div>')
+    . sb_block('paragraph', [], '<p><a href="https://www.facebook.com/sharer/sharer.php?u=' . $share
+        . '">Share on Facebook</a> · <a href="https://twitter.com/intent/tweet?url=' . $share
+        . '&amp;text=Caf%C3%A9">Tweet</a> · <a href="https://' . $host_port
+        . '/checkout/">secure checkout (https)</a></p>');
+wp_update_post(wp_slash(['ID' => $showcase, 'post_content' => $showcase_content,
+    'post_excerpt' => "Blocks, images and links to $home"]));
+update_post_meta($showcase, '_sandbox_source_link', "$home/block-editor-showcase/");
+update_post_meta($showcase, '_sandbox_builder_data', wp_slash(json_encode([
+    ['widget' => 'image', 'url' => $url('hero'), 'link' => "$home/contact/"],
+    ['widget' => 'text', 'text' => 'Grüße 🌏'],
+])));
+update_post_meta($showcase, '_sandbox_serialized', ['url' => "$home/about-us/", 'title' => '東京 ☕']);
+
+wp_update_post(wp_slash(['ID' => $cafe, 'post_content' =>
+    sb_block('paragraph', [], '<p>Grüße aus 東京! 🍣🍵 漢字かなカナ 한국어 — «quotes» &amp; emoji 🚀.</p>')
+    . sb_block('image', ['id' => $img['menu'], 'sizeSlug' => 'medium', 'url' => $url('menu', 'medium')],
+        '<figure class="wp-block-image size-medium"><img src="' . $url('menu', 'medium') . '" alt="カフェのメニュー" class="wp-image-'
+        . $img['menu'] . '"/></figure>')]));
+
+// Classic-editor HTML (no blocks), with the srcset WordPress itself generates.
+wp_update_post(wp_slash(['ID' => $tips, 'post_content' =>
+    "<p>Moving a site is mostly about URLs. Start at <a href=\"$home/\">the home page</a>.</p>\n"
+    . wp_get_attachment_image($img['diagram'], 'large') . "\n"
+    . "<p>Download the <a href=\"" . $url('diagram') . "\">full diagram</a>.</p>\n"
+    . "<p>JSON in a script: <code>{\"home\":\"$json_home\\/\"}</code></p>"]));
+
+// Filler posts so that listings paginate (10 per page by default).
+for ($i = 1; $i <= 12; $i++) {
+    $author = array_values($users)[$i % count($users)];
+    sb_post(['post_title' => "Sandbox post #$i", 'post_status' => 'publish', 'post_author' => $author,
+        'post_date' => sprintf('2020-%02d-%02d 09:00:00', ($i % 12) + 1, ($i % 27) + 1),
+        'post_category' => [$i % 2 ? $cats['News'] : $cats['Guides']], 'tags_input' => ["tag-$i", 'filler'],
+        'post_content' => sb_block('paragraph', [], "<p>Filler number $i. Back to <a href=\"$home/\">home</a>.</p>")]);
+}
+
+// Not published: none of these may show up publicly, all of them must be migrated.
+$hidden = [
+    'draft' => sb_post(['post_title' => 'Draft: upcoming launch', 'post_status' => 'draft',
+        'post_content' => "<p>Not yet. Preview at $home/?p=draft</p>"]),
+    'pending' => sb_post(['post_title' => 'Pending review', 'post_status' => 'pending',
+        'post_author' => $users['contrib_carl'], 'post_content' => '<p>Waiting for an editor.</p>']),
+    'private' => sb_post(['post_title' => 'Private: internal notes', 'post_status' => 'private',
+        'post_content' => "<p>Admin only. Server path: " . ABSPATH . '</p>']),
+    'future' => sb_post(['post_title' => 'Scheduled for 2030', 'post_status' => 'future',
+        'post_date' => '2030-01-01 00:00:00', 'post_content' => '<p>From the future.</p>']),
+    'trash' => sb_post(['post_title' => 'Trashed post', 'post_status' => 'publish',
+        'post_content' => '<p>Deleted.</p>']),
+    'page_draft' => sb_post(['post_type' => 'page', 'post_title' => 'Draft page', 'post_status' => 'draft',
+        'post_parent' => $about]),
+];
+wp_trash_post($hidden['trash']);
+$facts['posts'] = ['showcase' => $showcase, 'cafe' => $cafe, 'tips' => $tips] + $hidden;
+
+// ---------------------------------------------------------------- comments
+$c = static fn (array $data) => wp_insert_comment($data + ['comment_post_ID' => $showcase,
+    'comment_approved' => 1, 'comment_date' => '2021-03-16 12:00:00']);
+$top = $c(['comment_author' => 'Visitor Vera', 'comment_author_email' => 'vera@example.test',
+    'comment_author_url' => 'https://vera.example.test/', 'comment_content' => 'Great post! 👍']);
+$facts['comments'] = [
+    'top' => $top,
+    'reply' => $c(['comment_parent' => $top, 'user_id' => $users['editor_ed'], 'comment_author' => 'Ed Itor',
+        'comment_author_email' => 'editor_ed@example.test',
+        'comment_content' => "Thanks! See also <a href=\"$home/about-us/\">about us</a>."]),
+    'multibyte' => $c(['comment_post_ID' => $cafe, 'comment_author' => '田中',
+        'comment_content' => '素晴らしい記事です ☕🍰']),
+    'pending' => $c(['comment_author' => 'Unsure', 'comment_content' => 'Awaiting moderation', 'comment_approved' => 0]),
+    'spam' => $c(['comment_author' => 'Spammer', 'comment_content' => 'Buy now', 'comment_approved' => 'spam']),
+];
+
+// ---------------------------------------------------------------- menu
+$menu = wp_create_nav_menu('Main Menu');
+wp_update_nav_menu_item($menu, 0, ['menu-item-title' => 'Home', 'menu-item-url' => "$home/",
+    'menu-item-type' => 'custom', 'menu-item-status' => 'publish']);
+wp_update_nav_menu_item($menu, 0, ['menu-item-object-id' => $about, 'menu-item-object' => 'page',
+    'menu-item-type' => 'post_type', 'menu-item-status' => 'publish']);
+wp_update_nav_menu_item($menu, 0, ['menu-item-title' => 'Contact ✉', 'menu-item-url' => "$home/contact/",
+    'menu-item-type' => 'custom', 'menu-item-status' => 'publish']);
+
+// ---------------------------------------------------------------- theme, plugin
+switch_theme('sandbox-child');
+set_theme_mod('nav_menu_locations', ['primary' => $menu]);
+set_theme_mod('custom_logo', $img['logo']);
+set_theme_mod('header_image', $url('hero', 'large'));
+set_theme_mod('background_image', $proto_relative);
+update_option('active_plugins', ['sandbox-plugin/sandbox-plugin.php']);
+
+// ---------------------------------------------------------------- options
+update_option('blogdescription', 'Just another sandbox ☕ サイト');
+// update_option() serializes a string that is already serialized once more, so the row
+// holds serialize(serialize([...])): a serialized string inside a serialized value.
+update_option('sandbox_nested_serialized', serialize(['home' => "$home/", 'logo' => $url('logo'),
+    'title' => 'Café ☕ 東京']));
+update_option('sandbox_nested_in_array', ['label' => 'inner', 'payload' => serialize(['url' => "$home/contact/",
+    'note' => 'Grüße 🚀', 'deeper' => serialize(['img' => $url('hero', 'thumbnail')])])]);
+update_option('sandbox_multibyte', ['greeting' => 'こんにちは世界 🌏', 'url' => "$home/東京/",
+    'note' => 'Ünïcödé ☕', 'emoji' => '👩‍👩‍👧‍👦']);
+update_option('sandbox_plugin_settings', [
+    'home' => $home,
+    'api_endpoint' => "$home/wp-json/sandbox/v1",
+    'share_url' => $share,
+    'abspath' => ABSPATH,
+    'cache_dir' => WP_CONTENT_DIR . '/cache/sandbox',
+    'log_file' => WP_CONTENT_DIR . '/uploads/sandbox.log',
+]);
+update_option('sandbox_json_option', json_encode(['home' => "$home/", 'logo' => $url('logo')]));
+update_option('sandbox_legacy_object', new Legacy_Settings("$home/wp-json/legacy/v1", WP_CONTENT_DIR . '/cache/legacy'), false);
+update_option('recently_edited', [WP_CONTENT_DIR . '/themes/sandbox-child/style.css',
+    WP_CONTENT_DIR . '/plugins/sandbox-plugin/sandbox-plugin.php']);
+update_option('widget_text', [2 => ['title' => 'Find us ☕', 'text' => "<a href=\"$home/contact/\">Contact</a> <img src=\""
+    . $url('logo', 'thumbnail') . '">', 'filter' => true, 'visual' => true], '_multiwidget' => 1]);
+update_option('widget_block', [3 => ['content' => "<!-- wp:paragraph --><p>Visit <a href=\"$home/about-us/\">us</a>"
+    . ' 東京 🚀</p><!-- /wp:paragraph -->'], '_multiwidget' => 1]);
+update_option('sidebars_widgets', ['wp_inactive_widgets' => ['missing_widget-2'],
+    'sidebar-1' => ['text-2', 'block-3'], 'array_version' => 3]);
+
+// An object of a class that is not loaded anywhere, written by hand as a plugin that has
+// since been removed would have left it. Built from a stdClass so byte lengths are right.
+$missing = preg_replace('/^O:8:"stdClass"/', 'O:14:"Missing_Widget"', serialize((object) [
+    'title' => 'Legacy widget ☕ 東京',
+    'url' => $url('gallery1', 'medium'),
+]));
+global $wpdb;
+$wpdb->insert($wpdb->options, ['option_name' => 'sandbox_missing_object', 'option_value' => $missing,
+    'autoload' => 'yes']);
+$wpdb->insert($wpdb->options, ['option_name' => 'widget_missing_widget',
+    'option_value' => 'a:2:{i:2;' . $missing . 's:12:"_multiwidget";i:1;}', 'autoload' => 'yes']);
+$facts['tricky_options'] = ['sandbox_nested_serialized', 'sandbox_nested_in_array', 'sandbox_multibyte',
+    'sandbox_plugin_settings', 'sandbox_json_option', 'sandbox_legacy_object', 'sandbox_missing_object',
+    'widget_missing_widget', 'widget_text', 'widget_block', 'recently_edited', 'theme_mods_sandbox-child'];
+$facts['abspath'] = ABSPATH;
+
+wpsb_result($facts);

@@ -1,0 +1,219 @@
+"""The sandbox's state file (``$WPSANDBOX_HOME/state.json``, mode 0600) and what other
+code derives from it: Airflow connections and a Mode A DAG conf."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_VERSION = 1
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Airflow connection ids the sandbox provides (see airflow_connections()).
+SOURCE_SFTP_CONN_ID = "wpm_source_sftp"
+SOURCE_DB_CONN_ID = "wpm_source_db"
+TARGET_DB_CONN_ID = "wpm_target_db"
+TARGET_WP_CONN_ID = "wpm_target_wp"
+
+
+def home_dir() -> Path:
+    """Base directory of the sandbox: ``var/sandbox`` or ``$WPSANDBOX_HOME``."""
+    env = os.environ.get("WPSANDBOX_HOME")
+    return Path(env).resolve() if env else PROJECT_ROOT / "var" / "sandbox"
+
+
+def state_path(home: Path | None = None) -> Path:
+    return (home or home_dir()) / "state.json"
+
+
+@dataclass
+class Database:
+    """The private MariaDB. ``reader`` may only read ``source_db``; ``writer`` owns ``target_db``."""
+
+    host: str
+    port: int
+    socket: str
+    pid: int
+    source_db: str
+    target_db: str
+    reader_user: str
+    reader_password: str
+    writer_user: str
+    writer_password: str
+
+
+@dataclass
+class Sftp:
+    host: str
+    port: int
+    user: str
+    key_file: str
+    pid: int
+
+
+@dataclass
+class Site:
+    """One WordPress site served by ``php -S``."""
+
+    url: str
+    port: int
+    pid: int
+    docroot: str
+    wp_content: str
+    db_name: str
+    db_user: str  # WordPress's own DB user (wp-config.php), not the migration's
+    db_password: str
+    table_prefix: str
+    title: str
+    admin_user: str
+    admin_password: str
+    # php -S's own log; it has "[status]: METHOD /path" lines only for real files
+    # (uploads, wp-login.php), not for requests the router hands to WordPress.
+    access_log: str
+    # Every request, one JSON line each from router.php: t (epoch, sub-second), method,
+    # uri, status (null when php -S served a real file itself), ua, auth (bool).
+    request_log: str
+
+
+@dataclass
+class Platform:
+    """What the hosting platform keeps on the target and a Mode A import must preserve."""
+
+    service_user: str
+    service_password: str
+    app_password: str
+    site_id: str
+    target_dump: str  # mariadb-dump of the freshly installed target (reset-target)
+    target_wp_content_snapshot: str
+
+
+@dataclass
+class StaticSite:
+    """A plain HTML site (not WordPress) for NOT_WORDPRESS tests."""
+
+    url: str
+    port: int
+    pid: int
+    docroot: str
+    access_log: str
+
+
+@dataclass
+class SandboxState:
+    version: int
+    home: str
+    created_at: float
+    build_seconds: float
+    postmeta_rows: int  # bulk rows requested; the table holds a few more
+    db: Database
+    sftp: Sftp
+    source: Site
+    target: Site
+    platform: Platform
+    static: StaticSite
+    source_rest_enabled: bool = True
+    # What the seed created on the source: ids, media files and sizes, tricky options.
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.db.pid, self.sftp.pid, self.source.pid, self.target.pid, self.static.pid]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SandboxState:
+        return cls(
+            **{k: v for k, v in data.items()
+               if k not in {"db", "sftp", "source", "target", "platform", "static"}},
+            db=Database(**data["db"]),
+            sftp=Sftp(**data["sftp"]),
+            source=Site(**data["source"]),
+            target=Site(**data["target"]),
+            platform=Platform(**data["platform"]),
+            static=StaticSite(**data["static"]),
+        )
+
+
+def save(state: SandboxState) -> Path:
+    path = state_path(Path(state.home))
+    tmp = path.with_suffix(".tmp")
+    # Created 0600 from the start: the file holds passwords.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(state.to_dict(), out, indent=2, ensure_ascii=False)
+    os.replace(tmp, path)
+    return path
+
+
+def load(home: Path | None = None) -> SandboxState:
+    """The running sandbox's state. Raises FileNotFoundError when it was never built or is down."""
+    path = state_path(home)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `PYTHONPATH=sandbox python -m wpsandbox up`")
+    return SandboxState.from_dict(json.loads(path.read_text()))
+
+
+def connections(state: SandboxState) -> dict[str, str]:
+    """Airflow connection JSON per connection id."""
+    conns: dict[str, dict[str, Any]] = {
+        SOURCE_SFTP_CONN_ID: {
+            "conn_type": "sftp", "host": state.sftp.host, "port": state.sftp.port,
+            "login": state.sftp.user,
+            "extra": {"key_file": state.sftp.key_file, "no_host_key_check": True},
+        },
+        SOURCE_DB_CONN_ID: {
+            "conn_type": "mysql", "host": state.db.host, "port": state.db.port,
+            "login": state.db.reader_user, "password": state.db.reader_password,
+            "schema": state.db.source_db, "extra": {"charset": "utf8mb4"},
+        },
+        TARGET_DB_CONN_ID: {
+            "conn_type": "mysql", "host": state.db.host, "port": state.db.port,
+            "login": state.db.writer_user, "password": state.db.writer_password,
+            "schema": state.db.target_db, "extra": {"charset": "utf8mb4"},
+        },
+        # HttpHook takes a host with a scheme as the base URL (port included).
+        TARGET_WP_CONN_ID: {
+            "conn_type": "http", "host": state.target.url,
+            "login": state.platform.service_user, "password": state.platform.app_password,
+        },
+    }
+    return {conn_id: json.dumps(conn) for conn_id, conn in conns.items()}
+
+
+def airflow_connections(state: SandboxState) -> dict[str, str]:
+    """Environment variables ``AIRFLOW_CONN_<ID>`` -> connection JSON, ready for os.environ."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": conn for conn_id, conn in connections(state).items()}
+
+
+def mode_a_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
+    """A Mode A (full access) DAG run conf migrating the sandbox source onto its target."""
+    return {
+        "contract_version": 1,
+        "migration_id": migration_id or str(uuid.uuid4()),
+        "tenant_id": "sandbox",
+        "source_url": state.source.url,
+        "source_access": {
+            "sftp_conn_id": SOURCE_SFTP_CONN_ID,
+            "db_conn_id": SOURCE_DB_CONN_ID,
+            "wp_root": state.source.docroot,
+        },
+        "target": {
+            "provisioner": "existing",
+            "url": state.target.url,
+            "db_conn_id": TARGET_DB_CONN_ID,
+            "wp_conn_id": TARGET_WP_CONN_ID,
+            "wp_content_uri": f"file://{state.target.wp_content}",
+            "table_prefix": state.target.table_prefix,
+            "service_users": [state.platform.service_user],
+            "preserve_options": ["platform_%"],
+        },
+        "schedule": "now",
+        "dry_run": False,
+    }

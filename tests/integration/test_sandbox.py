@@ -1,0 +1,338 @@
+"""The sandbox is real: WordPress answers, the seed holds the cases migrations break on,
+the credentials it hands out work, reset-target resets, and down stops everything."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import MySQLdb
+import paramiko
+import pytest
+
+from wpsandbox import build
+from wpsandbox.state import SandboxState, airflow_connections, connections, load, mode_a_conf
+
+pytestmark = pytest.mark.sandbox
+
+
+def _reader(state: SandboxState) -> MySQLdb.Connection:
+    return MySQLdb.connect(host=state.db.host, port=state.db.port, user=state.db.reader_user,
+                           password=state.db.reader_password, database=state.db.source_db,
+                           charset="utf8mb4")
+
+
+def _writer(state: SandboxState) -> MySQLdb.Connection:
+    return MySQLdb.connect(host=state.db.host, port=state.db.port, user=state.db.writer_user,
+                           password=state.db.writer_password, database=state.db.target_db,
+                           charset="utf8mb4", autocommit=True)
+
+
+def _query(conn: MySQLdb.Connection, sql: str, *args: object) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def _option(state: SandboxState, name: str) -> bytes:
+    conn = _reader(state)
+    try:
+        with conn.cursor() as cur:
+            # Raw bytes: serialized lengths count bytes, so compare bytes.
+            cur.execute(f"SELECT CAST(option_value AS BINARY) FROM {state.source.table_prefix}options "
+                        "WHERE option_name = %s", (name,))
+            return cur.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _php_unserialize(value: bytes, times: int = 1) -> str:
+    """PHP's own unserialize() is the oracle; exits 3 when it returns false."""
+    code = ("$v = stream_get_contents(STDIN); "
+            f"for ($i = 0; $i < {times}; $i++) {{ $v = unserialize($v); if ($v === false) exit(3); }} "
+            "var_dump($v);")
+    proc = subprocess.run(["php", "-r", code], input=value, capture_output=True, check=False)
+    assert proc.returncode == 0, f"unserialize failed for {value[:200]!r}: {proc.stderr!r}"
+    return proc.stdout.decode()
+
+
+def test_source_home_is_wordpress(sandbox: SandboxState) -> None:
+    resp = httpx.get(sandbox.source.url + "/")
+    assert resp.status_code == 200
+    assert '<meta name="generator" content="WordPress' in resp.text
+    assert "/wp-content/" in resp.text
+    assert 'rel="https://api.w.org/"' in resp.headers["link"]
+    assert resp.headers["x-sandbox-mu"] == "1"  # the mu-plugin runs
+
+
+def test_source_rest_lists_posts(sandbox: SandboxState) -> None:
+    resp = httpx.get(sandbox.source.url + "/wp-json/wp/v2/posts", params={"per_page": 100})
+    assert resp.status_code == 200
+    titles = {p["title"]["rendered"] for p in resp.json()}
+    assert "Block Editor Showcase" in titles
+    assert "東京のカフェ ☕ Café Guide 🚀" in titles
+    assert "Draft: upcoming launch" not in titles  # not published, not public
+    assert int(resp.headers["x-wp-total"]) >= 15
+    pages = httpx.get(sandbox.source.url + "/wp-json/wp/v2/pages", params={"per_page": 100}).json()
+    by_id = {p["id"]: p for p in pages}
+    leadership = by_id[sandbox.facts["pages"]["leadership"]]
+    assert leadership["link"] == sandbox.source.url + "/about-us/our-team/leadership/"
+    for path in ("/about-us/our-team/leadership/", "/category/news/", "/tag/blocks/", "/wp-sitemap.xml",
+                 "/robots.txt"):
+        assert httpx.get(sandbox.source.url + path).status_code == 200, path
+
+
+def test_request_log_records_paths(sandbox: SandboxState) -> None:
+    marker = f"/sandbox-probe-{uuid.uuid4().hex}/"
+    assert httpx.get(sandbox.source.url + marker).status_code == 404
+    lines = [json.loads(line) for line in Path(sandbox.source.request_log).read_text().splitlines()]
+    assert any(entry["uri"] == marker and entry["status"] == 404 for entry in lines)
+
+
+def test_source_prefix_and_read_only_user(sandbox: SandboxState) -> None:
+    conn = _reader(sandbox)
+    try:
+        tables = [row[0] for row in _query(conn, "SHOW TABLES")]
+        assert tables and all(t.startswith("wpsrc_") for t in tables)
+        keys = {row[0] for row in _query(conn, "SELECT DISTINCT meta_key FROM wpsrc_usermeta")}
+        assert {"wpsrc_capabilities", "wpsrc_user_level"} <= keys
+        roles = {row[0] for row in _query(conn, "SELECT meta_value FROM wpsrc_usermeta "
+                                                "WHERE meta_key = 'wpsrc_capabilities'")}
+        for role in ("administrator", "editor", "author", "subscriber"):
+            assert any(f'"{role}"' in r for r in roles), role
+        roles_option = "SELECT COUNT(*) FROM wpsrc_options WHERE option_name = 'wpsrc_user_roles'"
+        assert _query(conn, roles_option)[0][0] == 1
+        with pytest.raises(MySQLdb.OperationalError) as err:
+            _query(conn, "UPDATE wpsrc_options SET option_value = 'x' WHERE option_name = 'blogname'")
+        assert err.value.args[0] == 1142  # command denied
+    finally:
+        conn.close()
+
+
+def test_postmeta_is_big(sandbox: SandboxState) -> None:
+    conn = _reader(sandbox)
+    try:
+        assert _query(conn, "SELECT COUNT(*) FROM wpsrc_postmeta")[0][0] >= 50_000
+        with_url = _query(conn, "SELECT COUNT(*) FROM wpsrc_postmeta WHERE meta_value LIKE %s",
+                          f"%{sandbox.source.url}%")[0][0]
+        assert with_url >= 5_000
+    finally:
+        conn.close()
+
+
+def test_serialized_options_are_valid_php(sandbox: SandboxState) -> None:
+    url = sandbox.source.url.encode()
+    nested = _option(sandbox, "sandbox_nested_serialized")
+    assert nested.startswith(b's:')  # a serialized string ...
+    inner = _php_unserialize(nested, times=2)  # ... holding a serialized array
+    assert sandbox.source.url in inner
+    assert "Café ☕ 東京" in inner
+
+    missing = _option(sandbox, "sandbox_missing_object")
+    assert missing.startswith(b'O:14:"Missing_Widget":2:{') and url in missing
+    assert "__PHP_Incomplete_Class" in _php_unserialize(missing)
+    legacy = _option(sandbox, "sandbox_legacy_object")
+    assert b"\0*\0endpoint" in legacy  # a protected property: NUL bytes in the value
+
+    multibyte = _option(sandbox, "sandbox_multibyte")
+    assert b's:26:"\xe3\x81\x93' in multibyte  # 8 characters, 26 bytes
+    for name in sandbox.facts["tricky_options"]:
+        value = _option(sandbox, name)
+        if name != "sandbox_json_option":
+            _php_unserialize(value)
+    settings = _option(sandbox, "sandbox_plugin_settings")
+    assert sandbox.source.docroot.encode() in settings  # the old filesystem path
+
+
+def test_block_content_holds_every_url_variant(sandbox: SandboxState) -> None:
+    host_port = sandbox.source.url.removeprefix("http://")
+    conn = _reader(sandbox)
+    try:
+        content = _query(conn, "SELECT post_content FROM wpsrc_posts WHERE ID = %s",
+                         sandbox.facts["posts"]["showcase"])[0][0]
+    finally:
+        conn.close()
+    assert '"url":"http:\\/\\/' + host_port.replace("/", "\\/") + '\\/wp-content\\/uploads\\/' in content
+    assert "http%3A%2F%2F" + host_port.replace(":", "%3A") + "%2F" in content
+    assert f'src="//{host_port}/wp-content/uploads/' in content
+    assert f"https://{host_port}/" in content
+
+
+def test_media_has_generated_sizes(sandbox: SandboxState) -> None:
+    uploads = Path(sandbox.source.wp_content) / "uploads"
+    hero = sandbox.facts["media"]["hero"]
+    original = uploads / hero["file"]
+    assert original.is_file()
+    assert {"thumbnail", "medium", "large"} <= set(hero["sizes"])
+    for size_file in hero["sizes"].values():
+        assert (original.parent / size_file).is_file()
+    folder = Path(hero["file"]).parent
+    thumb = f"{sandbox.source.url}/wp-content/uploads/{folder}/{hero['sizes']['thumbnail']}"
+    resp = httpx.get(thumb)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/jpeg"
+    media = httpx.get(sandbox.source.url + "/wp-json/wp/v2/media", params={"per_page": 100}).json()
+    assert len(media) >= len(sandbox.facts["media"])
+
+
+def test_source_files_include_theme_plugin_and_junk(sandbox: SandboxState) -> None:
+    content = Path(sandbox.source.wp_content)
+    assert (content / "themes/sandbox-child/style.css").is_file()
+    plugin = content / "plugins/sandbox-plugin/sandbox-plugin.php"
+    assert "Plugin Name: Sandbox Helper" in plugin.read_text()
+    assert (content / "mu-plugins/sandbox-mu.php").is_file()
+    assert any((content / "cache").rglob("*.*"))
+    assert _option(sandbox, "active_plugins") == b'a:1:{i:0;s:33:"sandbox-plugin/sandbox-plugin.php";}'
+
+
+def test_target_app_password_works(sandbox: SandboxState) -> None:
+    auth = (sandbox.platform.service_user, sandbox.platform.app_password)
+    resp = httpx.get(sandbox.target.url + "/wp-json/wp/v2/users/me", auth=auth)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["slug"] == "platform-admin"
+    assert httpx.get(sandbox.target.url + "/wp-json/wp/v2/users/me").status_code == 401
+    conn = _writer(sandbox)
+    try:
+        rows = dict(_query(conn, "SELECT option_name, option_value FROM wp_options "
+                                 "WHERE option_name IN ('platform_site_id', 'blogname')"))
+    finally:
+        conn.close()
+    assert rows == {"platform_site_id": sandbox.platform.site_id, "blogname": "Platform Target"}
+
+
+def test_sftp_lists_source_wp_content(sandbox: SandboxState) -> None:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(sandbox.sftp.host, port=sandbox.sftp.port, username=sandbox.sftp.user,
+                   key_filename=sandbox.sftp.key_file, allow_agent=False, look_for_keys=False, timeout=10)
+    try:
+        sftp = client.open_sftp()
+        names = set(sftp.listdir(sandbox.source.wp_content))
+        assert {"uploads", "themes", "plugins", "mu-plugins", "cache"} <= names
+        hero = sandbox.facts["media"]["hero"]["file"]
+        local = Path(sandbox.source.wp_content) / "uploads" / hero
+        assert sftp.stat(f"{sandbox.source.wp_content}/uploads/{hero}").st_size == local.stat().st_size
+    finally:
+        client.close()
+
+
+def test_reset_target_undoes_changes(fresh_target: SandboxState) -> None:
+    state = fresh_target
+    auth = (state.platform.service_user, state.platform.app_password)
+    created = httpx.post(state.target.url + "/wp-json/wp/v2/posts", auth=auth,
+                         json={"title": "Written by a test", "status": "publish"})
+    assert created.status_code == 201, created.text
+    stray = Path(state.target.wp_content) / "uploads" / "stray.txt"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("left behind")
+    conn = _writer(state)
+    try:
+        _query(conn, "UPDATE wp_options SET option_value = 'Changed' WHERE option_name = 'blogname'")
+    finally:
+        conn.close()
+
+    started = time.monotonic()
+    build.reset_target(state)
+    assert time.monotonic() - started < 5
+
+    assert httpx.get(f"{state.target.url}/wp-json/wp/v2/posts/{created.json()['id']}").status_code == 404
+    assert not stray.exists()
+    home = httpx.get(state.target.url + "/")
+    assert "Platform Target" in home.text
+    # The application password is part of the restored state.
+    assert httpx.get(state.target.url + "/wp-json/wp/v2/users/me", auth=auth).status_code == 200
+
+
+def test_static_site_is_not_wordpress(sandbox: SandboxState) -> None:
+    home = httpx.get(sandbox.static.url + "/")
+    assert home.status_code == 200 and "Plain Static Site" in home.text
+    assert "wp-content" not in home.text
+    assert httpx.get(sandbox.static.url + "/wp-json/").status_code == 404
+    assert httpx.get(sandbox.static.url + "/robots.txt").status_code == 200
+
+
+def test_source_rest_switch(sandbox: SandboxState) -> None:
+    try:
+        build.set_source_rest(False, sandbox)
+        assert httpx.get(sandbox.source.url + "/wp-json/wp/v2/posts").status_code == 401
+        assert httpx.get(sandbox.source.url + "/", params={"rest_route": "/wp/v2/posts"}).status_code == 401
+        assert httpx.get(sandbox.source.url + "/").status_code == 200
+    finally:
+        build.set_source_rest(True, sandbox)
+    assert httpx.get(sandbox.source.url + "/wp-json/wp/v2/posts").status_code == 200
+
+
+def test_up_reuses_a_healthy_sandbox(sandbox: SandboxState) -> None:
+    started = time.monotonic()
+    again = build.up()
+    assert time.monotonic() - started < 3
+    assert again.pids == sandbox.pids
+    assert load().created_at == sandbox.created_at
+
+
+def test_airflow_connections_and_conf(sandbox: SandboxState) -> None:
+    env = airflow_connections(sandbox)
+    assert set(env) == {"AIRFLOW_CONN_WPM_SOURCE_SFTP", "AIRFLOW_CONN_WPM_SOURCE_DB",
+                        "AIRFLOW_CONN_WPM_TARGET_DB", "AIRFLOW_CONN_WPM_TARGET_WP"}
+    conns = {k: json.loads(v) for k, v in connections(sandbox).items()}
+    assert conns["wpm_source_sftp"]["extra"] == {"key_file": sandbox.sftp.key_file, "no_host_key_check": True}
+    assert conns["wpm_source_db"]["login"] == "src_reader"
+    assert conns["wpm_target_db"]["schema"] == "wp_target"
+    assert conns["wpm_target_wp"]["host"] == sandbox.target.url
+    conf = mode_a_conf(sandbox, "3f1c1e9e-9a57-4c1f-9d59-0d3b0e6d4a11")
+    assert conf["migration_id"] == "3f1c1e9e-9a57-4c1f-9d59-0d3b0e6d4a11"
+    assert conf["target"]["wp_content_uri"] == f"file://{sandbox.target.docroot}/wp-content"
+    assert sandbox.platform.app_password not in json.dumps(conf)  # never a secret in conf
+    assert (Path(sandbox.home) / "state.json").stat().st_mode & 0o077 == 0
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pids_of_group(pgid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_down_leaves_no_process(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A second, small sandbox of its own, so the shared one keeps running."""
+    home = tmp_path_factory.mktemp("wpsandbox")
+    try:
+        state = build.up(postmeta_rows=100, home=home)
+        assert len(_pids_of_group(state.source.pid)) >= 2  # php -S master + workers
+        # An open SFTP session: sshd's per-connection child has left sshd's process group.
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        client.connect(state.sftp.host, port=state.sftp.port, username=state.sftp.user,
+                       key_filename=state.sftp.key_file, allow_agent=False, look_for_keys=False)
+        client.open_sftp().listdir(state.source.wp_content)
+        session_pids = build.descendants([state.sftp.pid])
+        assert session_pids
+
+        build.down(home=home)
+        client.close()
+        for pid in state.pids:
+            assert not _pids_of_group(pid), f"process group {pid} still has processes"
+        assert not [p for p in session_pids if build.alive(p)]
+        for port in (state.db.port, state.sftp.port, state.source.port, state.target.port, state.static.port):
+            assert not _port_open(port), port
+        assert not (home / "state.json").exists()
+        assert build.status(home)["up"] is False
+    finally:
+        build.down(home=home)
+        shutil.rmtree(home, ignore_errors=True)

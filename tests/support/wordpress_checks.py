@@ -1,0 +1,89 @@
+"""Independent checks of a migrated site, used by the end-to-end tests.
+
+They query the source and target directly (SQL, HTTP, files, PHP) rather than trusting
+the verification report the DAG produced: the report is what is under test.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from wpmigrate.db_connect import DbParams, connect
+
+PHP_UNSERIALIZE_CHECK = r"""
+while (($line = fgets(STDIN)) !== false) {
+    $raw = base64_decode(trim($line));
+    echo (@unserialize($raw) !== false || $raw === 'b:0;') ? "1\n" : "0\n";
+}
+"""
+
+
+def db(sb: Any, which: str) -> Any:
+    database = sb.db.source_db if which == "source" else sb.db.target_db
+    return connect(DbParams(host=sb.db.host, port=sb.db.port, user="root", password="",
+                            database=database, unix_socket=sb.db.socket))
+
+
+def rows(conn: Any, sql: str, args: tuple = ()) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def posts(conn: Any, prefix: str) -> dict[int, tuple]:
+    return {r[0]: r[1:] for r in rows(
+        conn, f"SELECT ID, post_type, post_status, post_title, post_name, post_parent FROM {prefix}posts")}
+
+
+def text_columns(conn: Any) -> list[tuple[str, str]]:
+    return [(t.decode(), c.decode()) for t, c in rows(
+        conn, "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = DATABASE()"
+              " AND data_type IN ('char','varchar','tinytext','text','mediumtext','longtext')")]
+
+
+def old_origin_hits(conn: Any, needles: list[str], skip: set[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    hits = []
+    for table, column in text_columns(conn):
+        if (table, column) in skip:
+            continue
+        for needle in needles:
+            (count,) = rows(conn, f"SELECT COUNT(*) FROM `{table}` WHERE LOCATE(%s, `{column}`) > 0",
+                            (needle,))[0]
+            if count:
+                hits.append((f"{table}.{column}", needle, count))
+    return hits
+
+
+def serialized_values(conn: Any, prefix: str) -> Iterator[bytes]:
+    sources = [(f"{prefix}options", "option_id", "option_value")] + [
+        (f"{prefix}{meta}", "meta_id" if meta != "usermeta" else "umeta_id", "meta_value")
+        for meta in ("postmeta", "usermeta", "termmeta", "commentmeta")]
+    for table, pk, column in sources:
+        last = -1
+        while True:
+            batch = rows(conn, f"SELECT {pk}, {column} FROM {table} WHERE {pk} > %s AND {column}"
+                               f" REGEXP '^(a|O|s|i|b|d):[0-9:]|^N;$' ORDER BY {pk} LIMIT 2000", (last,))
+            if not batch:
+                break
+            last = batch[-1][0]
+            yield from (value for _, value in batch)
+
+
+def php_unserialize_failures(values: Iterator[bytes]) -> tuple[int, int]:
+    """(checked, failed) with PHP's own unserialize as the judge."""
+    proc = subprocess.Popen(["php", "-r", PHP_UNSERIALIZE_CHECK], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    data = b"".join(base64.b64encode(v) + b"\n" for v in values)
+    out, _ = proc.communicate(data)
+    verdicts = out.split()
+    return len(verdicts), verdicts.count(b"0")
+
+
+def sha256_tree(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
