@@ -344,6 +344,7 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
             shutil.rmtree(path)
         else:
             path.unlink(missing_ok=True)
+    t_clean = time.monotonic()
 
     db = PrivateMariaDB(home / "db", port=free_port())
     sshd = PrivateSshd(home / "sshd", port=free_port())
@@ -469,7 +470,7 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
             raise SandboxError(f"{url} answered {status} after the build; see {home / 'logs'}")
     state.build_seconds = round(time.monotonic() - started, 2)
     state.facts["timings"] = {
-        "files_db_sshd": round(t_ready - started, 2), "install_seed": round(t_seeded - t_ready, 2),
+        "teardown": round(t_clean - started, 2), "files_db_sshd": round(t_ready - t_clean, 2), "install_seed": round(t_seeded - t_ready, 2),
         "snapshot_bulk_sql": round(t_bulk - t_seeded, 2), "serve": round(time.monotonic() - t_bulk, 2),
     }
     save(state)
