@@ -47,7 +47,7 @@ from wpmigrate.table_prefix import (
 )
 
 NEW, OLD = "_wpm_new_", "_wpm_old_"
-MAX_STATEMENT_BYTES = 16 << 20  # bigger statements gain nothing and cost memory
+MAX_STATEMENT_BYTES = 4 << 20  # bigger multi-row INSERTs gain nothing and cost memory
 PACKET_MARGIN = 1024  # protocol header and slack below max_allowed_packet
 REPORT_LIST_LIMIT = 200
 TRANSIENT_LIKE = (r"\_transient\_%", r"\_site\_transient\_%")
@@ -239,8 +239,10 @@ class _TableLoader:
             reader.close()
             raise ArtifactCorrupt(f"{path}: columns {reader.columns} != manifest {self.names}")
         limit = imp.statement_limit
-        batch: list[tuple[bytes, tuple | None, tuple]] = []  # (encoded, original-if-changed, row)
-        size = len(self.header)
+        # The statement grows in one buffer; the batch keeps the rows only for the rare
+        # duplicate-key fallback. Memory: about two statements, whatever the table size.
+        stmt = bytearray(self.header)
+        batch: list[tuple[tuple, tuple | None]] = []  # (row, original-if-rewritten)
         total = self.meta["rows"]
         for raw in reader:
             t = self._transform(raw)
@@ -250,43 +252,46 @@ class _TableLoader:
             values, original = t
             enc = self._encode(values)
             if len(self.header) + len(enc) > limit:
-                self._flush(batch)
-                batch, size = [], len(self.header)
+                self._flush(stmt, batch)
                 self.current_pk = self._pk_desc(values)
                 self._insert_oversized(values)
                 continue
-            if size + len(enc) + 1 > limit:
-                self._flush(batch)
-                batch, size = [], len(self.header)
+            if len(stmt) + len(enc) + 1 > limit:
+                self._flush(stmt, batch)
                 imp.progress({"phase": "import", "table": self.target, "rows_done": self.rows,
                               "rows_total": total})
-            batch.append((enc, original if original != values else None, values))
-            size += len(enc) + 1
-        self._flush(batch)
+            if batch:
+                stmt += b","
+            stmt += enc
+            batch.append((values, original if original != values else None))
+        self._flush(stmt, batch)
         imp.progress({"phase": "import", "table": self.target, "rows_done": self.rows,
                       "rows_total": total}, force=True)
         return self.rows
 
-    def _flush(self, batch: list[tuple[bytes, tuple | None, tuple]]) -> None:
+    def _flush(self, stmt: bytearray, batch: list[tuple[tuple, tuple | None]]) -> None:
+        """Run and commit the pending INSERT, then reset ``stmt`` and ``batch``."""
         if not batch:
             return
-        self.current_pk = self._pk_desc(batch[0][2])
+        self.current_pk = self._pk_desc(batch[0][0])
         try:
-            _sql(self.conn, self.header + b",".join(e for e, _, _ in batch))
+            _sql(self.conn, bytes(stmt))
         except MySQLdb.IntegrityError as exc:
             if error_code(exc) != 1062:
                 raise
             self.conn.rollback()
             self._insert_one_by_one(batch)
         self.conn.commit()
+        del stmt[len(self.header):]
+        batch.clear()
 
-    def _insert_one_by_one(self, batch: list[tuple[bytes, tuple | None, tuple]]) -> None:
+    def _insert_one_by_one(self, batch: list[tuple[tuple, tuple | None]]) -> None:
         """A rewritten value collided with another row on a unique key (http and https
         variants of a URL both became the new URL): keep that row's original value."""
-        for enc, original, values in batch:
+        for values, original in batch:
             self.current_pk = self._pk_desc(values)
             try:
-                _sql(self.conn, self.header + enc)
+                _sql(self.conn, self.header + self._encode(values))
                 continue
             except MySQLdb.IntegrityError as exc:
                 if error_code(exc) != 1062 or original is None:
@@ -301,8 +306,10 @@ class _TableLoader:
         biggest = max((len(v) for v in values if isinstance(v, bytes)), default=0)
         if self.pk and biggest <= imp.max_packet - PACKET_MARGIN:
             self._insert_in_pieces(values, limit)
+            method = "concat_pieces"
         elif imp.local_infile is not False:
             self._load_data_row(values)
+            method = "load_data_local"
         else:
             raise MigrationError(
                 ErrorCode.IMPORT_FAILED,
@@ -312,6 +319,8 @@ class _TableLoader:
                 details={"table": self.target, "pk": self._pk_desc(values), "bytes": biggest},
             )
         imp.report["oversized_rows"] += 1
+        by = imp.report.setdefault("oversized_rows_by_method", {})
+        by[method] = by.get(method, 0) + 1
 
     def _insert_in_pieces(self, values: tuple, limit: int) -> None:
         # Values stay below max_allowed_packet (CONCAT's own limit); insert each large

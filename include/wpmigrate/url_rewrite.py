@@ -210,9 +210,13 @@ class UrlRewriter:
         if not table:
             self._needles: tuple[bytes, ...] = ()
             self._regex = None
+            self._reach = 0
             return
         self._needles = _minimal_needles([_b(n) for n in needles] or list(table), list(table))
         self._regex = re.compile(_trie_pattern(table, boundary), re.DOTALL)
+        # Every term holds a needle at most this far from its start: a match can only
+        # begin within _reach bytes before a needle occurrence (see _sub).
+        self._reach = max(min(t.find(n) for n in self._needles if n in t) for t in table)
 
     @property
     def pairs(self) -> dict[bytes, bytes]:
@@ -279,17 +283,48 @@ class UrlRewriter:
                 return True
         return False
 
-    def _replace(self, m: re.Match[bytes]) -> bytes:
-        term = m.group()
-        new = self._table[term]
-        if new is None:
-            return term
-        self._count += 1
-        return new
-
     def _sub(self, value: bytes) -> bytes:
-        assert self._regex is not None
-        return self._regex.sub(self._replace, value)
+        """One left-to-right pass, longest term first, over ``value``.
+
+        Same result as ``regex.sub`` over the whole value, but the regex only runs
+        near needle occurrences found by ``bytes.find`` (C speed): a match starting
+        before ``occurrence - reach`` would contain an earlier needle occurrence.
+        """
+        regex = self._regex
+        assert regex is not None
+        table = self._table
+        needles = self._needles
+        find = value.find
+        nexts = [find(n) for n in needles]
+        out: list[bytes] = []
+        cursor = 0
+        count = 0
+        while True:
+            occ = -1
+            for i, at in enumerate(nexts):
+                if 0 <= at < cursor:
+                    at = nexts[i] = find(needles[i], cursor)
+                if at >= 0 and (occ < 0 or at < occ):
+                    occ = at
+            if occ < 0:
+                break
+            m = regex.search(value, max(cursor, occ - self._reach))
+            if m is None:
+                break
+            term = m.group()
+            new = table[term]
+            if new is None:  # identity pair: keep the text, move on
+                new = term
+            else:
+                count += 1
+            out.append(value[cursor : m.start()])
+            out.append(new)
+            cursor = m.end()
+        if not count:
+            return value
+        self._count += count
+        out.append(value[cursor:])
+        return b"".join(out)
 
     def rewrite_plain(self, value: bytes) -> bytes:
         """Plain replacement, no serialized handling (for columns known to hold none)."""

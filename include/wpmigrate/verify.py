@@ -15,6 +15,7 @@ import base64
 import contextlib
 import hashlib
 import html
+import ipaddress
 import logging
 import re
 import shutil
@@ -118,6 +119,10 @@ class _Bounded:
         if len(self.items) < self.limit:
             self.items.append(item)
 
+    def count_only(self, n: int) -> None:
+        """Problems that exist but are not listed (the list is long enough)."""
+        self.total += max(0, n)
+
 
 def _section(
     title: str,
@@ -188,6 +193,14 @@ def _grouped(conn: Any, sql: str) -> dict[str, int]:
 
 # ---------------------------------------------------------------- pure helpers (unit-tested)
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def origin_variants(origin: str) -> list[str]:
     """Every spelling of an origin that real WordPress data holds.
 
@@ -199,11 +212,12 @@ def origin_variants(origin: str) -> list[str]:
     host = (parts.hostname or "").lower()
     if not host:
         raise ValueError(f"no host in origin {origin!r}")
-    hosts = [host]
+    hosts = [f"[{host}]" if ":" in host else host]
     if not host.isascii():
         hosts.append(host.encode("idna").decode("ascii"))
-    for h in list(hosts):
-        hosts.append(h[4:] if h.startswith("www.") else "www." + h)
+    if not _is_ip(host):  # www.<IP address> is not a thing
+        for h in list(hosts):
+            hosts.append(h[4:] if h.startswith("www.") else "www." + h)
     if parts.port:
         hosts = [f"{h}:{parts.port}" for h in hosts]
     variants: list[str] = []
@@ -251,7 +265,9 @@ def normalise_title(value: str | bytes | None) -> str:
     return text.casefold()
 
 
-def title_matches(source_title: str | bytes, candidates: Iterable[str | None], protected: bool = False) -> bool:
+def title_matches(
+    source_title: str | bytes, candidates: Iterable[str | None], protected: bool = False
+) -> bool:
     """True if the source title equals a candidate (REST title, h1) or starts the <title>."""
     want = normalise_title(source_title)
     if not want:
@@ -345,8 +361,10 @@ class PhpUnserializeOracle:
         self.close()
 
 
-def _serialized_validator(php_binary: str | None) -> tuple[Callable[[Sequence[bytes]], list[bool | None]] | None,
-                                                           str, Callable[[], None]]:
+Validator = Callable[[Sequence[bytes]], list[bool | None]]
+
+
+def _serialized_validator(php_binary: str | None) -> tuple[Validator | None, str, Callable[[], None]]:
     """(check function, which oracle, close function). PHP first, Python parser second."""
     php = shutil.which(php_binary) if php_binary else None
     if php:
@@ -414,7 +432,7 @@ class _Verifier:
         notes = ["Exact COUNT(*) per table. More rows on the target in users/usermeta/options are "
                  "expected: the platform's service user and target-only options survive the import."]
         if target_only:
-            notes.append(f"Tables only on the target (platform's own, not compared): {', '.join(target_only)}")
+            notes.append("Tables only on the target (not compared): " + ", ".join(target_only))
         return _section("Row counts per table", problems, checked=len(self.src_tables),
                         warnings=warnings, notes=notes, tables=rows, target_only_tables=target_only)
 
@@ -497,7 +515,8 @@ class _Verifier:
             problems.add({"reason": f"fewer '{self.target_prefix}capabilities' usermeta rows than the "
                                     f"source's '{self.source_prefix}capabilities' (roles lost?)",
                           "source": int(cap_src), "target": int(cap_tgt)})
-        roles = _query(self.target_conn, f"SELECT COUNT(*) FROM {_q(self.tt('options'))} WHERE option_name = %s",
+        roles = _query(self.target_conn,
+                       f"SELECT COUNT(*) FROM {_q(self.tt('options'))} WHERE option_name = %s",
                        (self.target_prefix + "user_roles",))[0][0]
         if not int(roles):
             problems.add({"reason": f"option '{self.target_prefix}user_roles' missing on target"})
@@ -518,11 +537,11 @@ class _Verifier:
         local_root = root.resolve() if isinstance(root, Path) else None
         checked, total_bytes = 0, 0
         for entry in self.files_manifest:
-            rel = str(entry.get("path") or entry.get("relpath") or entry.get("name") or "")
-            want = str(entry.get("sha256") or "").lower()
+            rel = str(_field(entry, "path", "relpath") or "")
+            want = str(_field(entry, "sha256") or "").lower()
             checked += 1
             pure = PurePosixPath(rel)
-            if not rel or pure.is_absolute() or ".." in pure.parts:
+            if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel or "\x00" in rel:
                 problems.add({"path": rel, "reason": "unsafe path in manifest"})
                 continue
             path = root / rel
@@ -530,7 +549,7 @@ class _Verifier:
                 if local_root is not None and not Path(path).resolve().is_relative_to(local_root):
                     problems.add({"path": rel, "reason": "resolves outside target wp-content"})
                     continue
-                size = entry.get("size")
+                size = _field(entry, "size")
                 if size is not None and hasattr(path, "stat"):
                     actual = path.stat().st_size
                     if actual != int(size):
@@ -639,7 +658,9 @@ class _Verifier:
                         rest.update(self._rest_batch(client, base, rest_type,
                                                      [p[0] for p in batch if p[1] == ptype]))
                     via_rest += sum(1 for p in batch if p[0] in rest)
-                    results = pool.map(lambda p: self._check_one(client, base, p, rest.get(p[0])), batch)
+                    results = pool.map(
+                        lambda p, rest=rest: self._check_one(client, base, p, rest.get(p[0])), batch
+                    )
                     for problem in results:
                         checked += 1
                         if problem:
@@ -698,7 +719,8 @@ class _Verifier:
                 self._list_hits(table, col, pk, cover, variants, hits, problems)
         notes = [
             "Scanned inside MariaDB with LOCATE per column (one pass per table) for: " + ", ".join(variants),
-            *(f"Not scanned: {self.target_prefix}{t}.{c} ({why})" for (t, c), why in self.skip_columns.items()),
+            *(f"Not scanned: {self.target_prefix}{t}.{c} ({why})"
+              for (t, c), why in self.skip_columns.items()),
             "Text in utf8mb4 columns is matched case-insensitively; BLOB columns byte-for-byte.",
         ]
         problems_extra: dict[str, Any] = {"scan_errors": errors} if errors else {}
@@ -717,8 +739,7 @@ class _Verifier:
         pk_sql = ", ".join(_q(c) for c in pk) if pk else "NULL"
         limit = min(self.hits_per_column, max(0, problems.limit - len(problems.items)))
         if limit == 0:
-            for _ in range(hits):
-                problems.add({})  # count only; the list is full
+            problems.count_only(hits)
             return
         rows = _query(
             self.target_conn,
@@ -734,10 +755,7 @@ class _Verifier:
                 "pk": {c: _s(v) for c, v in zip(pk, row[:-1], strict=False)} if pk else None,
                 "variant": matched, "snippet": snippet,
             })
-        for _ in range(hits - len(rows)):
-            problems.add({})
-        # Drop the count-only placeholders from the visible list.
-        problems.items = [p for p in problems.items if p]
+        problems.count_only(hits - len(rows))
 
     # -- serialized values
     def serialized(self) -> dict[str, Any]:
@@ -805,6 +823,15 @@ class _Verifier:
         return {col: _s(rows[0][0])} if rows else {}
 
 
+def _field(entry: Any, *names: str) -> Any:
+    """A manifest field from a dict or a ``file_manifest.ManifestEntry``."""
+    for name in names:
+        value = entry.get(name) if isinstance(entry, Mapping) else getattr(entry, name, None)
+        if value is not None:
+            return value
+    return None
+
+
 def _sha256(path: Any) -> tuple[str, int]:
     h = hashlib.sha256()
     n = 0
@@ -830,7 +857,7 @@ def verify_full_access(
     target_prefix: str,
     old_origins: Sequence[str],
     target_url: str | None,
-    files_manifest: Iterable[Mapping[str, Any]] | None,
+    files_manifest: Iterable[Mapping[str, Any] | Any] | None,
     target_wp_content: Any | None,
     service_users: Sequence[str] = (),
     skip_columns: Mapping[tuple[str, str], str] = DEFAULT_SKIP_COLUMNS,
@@ -845,7 +872,8 @@ def verify_full_access(
 ) -> dict[str, Any]:
     """Compare a Mode A source and target; return the verification report (JSON-able).
 
-    ``files_manifest`` entries: ``{"path": <relative to wp-content>, "sha256": ..., "size": ...}``.
+    ``files_manifest``: ``file_manifest.ManifestEntry`` objects or dicts with ``path`` (relative
+    to wp-content), ``sha256`` and optionally ``size`` (e.g. ``iter_manifest(path)``; streamed).
     ``skip_columns`` keys are ``(unprefixed table, column)``; the value is the reason shown.
     ``checks`` restricts which sections run (default: all of ``ALL_CHECKS``).
     The caller fails the run when ``report["ok"]`` is False.
@@ -861,7 +889,8 @@ def verify_full_access(
         files_manifest=files_manifest, target_wp_content=target_wp_content,
         service_users=tuple(service_users), skip_columns=dict(skip_columns), http_client=http_client,
         php_binary=php_binary, http_limit=http_limit, http_workers=max(1, http_workers),
-        page_size=max(1, page_size), max_problems=max(1, max_problems), hits_per_column=max(1, hits_per_column),
+        page_size=max(1, page_size), max_problems=max(1, max_problems),
+        hits_per_column=max(1, hits_per_column),
     )
     sections: dict[str, Any] = {}
     for name in selected:
@@ -871,8 +900,8 @@ def verify_full_access(
         except Exception as exc:  # a check that cannot run proves nothing: it fails the report
             log.exception("verification check %s failed to run", name)
             section = _section(name, _Bounded(1), checked=0)
-            section.update(status="error", ok=False, problem_count=1,
-                           problems=[{"reason": f"check could not run: {exc.__class__.__name__}: {exc}"[:500]}])
+            reason = f"check could not run: {exc.__class__.__name__}: {exc}"[:500]
+            section.update(status="error", ok=False, problem_count=1, problems=[{"reason": reason}])
         section["duration_s"] = round(time.monotonic() - t0, 3)
         sections[name] = section
         log.info("verify %s: %s (%s checked, %s problems)", name, section["status"], section["checked"],

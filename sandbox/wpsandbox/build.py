@@ -46,6 +46,7 @@ WORDPRESS = Path("/usr/share/wordpress")
 DEFAULT_POSTMETA_ROWS = 50_000
 HOST = "127.0.0.1"
 # Everything the sandbox creates under its home, so a rebuild removes only its own files.
+TEMPLATE = "wordpress-template"  # survives rebuilds (not in OWNED)
 OWNED = ("db", "sshd", "source", "target", "static", "logs", "state.json", "state.tmp", "pids")
 
 
@@ -196,12 +197,37 @@ class _SiteSpec:
         return f"http://{HOST}:{self.port}"
 
 
-def _copy_wordpress(spec: _SiteSpec, db_port: int) -> None:
-    """A site is a dereferenced copy of Debian's WordPress with a normal wp-config.php."""
-    spec.docroot.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "-rL", str(WORDPRESS), str(spec.docroot)], check=True)
+def _wordpress_template(home: Path) -> Path:
+    """A dereferenced copy of Debian's WordPress (it is full of symlinks), kept across
+    rebuilds and refreshed when the package changes."""
+    template = home / TEMPLATE
+    version = (WORDPRESS / "wp-includes" / "version.php").read_bytes()
+    stamp = template / ".wpsandbox-version.php"
+    if stamp.exists() and stamp.read_bytes() == version:
+        return template
+    shutil.rmtree(template, ignore_errors=True)
+    tmp = home / (TEMPLATE + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    subprocess.run(["cp", "-rL", str(WORDPRESS), str(tmp)], check=True)
     for debian_only in ("wp-config.php", ".htaccess"):
-        (spec.docroot / debian_only).unlink(missing_ok=True)
+        (tmp / debian_only).unlink(missing_ok=True)
+    # Debian ships 31 MB of translations; a site has a few (here German and Japanese).
+    for mo in (tmp / "wp-content" / "languages").iterdir():
+        if not any(lang in mo.name for lang in ("de_DE", "ja")):
+            mo.unlink()
+    (tmp / stamp.name).write_bytes(version)
+    tmp.rename(template)
+    return template
+
+
+def _copy_wordpress(spec: _SiteSpec, template: Path, db_port: int) -> None:
+    """A site is the template with a normal wp-config.php. Core files are hard links (nothing
+    writes core: updates are off); wp-content, which migrations write, is a real copy."""
+    spec.docroot.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-al", str(template), str(spec.docroot)], check=True)
+    shutil.rmtree(spec.docroot / "wp-content")
+    subprocess.run(["cp", "-a", str(template / "wp-content"), str(spec.docroot / "wp-content")], check=True)
+    (spec.docroot / ".wpsandbox-version.php").unlink()
     salts = "\n".join(
         f"define('{key}', '{secrets.token_urlsafe(48)}');"
         for key in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
@@ -312,13 +338,14 @@ def _start_php_server(home: Path, name: str, port: int, docroot: Path, router: s
 # ---------------------------------------------------------------- up
 
 def healthy(state: SandboxState) -> bool:
-    """Every process alive and answering."""
+    """Every process alive and answering. Generous timeouts and a retry: a false "unhealthy"
+    would rebuild the sandbox under a running benchmark or test session."""
     if not all(alive(pid) for pid in state.pids):
         return False
     if not (_port_open(state.db.port) and _port_open(state.sftp.port)):
         return False
-    return all(_http_status(url) == 200 for url in (state.source.url + "/", state.target.url + "/",
-                                                      state.static.url + "/"))
+    urls = (state.source.url + "/", state.target.url + "/", state.static.url + "/")
+    return all(_http_status(url, timeout=15) == 200 or _http_status(url, timeout=15) == 200 for url in urls)
 
 
 def up(postmeta_rows: int | None = None, force: bool = False, home: Path | None = None) -> SandboxState:
@@ -332,7 +359,11 @@ def up(postmeta_rows: int | None = None, force: bool = False, home: Path | None 
                 if (state.version == STATE_VERSION and healthy(state)
                         and postmeta_rows in (None, state.postmeta_rows)):
                     return state
-        return _build(home, DEFAULT_POSTMETA_ROWS if postmeta_rows is None else postmeta_rows)
+        try:
+            return _build(home, DEFAULT_POSTMETA_ROWS if postmeta_rows is None else postmeta_rows)
+        except BaseException:
+            _stop_everything(home)  # a half-built sandbox leaves no process behind
+            raise
 
 
 def _build(home: Path, postmeta_rows: int) -> SandboxState:
@@ -383,8 +414,10 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
         finally:
             _record_pid(home, sshd.pid)
 
+    template = _wordpress_template(home)
+
     def make_source() -> None:
-        _copy_wordpress(source, db.port)
+        _copy_wordpress(source, template, db.port)
         _add_source_files(source.docroot)
 
     def make_static() -> None:
@@ -392,7 +425,7 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         jobs = [pool.submit(f) for f in (start_db, start_sshd, make_source, make_static,
-                                         lambda: _copy_wordpress(target, db.port))]
+                                         lambda: _copy_wordpress(target, template, db.port))]
         for job in jobs:
             job.result()
         t_ready = time.monotonic()
@@ -470,7 +503,8 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
             raise SandboxError(f"{url} answered {status} after the build; see {home / 'logs'}")
     state.build_seconds = round(time.monotonic() - started, 2)
     state.facts["timings"] = {
-        "teardown": round(t_clean - started, 2), "files_db_sshd": round(t_ready - t_clean, 2), "install_seed": round(t_seeded - t_ready, 2),
+        "teardown": round(t_clean - started, 2), "files_db_sshd": round(t_ready - t_clean, 2),
+        "install_seed": round(t_seeded - t_ready, 2),
         "snapshot_bulk_sql": round(t_bulk - t_seeded, 2), "serve": round(time.monotonic() - t_bulk, 2),
     }
     save(state)

@@ -50,6 +50,9 @@ def stop_group(pid: int | None, timeout: float = 10.0) -> None:
         return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        # Reap the leader if it is our child: a zombie still counts as a group member.
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:

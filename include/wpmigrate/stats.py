@@ -1,0 +1,127 @@
+"""Site statistics in the portal's shape (seed 000, ``MigrationStats``).
+
+Counts come from the WordPress database (one small query each), the size from
+``information_schema`` plus, when given, the bytes under ``wp-content``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+# 'a:3:{i:0;s:19:"akismet/akismet.php";...}': the element count comes first, and each
+# plugin is a string value; we count string values as a cross-check on odd arrays.
+_ARRAY_HEAD = re.compile(rb"^a:(\d+):\{")
+_STRING_VALUE = re.compile(rb'i:\d+;s:\d+:"')
+
+
+def _q(identifier: str) -> str:
+    return "`" + identifier.replace("`", "``") + "`"
+
+
+def _scalar(conn: Any, sql: str, args: tuple[Any, ...] = ()) -> Any:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    return row[0] if row else None
+
+
+def _option(conn: Any, prefix: str, name: str) -> bytes | None:
+    sql = f"SELECT option_value FROM {_q(prefix + 'options')} WHERE option_name = %s"
+    value = _scalar(conn, sql, (name,))
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    return value
+
+
+def count_serialized_array(value: bytes | None) -> int:
+    """Number of elements of a PHP serialized array (0 for anything else)."""
+    if not value:
+        return 0
+    m = _ARRAY_HEAD.match(value)
+    if not m:
+        return 0
+    declared = int(m.group(1))
+    # A list of plugin files: trust the declared count only if the body agrees.
+    found = len(_STRING_VALUE.findall(value))
+    return declared if found in (0, declared) else min(declared, found)
+
+
+def _table_exists(conn: Any, table: str) -> bool:
+    return bool(_scalar(
+        conn,
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
+        (table,),
+    ))
+
+
+def tree_bytes(root: str | os.PathLike[str]) -> int:
+    """Bytes of regular files under ``root``; symlinks are not followed (they may leave the tree)."""
+    total = 0
+    stack = [os.fspath(root)]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue  # vanished or unreadable: a size estimate, not an audit
+        except OSError:
+            continue
+    return total
+
+
+def site_stats(
+    conn: Any, prefix: str, wp_content_path: str | os.PathLike[str] | None = None
+) -> dict[str, Any]:
+    """``{pagesCount, postsCount, mediaCount, usersCount, pluginsCount, totalSizeMb}``.
+
+    Pages and posts count published items (what a visitor sees); media counts every
+    attachment; plugins are the active ones (``active_plugins``, plus network-active
+    ones on multisite).
+    """
+    posts = _q(prefix + "posts")
+
+    def count(sql: str, args: tuple[Any, ...] = ()) -> int:
+        return int(_scalar(conn, sql, args) or 0)
+
+    pages = count(f"SELECT COUNT(*) FROM {posts} WHERE post_type = 'page' AND post_status = 'publish'")
+    posts_n = count(f"SELECT COUNT(*) FROM {posts} WHERE post_type = 'post' AND post_status = 'publish'")
+    media = count(f"SELECT COUNT(*) FROM {posts} WHERE post_type = 'attachment'")
+    users = count(f"SELECT COUNT(*) FROM {_q(prefix + 'users')}")
+    plugins = count_serialized_array(_option(conn, prefix, "active_plugins"))
+    if _table_exists(conn, prefix + "sitemeta"):
+        network = _scalar(
+            conn,
+            f"SELECT meta_value FROM {_q(prefix + 'sitemeta')} "
+            "WHERE meta_key = 'active_sitewide_plugins' LIMIT 1",
+        )
+        plugins += count_serialized_array(network.encode() if isinstance(network, str) else network)
+
+    # information_schema sizes are InnoDB estimates (pages), good enough for a size in MB.
+    tables = _scalar(
+        conn,
+        "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND LEFT(TABLE_NAME, CHAR_LENGTH(%s)) = %s",
+        (prefix, prefix),
+    )
+    db_bytes = int(tables or 0)
+    files_bytes = tree_bytes(wp_content_path) if wp_content_path and Path(wp_content_path).exists() else 0
+    return {
+        "pagesCount": pages,
+        "postsCount": posts_n,
+        "mediaCount": media,
+        "usersCount": users,
+        "pluginsCount": plugins,
+        "totalSizeMb": round((db_bytes + files_bytes) / (1024 * 1024), 2),
+    }
