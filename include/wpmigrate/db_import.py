@@ -45,6 +45,9 @@ from wpmigrate.table_prefix import (
     unprefixed,
     validate_prefix,
 )
+from wpmigrate.url_rewrite import DEFAULT_SKIP_COLUMNS
+
+__all__ = ["DEFAULT_SKIP_COLUMNS", "import_database", "temp_name"]
 
 NEW, OLD = "_wpm_new_", "_wpm_old_"
 MAX_STATEMENT_BYTES = 4 << 20  # bigger multi-row INSERTs gain nothing and cost memory
@@ -98,6 +101,16 @@ def _preserve_condition(conn: MySQLdb.Connection, patterns: Sequence[str], colum
         lit = _s(conn.literal(_like_escape(p) if "%" in p else p))
         parts.append(f"{column} LIKE {lit}" if "%" in p else f"{column} = {lit}")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def drop_staging_tables(conn: MySQLdb.Connection) -> list[str]:
+    """Drop the ``_wpm_new_*`` / ``_wpm_old_*`` tables an interrupted import left behind
+    (never a live table); return their names."""
+    left = sorted(_s(n) for n, kind in _sql(conn, "SHOW FULL TABLES")
+                  if _s(kind) == "BASE TABLE" and _s(n).startswith((NEW, OLD)))
+    if left:
+        _sql(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
+    return left
 
 
 def _unparseable_count(stats: Any) -> int:
@@ -464,10 +477,7 @@ class _Import:
         return {_s(n) for n, kind in _sql(self.conn, "SHOW FULL TABLES") if _s(kind) == "BASE TABLE"}
 
     def _drop_leftovers(self) -> list[str]:
-        left = sorted(t for t in self._live_tables() if t.startswith((NEW, OLD)))
-        if left:
-            _sql(self.conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
-        return left
+        return drop_staging_tables(self.conn)
 
     def _run(self, manifest: dict[str, Any], started: float) -> dict[str, Any]:
         conn, report = self.conn, self.report
@@ -636,7 +646,7 @@ def import_database(
     rewriter: Rewriter,
     preserve_options: Sequence[str] = ("siteurl", "home"),
     service_users: Sequence[str] = (),
-    skip_columns: Iterable[tuple[str, str]] | None = None,
+    skip_columns: Iterable[tuple[str, str]] = DEFAULT_SKIP_COLUMNS,
     progress: Progress | None = None,
     progress_interval: float = 1.0,
 ) -> dict[str, Any]:
@@ -645,15 +655,12 @@ def import_database(
 
     ``preserve_options``: option names, or patterns with ``%`` (``platform_%``), whose
     target value wins. ``skip_columns``: (unprefixed table, column) pairs never URL-
-    rewritten; default ``url_rewrite.DEFAULT_SKIP_COLUMNS`` (guid, user_pass).
+    rewritten; default ``DEFAULT_SKIP_COLUMNS`` (posts.guid, users.user_pass).
     Open ``conn`` with ``connect(..., local_infile=True)`` so rows larger than the
     target's max_allowed_packet can be stored.
     """
     validate_prefix(source_prefix)
     validate_prefix(target_prefix)
-    if skip_columns is None:
-        from wpmigrate.url_rewrite import DEFAULT_SKIP_COLUMNS
-        skip_columns = DEFAULT_SKIP_COLUMNS
     imp = _Import(conn, in_dir, source_prefix, target_prefix, rewriter, preserve_options,
                   service_users, set(skip_columns), _Throttle(progress, progress_interval))
     try:

@@ -57,12 +57,14 @@ PHP_TRIM_CHARS = b" \t\n\r\x0b\x00"
 
 _INT = re.compile(rb"i:[+-]?[0-9]+;")
 _DOUBLE = re.compile(rb"d:(?:NAN|-?INF|[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?);")
-_STR = re.compile(rb's:([0-9]+):"')
-_ESC_STR = re.compile(rb'S:([0-9]+):"')
-_ARRAY = re.compile(rb"a:([0-9]+):\{")
-_OBJECT = re.compile(rb'([OC]):([0-9]+):"')
-_ENUM = re.compile(rb'E:([0-9]+):"')
-_REF = re.compile(rb"[rR]:([0-9]+);")
+# Lengths and counts: leading zeros are legal; more than 19 significant digits can
+# never fit the data (and would make int() refuse the string).
+_STR = re.compile(rb's:0*([0-9]{1,19}):"')
+_ESC_STR = re.compile(rb'S:0*([0-9]{1,19}):"')
+_ARRAY = re.compile(rb"a:0*([0-9]{1,19}):\{")
+_OBJECT = re.compile(rb'([OC]):0*([0-9]{1,19}):"')
+_ENUM = re.compile(rb'E:0*([0-9]{1,19}):"')
+_REF = re.compile(rb"[rR]:0*([0-9]{1,19});")
 # parse_iv2(): optional sign, zero or more digits (PHP reads "" as 0), then ":{".
 _COUNT = re.compile(rb"([+-]?)([0-9]*):\{")
 _CLASS_NAME = re.compile(rb"[A-Za-z0-9_\\\x80-\xff]+")
@@ -199,9 +201,8 @@ class _Ctx:
 
 
 def _string_payload(ctx: _Ctx, payload: bytes, level: int) -> bytes:
-    """New payload for one string value (``payload`` itself when unchanged)."""
-    if ctx.visit is not None and not ctx.visit(payload):
-        return payload
+    """New payload for one string value (``payload`` itself when unchanged); the
+    caller has already applied ``visit``."""
     if ctx.nested and len(payload) >= 4 and is_serialized(payload):
         if level + 1 >= MAX_NESTED_LEVELS:
             if ctx.on_skip is not None:
@@ -248,9 +249,11 @@ def _count(data: bytes, pos: int, end: int) -> tuple[int, int]:
     if m is None:
         raise SerializedFormatError("expected count and ':{'", pos)
     digits = m.group(2).lstrip(b"0")
+    if len(digits) > 19:
+        return _LONG_MAX, m.end()  # PHP clamps (with a warning); the length checks then fail
     n = int(digits) if digits else 0
-    if len(digits) > 19 or n > _LONG_MAX + (m.group(1) == b"-"):
-        n = _LONG_MAX  # PHP clamps (with a warning); the length checks then fail
+    if n > _LONG_MAX + (m.group(1) == b"-"):
+        n = _LONG_MAX
     elif m.group(1) == b"-":
         n = -n
     return n, m.end()
@@ -269,17 +272,23 @@ def _walk(
     Iterative: containers are an explicit stack, so nesting depth costs no Python
     recursion. ``ctx`` None means validate only. Rebuilt output is collected as
     pieces: unchanged spans are sliced once, when a changed string forces a flush.
+    One loop turn handles a whole element (key and value): this is the hot loop.
     """
     keys = ctx is not None and ctx.keys
+    visit = ctx.visit if ctx is not None else None
     pieces: list[bytes] | None = None
     copied = pos
-    # Reference slots PHP would push: 1 = holds an object (valid r: target).
+    # Reference slots PHP would push (1 = holds an object, a valid r: target);
+    # only needed when the bytes hold a reference token at all.
+    track = b"R:" in data or b"r:" in data
     slots = bytearray()
     refs_unchecked = False
-    # Open containers: remaining key/value tokens (2 per element) and kind.
+    # Open containers: elements left, and whether it is an object (property names).
     rem: list[int] = []
     is_obj: list[bool] = []
     depth = 0
+    str_match = _STR.match
+    int_match = _INT.match
     while True:
         if rem:
             left = rem[-1]
@@ -294,85 +303,88 @@ def _walk(
                     break
                 continue
             rem[-1] = left - 1
-            if not left & 1:
-                # A key: i:, s: or S: only (parsed without var_hash, so no slot).
-                if pos >= end:
-                    raise SerializedFormatError("unexpected end in key", pos)
-                c = data[pos]
-                if c == _i:
-                    m = _INT.match(data, pos, end)
-                    if m is None:
-                        raise SerializedFormatError("bad integer key", pos)
-                    pos = m.end()
-                elif c == _s:
-                    m = _STR.match(data, pos, end)
-                    if m is None:
-                        raise SerializedFormatError("bad string key", pos)
-                    p0 = m.end()
-                    p1 = p0 + int(m.group(1))
-                    if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
-                        raise SerializedFormatError("bad string key length", pos)
-                    if keys and ctx is not None and not is_obj[-1]:
-                        old = data[p0:p1]
+            # The key: i:, s: or S: only (PHP parses keys without var_hash: no slot).
+            if pos >= end:
+                raise SerializedFormatError("unexpected end in key", pos)
+            c = data[pos]
+            if c == _s:
+                m = str_match(data, pos, end)
+                if m is None:
+                    raise SerializedFormatError("bad string key", pos)
+                p0 = m.end()
+                p1 = p0 + int(m[1])
+                if not data.startswith(b'";', p1, end):
+                    raise SerializedFormatError("bad string key length", pos)
+                if keys and ctx is not None and not is_obj[-1] and p1 > p0:
+                    old = data[p0:p1]
+                    if visit is None or visit(old):
                         new = _string_payload(ctx, old, level)
                         if new is not old and new != old:
                             if pieces is None:
                                 pieces = []
-                            pieces.append(data[copied:pos])
-                            pieces.append(b's:%d:"' % len(new))
-                            pieces.append(new)
-                            pieces.append(b'";')
+                            pieces += (data[copied:pos], b's:%d:"' % len(new), new, b'";')
                             copied = p1 + 2
-                    pos = p1 + 2
-                elif c == _S:
-                    m = _ESC_STR.match(data, pos, end)
-                    if m is None:
-                        raise SerializedFormatError("bad S: key", pos)
-                    length = int(m.group(1))
-                    if length > end - m.end():
-                        raise SerializedFormatError("S: key longer than the data", pos)
-                    _, p1 = _unescape(data, m.end(), length, end)
-                    if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
-                        raise SerializedFormatError("bad S: key terminator", p1)
-                    pos = p1 + 2
-                else:
-                    raise SerializedFormatError("array/object key must be i: or s:", pos)
-                continue
+                pos = p1 + 2
+            elif c == _i:
+                m = int_match(data, pos, end)
+                if m is None:
+                    raise SerializedFormatError("bad integer key", pos)
+                pos = m.end()
+            elif c == _S:
+                m = _ESC_STR.match(data, pos, end)
+                if m is None:
+                    raise SerializedFormatError("bad S: key", pos)
+                length = int(m[1])
+                if length > end - m.end():
+                    raise SerializedFormatError("S: key longer than the data", pos)
+                _, p1 = _unescape(data, m.end(), length, end)
+                if not data.startswith(b'";', p1, end):
+                    raise SerializedFormatError("bad S: key terminator", p1)
+                pos = p1 + 2
+            else:
+                raise SerializedFormatError("array/object key must be i: or s:", pos)
 
-        # A value.
+        # The value.
         if pos >= end:
             raise SerializedFormatError("unexpected end of data", pos)
         c = data[pos]
         if c == _s:
-            m = _STR.match(data, pos, end)
+            m = str_match(data, pos, end)
             if m is None:
                 raise SerializedFormatError("bad string header", pos)
             p0 = m.end()
-            p1 = p0 + int(m.group(1))
-            if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
+            p1 = p0 + int(m[1])
+            if not data.startswith(b'";', p1, end):
                 raise SerializedFormatError("string length does not match its delimiters", pos)
-            slots.append(0)
+            if track:
+                slots.append(0)
             if ctx is not None and p1 > p0:
                 old = data[p0:p1]
-                new = _string_payload(ctx, old, level)
-                if new is not old and new != old:
-                    if pieces is None:
-                        pieces = []
-                    pieces.append(data[copied:pos])
-                    pieces.append(b's:%d:"' % len(new))
-                    pieces.append(new)
-                    pieces.append(b'";')
-                    copied = p1 + 2
+                if visit is None or visit(old):
+                    new = _string_payload(ctx, old, level)
+                    if new is not old and new != old:
+                        if pieces is None:
+                            pieces = []
+                        pieces += (data[copied:pos], b's:%d:"' % len(new), new, b'";')
+                        copied = p1 + 2
             pos = p1 + 2
+        elif c == _i:
+            m = int_match(data, pos, end)
+            if m is None:
+                raise SerializedFormatError("bad integer", pos)
+            if track:
+                slots.append(0)
+            pos = m.end()
         elif c == _a:
             m = _ARRAY.match(data, pos, end)
             if m is None:
                 raise SerializedFormatError("bad array header", pos)
-            n = int(m.group(1))
+            n = int(m[1])
             pos = m.end()
             if n > (end - pos) // 2:
                 raise SerializedFormatError("array element count larger than the data", pos)
-            slots.append(0)
+            if track:
+                slots.append(0)
             if n == 0:
                 # PHP returns before its depth check for empty arrays.
                 if pos >= end or data[pos] != _RBRACE:
@@ -382,26 +394,40 @@ def _walk(
                 if 0 < max_depth <= depth:
                     raise SerializedFormatError("maximum depth exceeded", pos)
                 depth += 1
-                rem.append(2 * n)
+                rem.append(n)
                 is_obj.append(False)
                 continue
-        elif c == _i:
-            m = _INT.match(data, pos, end)
+        elif c == _b:
+            if pos + 4 > end or data[pos : pos + 4] not in (b"b:0;", b"b:1;"):
+                raise SerializedFormatError("bad boolean", pos)
+            if track:
+                slots.append(0)
+            pos += 4
+        elif c == _N:
+            if pos + 2 > end or data[pos + 1] != 0x3B:
+                raise SerializedFormatError("bad null", pos)
+            if track:
+                slots.append(0)
+            pos += 2
+        elif c == _d:
+            m = _DOUBLE.match(data, pos, end)
             if m is None:
-                raise SerializedFormatError("bad integer", pos)
-            slots.append(0)
+                raise SerializedFormatError("bad float", pos)
+            if track:
+                slots.append(0)
             pos = m.end()
         elif c in (_O, _C):
             m = _OBJECT.match(data, pos, end)
             if m is None:
                 raise SerializedFormatError("bad object header", pos)
             n0 = m.end()
-            q = n0 + int(m.group(2))
-            if q == n0 or q + 2 > end or data[q] != 0x22 or data[q + 1] != 0x3A:
+            q = n0 + int(m[2])
+            if q == n0 or not data.startswith(b'":', q, end):
                 raise SerializedFormatError("bad class name length", pos)
             if data[n0] == 0 or data[n0] == 0x5C or _CLASS_NAME.fullmatch(data, n0, q) is None:
                 raise SerializedFormatError("invalid class name", n0)
-            slots.append(1)
+            if track:
+                slots.append(1)
             if c == _C:
                 datalen, p = _count(data, q + 2, end)
                 if datalen < 0 or end - p <= datalen or data[p + datalen] != _RBRACE:
@@ -420,30 +446,14 @@ def _walk(
                     raise SerializedFormatError("maximum depth exceeded", p)
                 depth += 1
                 pos = p
-                rem.append(2 * n)
+                rem.append(n)
                 is_obj.append(True)
                 continue
-        elif c == _b:
-            if data[pos : pos + 4] not in (b"b:0;", b"b:1;") or pos + 4 > end:
-                raise SerializedFormatError("bad boolean", pos)
-            slots.append(0)
-            pos += 4
-        elif c == _N:
-            if pos + 2 > end or data[pos + 1] != 0x3B:
-                raise SerializedFormatError("bad null", pos)
-            slots.append(0)
-            pos += 2
-        elif c == _d:
-            m = _DOUBLE.match(data, pos, end)
-            if m is None:
-                raise SerializedFormatError("bad float", pos)
-            slots.append(0)
-            pos = m.end()
         elif c in (_r, _R):
             m = _REF.match(data, pos, end)
             if m is None:
                 raise SerializedFormatError("bad reference", pos)
-            ref = int(m.group(1))
+            ref = int(m[1])
             if c == _r:
                 slots.append(0)
             if ref == 0:
@@ -460,23 +470,21 @@ def _walk(
             m = _ESC_STR.match(data, pos, end)
             if m is None:
                 raise SerializedFormatError("bad S: string", pos)
-            length = int(m.group(1))
+            length = int(m[1])
             if length > end - m.end():
                 raise SerializedFormatError("S: string longer than the data", pos)
             decoded, p1 = _unescape(data, m.end(), length, end)
-            if p1 + 2 > end or data[p1] != 0x22 or data[p1 + 1] != 0x3B:
+            if not data.startswith(b'";', p1, end):
                 raise SerializedFormatError("bad S: string terminator", p1)
-            slots.append(0)
-            if ctx is not None and decoded:
+            if track:
+                slots.append(0)
+            if ctx is not None and decoded and (visit is None or visit(decoded)):
                 new = _string_payload(ctx, decoded, level)
                 if new is not decoded and new != decoded:
                     # Re-emitted in the plain s: form, which every PHP reads the same.
                     if pieces is None:
                         pieces = []
-                    pieces.append(data[copied:pos])
-                    pieces.append(b's:%d:"' % len(new))
-                    pieces.append(new)
-                    pieces.append(b'";')
+                    pieces += (data[copied:pos], b's:%d:"' % len(new), new, b'";')
                     copied = p1 + 2
             pos = p1 + 2
         elif c == _E:
@@ -484,13 +492,14 @@ def _walk(
             if m is None:
                 raise SerializedFormatError("bad enum", pos)
             n0 = m.end()
-            q = n0 + int(m.group(1))
-            if q == n0 or q + 2 > end or data[q] != 0x22 or data[q + 1] != 0x3B:
+            q = n0 + int(m[1])
+            if q == n0 or not data.startswith(b'";', q, end):
                 raise SerializedFormatError("bad enum length", pos)
             colon = data.find(b":", n0, q)
             if colon <= n0 or _CLASS_NAME.fullmatch(data, n0, colon) is None:
                 raise SerializedFormatError("bad enum name", n0)
-            slots.append(1)
+            if track:
+                slots.append(1)
             pos = q + 2
         else:
             raise SerializedFormatError(f"unexpected byte {bytes([c])!r}", pos)

@@ -52,6 +52,9 @@ __all__ = [
 DEFAULT_SKIP_COLUMNS: frozenset[tuple[str, str]] = frozenset({("posts", "guid"), ("users", "user_pass")})
 
 MAX_SAMPLES = 50
+# Below this size a value is scanned by the regex directly; above it, only around
+# needle occurrences (see UrlRewriter._sub_long).
+_SHORT = 2048
 SAMPLE_PREFIX_BYTES = 64
 
 # After a term ending in a host/path character, the match must not continue a host
@@ -178,7 +181,11 @@ def _minimal_needles(candidates: Iterable[bytes], terms: Iterable[bytes]) -> tup
 
 
 class UrlRewriter:
-    """Literal search -> replace pairs applied in one longest-match-first pass."""
+    """Literal search -> replace pairs applied in one longest-match-first pass.
+
+    Not thread-safe (it counts into ``stats``): one instance per task/thread;
+    ``RewriteStats.merge`` combines them.
+    """
 
     def __init__(
         self,
@@ -245,7 +252,8 @@ class UrlRewriter:
         (with and without ``www.``): ``http://`` and ``https://`` (-> the new URL's
         scheme), ``//host`` (-> ``//newhost``), each also JSON-escaped (``\\/``),
         double JSON-escaped (``\\\\\\/``), urlencoded and rawurlencoded with upper- and
-        lower-case hex. ``old_path`` -> ``new_path`` plain and JSON-escaped.
+        lower-case hex. ``old_path`` -> ``new_path`` (when both are given) plain,
+        JSON-escaped and double JSON-escaped.
         """
         new = _SiteUrl.parse(new_url)
         base: dict[str, str] = {}
@@ -262,16 +270,15 @@ class UrlRewriter:
             for enc in _URL_ENCODINGS:
                 pairs.setdefault(enc(search), enc(replace))
         needles: list[bytes] = [h.encode("utf-8") for h in hosts]
-        if old_path:
-            if not new_path:
-                raise ValueError("old_path needs a new_path")
+        if old_path and new_path:  # paths are rewritten only when both are known
             op, np_ = old_path.rstrip("/"), new_path.rstrip("/")
             if not op or not np_:
                 raise ValueError("a site path must not be the filesystem root")
             if op != np_:
                 for enc in (_plain, _json_escaped, _json_escaped_twice):
                     pairs.setdefault(enc(op), enc(np_))
-                    needles.append(enc(op))
+                # One needle for all three forms: the path's longest segment.
+                needles.append(max(op.split("/"), key=len).encode("utf-8"))
         return cls(list(pairs.items()), needles=needles, **kwargs)
 
     # ------------------------------------------------------------------ rewriting
@@ -283,15 +290,29 @@ class UrlRewriter:
                 return True
         return False
 
-    def _sub(self, value: bytes) -> bytes:
-        """One left-to-right pass, longest term first, over ``value``.
+    def _replace(self, m: re.Match[bytes]) -> bytes:
+        term = m.group()
+        new = self._table[term]
+        if new is None:  # identity pair: keep the text
+            return term
+        self._count += 1
+        return new
 
-        Same result as ``regex.sub`` over the whole value, but the regex only runs
-        near needle occurrences found by ``bytes.find`` (C speed): a match starting
-        before ``occurrence - reach`` would contain an earlier needle occurrence.
-        """
+    def _sub(self, value: bytes) -> bytes:
+        """One left-to-right pass, longest term first, over ``value``."""
         regex = self._regex
         assert regex is not None
+        if len(value) < _SHORT:
+            before = self._count
+            new = regex.sub(self._replace, value)
+            return value if self._count == before else new
+        return self._sub_long(value, regex)
+
+    def _sub_long(self, value: bytes, regex: re.Pattern[bytes]) -> bytes:
+        """Same result as ``regex.sub`` over the whole value, but the regex only runs
+        near needle occurrences found by ``bytes.find`` (C speed, long HTML): a match
+        cannot start before ``occurrence - reach``, or it would hold an earlier one.
+        """
         table = self._table
         needles = self._needles
         find = value.find
@@ -313,7 +334,7 @@ class UrlRewriter:
                 break
             term = m.group()
             new = table[term]
-            if new is None:  # identity pair: keep the text, move on
+            if new is None:
                 new = term
             else:
                 count += 1
@@ -359,9 +380,9 @@ class UrlRewriter:
                 st.unparseable += 1
                 st.add_sample("unparseable", value, str(exc), where)
                 return value
-            except RecursionError:  # cannot happen with bounded nesting; never crash a table
+            except Exception as exc:  # a walker bug must not crash a table nor corrupt a value
                 st.unparseable += 1
-                st.add_sample("unparseable", value, "too deep", where)
+                st.add_sample("unparseable", value, f"internal error: {exc!r}"[:200], where)
                 return value
             for kind, payload in skipped:
                 if self.has_candidate(payload):

@@ -18,6 +18,7 @@ from airflow.sdk import ObjectStoragePath
 from wpmigrate import db_export, db_import, files_export, files_import, verify
 from wpmigrate.conf import FULL_ACCESS, validate_conf
 from wpmigrate.errors import ErrorCode, MigrationError
+from wpmigrate.file_manifest import MANIFEST_NAME, iter_manifest
 from wpmigrate.report_html import render_report_html
 from wpmigrate.schedule_window import earliest_start
 from wpmigrate.settings import Settings
@@ -147,13 +148,13 @@ def export_database(params: dict[str, Any], source: dict[str, Any]) -> dict[str,
                                              progress=_progress("export_database"))
     finally:
         conn.close()
-    tables = manifest["tables"]
+    totals = manifest["totals"]
     return {
         "manifest_uri": str(out / "manifest.json"),
         "dir_uri": str(out),
-        "tables": len(tables),
-        "rows": sum(t["rows"] for t in tables),
-        "bytes": sum(t["bytes"] for t in tables),
+        "tables": totals["tables"],
+        "rows": totals["rows"],
+        "bytes": totals["bytes"],
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -179,7 +180,7 @@ def import_database(params: dict[str, Any], source: dict[str, Any], target: dict
     if conf["options"].get("rewrite_guid"):
         skip.discard(("posts", "guid"))
     conn = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
-        unreachable_code=ErrorCode.IMPORT_FAILED)
+        unreachable_code=ErrorCode.IMPORT_FAILED, local_infile=True)
     try:
         report = db_import.import_database(
             conn, ObjectStoragePath(exported["dir_uri"]),
@@ -212,6 +213,8 @@ def import_files(params: dict[str, Any], target: dict[str, Any],
 def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], target: dict[str, Any],
                      files: dict[str, Any]) -> dict[str, Any]:
     conf = _conf(params)
+    if conf["dry_run"]:
+        return _dry_run_report(conf, ti, source)
     src = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
     tgt = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
         unreachable_code=ErrorCode.IMPORT_FAILED)
@@ -221,10 +224,10 @@ def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], ta
             source_conn=src, target_conn=tgt,
             source_prefix=source["table_prefix"], target_prefix=target["table_prefix"],
             old_origins=source["old_origins"], target_url=target["url"],
-            files_dir=ObjectStoragePath(files["dir_uri"]), target_wp_content=wp_content,
-            service_users=conf["target"].get("service_users", []),
-            dry_run=conf["dry_run"])
-        stats = site_stats(tgt, target["table_prefix"], wp_content)
+            files_manifest=iter_manifest(ObjectStoragePath(files["dir_uri"]) / MANIFEST_NAME),
+            target_wp_content=wp_content,
+            service_users=conf["target"].get("service_users", []))
+        stats = site_stats(tgt, target["table_prefix"], _local_path(target["wp_content_uri"]))
     finally:
         src.close()
         tgt.close()
@@ -246,6 +249,26 @@ def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], ta
         raise MigrationError(ErrorCode.VERIFICATION_FAILED,
                              f"verification found {len(report.get('losses', []))} problem(s); "
                              f"see {summary['html_uri']}", details={"losses": summary["losses"]})
+    return summary
+
+
+def _dry_run_report(conf: dict[str, Any], ti: Any, source: dict[str, Any]) -> dict[str, Any]:
+    """A dry run writes nothing to the target: report what would move instead."""
+    conn = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
+    try:
+        stats = site_stats(conn, source["table_prefix"])
+    finally:
+        conn.close()
+    report = {"ok": True, "dry_run": True, "migration_id": conf["migration_id"], "source": source,
+              "stats": stats, "losses": []}
+    reports = artifacts_dir(conf, "reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "verification.json").write_text(json.dumps(report, default=str, indent=1))
+    (reports / "verification.html").write_text(render_report_html(report))
+    summary = {"ok": True, "dry_run": True, "json_uri": str(reports / "verification.json"),
+               "html_uri": str(reports / "verification.html"), "losses": []}
+    ti.xcom_push(key=XCOM_STATS, value=stats)
+    ti.xcom_push(key=XCOM_REPORT, value=summary)
     return summary
 
 

@@ -49,8 +49,12 @@ class WordPressDatabaseHook(BaseHook):
             unix_socket=extra.get("unix_socket"),
         )
 
-    def get_conn(self, *, unreachable_code: ErrorCode = ErrorCode.SOURCE_UNREACHABLE) -> Any:
-        return connect(self.params(), unreachable_code=unreachable_code)
+    def get_conn(self, *, unreachable_code: ErrorCode = ErrorCode.SOURCE_UNREACHABLE,
+                 local_infile: bool = False) -> Any:
+        """``local_infile`` only towards the platform's own (trusted) target databases:
+        the import needs it for rows larger than max_allowed_packet, and a hostile
+        server could use it to read local files."""
+        return connect(self.params(), unreachable_code=unreachable_code, local_infile=local_infile)
 
 
 class SftpClientFactory:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from wpsandbox.services import free_port, start_group, stop_group
+from wpsandbox.services import free_ports, start_group, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 USER = "admin"
@@ -43,8 +43,11 @@ def state_file() -> Path:
 
 def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    worker_log_port, trigger_log_port = free_ports(2, avoid={port})
     env.update({
         "AIRFLOW_HOME": str(home),
+        # standalone starts its components as `airflow ...` from PATH.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -58,8 +61,8 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         # Without this, tasks may talk to another Airflow on the default port.
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_log_port),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
         "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), str(ROOT / "plugins"),
@@ -73,6 +76,16 @@ def airflow_env(home: Path, port: int, extra: dict[str, str] | None = None) -> d
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
+
+
+def _fingerprint(extra_env: dict[str, str]) -> str:
+    """Changes when connections or the project's code change: LocalExecutor workers keep
+    modules they imported, so a running Airflow would go on with stale code."""
+    digest = hashlib.sha256(json.dumps(extra_env, sort_keys=True).encode())
+    for folder in ("dags", "plugins", "include"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(f"{path}:{path.stat().st_mtime_ns}".encode())
+    return digest.hexdigest()
 
 
 def load() -> AirflowState | None:
@@ -95,7 +108,7 @@ def healthy(state: AirflowState) -> bool:
 def up(extra_env: dict[str, str] | None = None, timeout: float = 180) -> AirflowState:
     """Start (or reuse) the local Airflow; ``extra_env`` carries connections
     (``AIRFLOW_CONN_*``) and wpmigrate settings to the scheduler and its tasks."""
-    fingerprint = hashlib.sha256(json.dumps(extra_env or {}, sort_keys=True).encode()).hexdigest()
+    fingerprint = _fingerprint(extra_env or {})
     current = load()
     # Connections are environment variables of the scheduler: new ones need a restart.
     if current and current.fingerprint == fingerprint and healthy(current):
@@ -103,7 +116,7 @@ def up(extra_env: dict[str, str] | None = None, timeout: float = 180) -> Airflow
     down()
     home = home_dir()
     home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    (port,) = free_ports(1)
     password = secrets.token_urlsafe(16)
     pw_file = home / "passwords.json"
     pw_file.write_text(json.dumps({USER: password}))
@@ -124,6 +137,10 @@ def up(extra_env: dict[str, str] | None = None, timeout: float = 180) -> Airflow
     while time.monotonic() < deadline:
         if healthy(state):
             return state
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            raise RuntimeError(f"local Airflow exited; see {home / 'standalone.log'}") from None
         time.sleep(1)
     raise TimeoutError(f"local Airflow not healthy after {timeout}s; see {home / 'standalone.log'}")
 

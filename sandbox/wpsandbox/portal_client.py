@@ -82,9 +82,17 @@ class AirflowRest:
                           headers={"Accept": "application/json"})
         r.raise_for_status()
         content = r.json().get("content", [])
-        if isinstance(content, list):
-            return "\n".join(str(c.get("event", c)) if isinstance(c, dict) else str(c) for c in content)
-        return str(content)
+        if not isinstance(content, list):
+            return str(content)
+        lines = []
+        for entry in content:
+            if not isinstance(entry, dict):
+                lines.append(str(entry))
+                continue
+            lines.append(str(entry.get("event", "")))
+            for detail in entry.get("error_detail") or []:
+                lines.append(f"{detail.get('exc_type')}: {detail.get('exc_value')}")
+        return "\n".join(lines)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         """New DAG files appear after the dag processor parsed them."""

@@ -19,6 +19,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int, avoid: set[int] = frozenset()) -> list[int]:
+    """``count`` distinct free ports, none in ``avoid`` (ports chosen earlier and not yet
+    bound by their server: the kernel may hand a released port out again)."""
+    held: list[socket.socket] = []
+    try:
+        while len([s for s in held if s.getsockname()[1] not in avoid]) < count:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return [s.getsockname()[1] for s in held if s.getsockname()[1] not in avoid][:count]
+    finally:
+        for s in held:
+            s.close()
+
+
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

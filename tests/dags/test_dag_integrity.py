@@ -22,11 +22,12 @@ def test_no_import_errors(dagbag: DagBag) -> None:
 
 
 def test_full_access_shape(dagbag: DagBag) -> None:
-    dag = dagbag.get_dag("wp_migration_full_access")
+    dag = dagbag.dags["wp_migration_full_access"]
     assert dag is not None
     down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert "wait_for_window" in down["validate_source"]
     assert down["wait_for_window"] == ["final_state", "provision_target"]
+    assert "final_state" not in down["provision_target"]
     assert {"export_database", "export_files"} <= set(down["provision_target"])
     assert "import_database" in down["export_database"]
     assert "import_files" in down["import_database"]
@@ -58,7 +59,7 @@ def _validate(dag, conf: dict) -> dict:
 
 
 def test_params_accept_a_valid_conf(dagbag: DagBag) -> None:
-    values = _validate(dagbag.get_dag("wp_migration_full_access"), _conf())
+    values = _validate(dagbag.dags["wp_migration_full_access"], _conf())
     assert values["schedule"] == "now" and values["dry_run"] is False
 
 
@@ -76,4 +77,4 @@ def test_params_refuse_bad_conf(dagbag: DagBag, change, why: str) -> None:
     conf = _conf()
     change(conf)
     with pytest.raises(ParamValidationError):
-        _validate(dagbag.get_dag("wp_migration_full_access"), conf)
+        _validate(dagbag.dags["wp_migration_full_access"], conf)

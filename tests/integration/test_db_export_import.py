@@ -251,7 +251,9 @@ def source(servers: tuple[PrivateMariaDB, PrivateMariaDB]) -> PrivateMariaDB:
          (5, "wp_user_roles", "stale copy of an old prefix", "yes"),
          (6, "theme_mods_x", SERIALIZED, "yes"),
          (7, "_transient_feed", "source transient", "no"),
-         (8, "wpsrc_settings", "plugin option that merely starts with the prefix", "yes")])
+         (8, "wpsrc_settings", "plugin option that merely starts with the prefix", "yes"),
+         # rewriting makes the second name equal to the first (unique key): it keeps its own
+         (9, f"cache_{NEW}/a", "new", "no"), (10, f"cache_{OLD}/a", "old", "no")])
     cur.executemany(
         "INSERT INTO wpsrc_users (ID, user_login, user_pass, user_email, user_registered, display_name)"
         " VALUES (%s,%s,%s,%s,%s,%s)",
@@ -570,6 +572,8 @@ def test_import_maps_prefix_and_preserves_target_options(imported: dict[str, Any
     assert options[b"zero_id_option"][0] == 0  # id 0 preserved (NO_AUTO_VALUE_ON_ZERO)
     assert options[b"theme_mods_x"][2] == make_rewriter().rewrite(SERIALIZED)
     assert report["dropped_stale_options"] == ["wp_user_roles"]
+    assert options[f"cache_{NEW}/a".encode()][2] == b"new" and options[f"cache_{OLD}/a".encode()][2] == b"old"
+    assert report["unique_collisions_kept_original"] == [{"table": "wp_options", "option_id": 10}]
     assert set(report["preserved_options"]) == {"siteurl", "home", "platform_site_id", "platform_plan"}
     assert "target_only_plugin" in report["kept_target_options"]
 

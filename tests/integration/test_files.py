@@ -27,7 +27,7 @@ from wpmigrate.file_manifest import (
     iter_manifest,
     verify_tree,
 )
-from wpmigrate.files_export import export_files
+from wpmigrate.files_export import _close_client, _remote_chunks, export_files
 from wpmigrate.files_import import TMP_PREFIX, import_files
 from wpsandbox.services import PrivateSshd
 
@@ -235,6 +235,22 @@ def test_export_retransfers_changed_files(sshd: PrivateSshd, tmp_path: Path) -> 
     assert (again["files"], again["transferred_files"], again["resumed_files"]) == (4, 2, 2)
     assert _manifest(out)["uploads/1.txt"].sha256 == hashlib.sha256(b"version two").hexdigest()
     assert "uploads/4.txt" not in _manifest(out)
+
+
+def test_reader_handles_files_that_changed_size(sshd: PrivateSshd, tmp_path: Path) -> None:
+    """The pipelined reader returns the file as it is now, whatever size the listing said."""
+    sftp = _factory(sshd)()
+    try:
+        for actual in (0, 1, 32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 3 * 1024 * 1024 + 7):
+            data = os.urandom(actual)
+            (tmp_path / "f").write_bytes(data)
+            for listed in {0, max(0, actual - 5000), actual, actual + 1, actual + 100_000}:
+                with sftp.open(str(tmp_path / "f"), "rb") as src:
+                    got = b"".join(_remote_chunks(sftp, src, listed))
+                assert got == data, (actual, listed)
+        assert sftp.stat(str(tmp_path / "f")).st_size == actual  # still usable afterwards
+    finally:
+        _close_client(sftp)
 
 
 def test_export_errors(sshd: PrivateSshd, tmp_path: Path) -> None:

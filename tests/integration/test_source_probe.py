@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +200,39 @@ def test_dns_failure_is_unreachable() -> None:
     assert err.value.code == ErrorCode.SOURCE_UNREACHABLE
     assert err.value.permanent
     assert err.value.details["reason"] == "dns"
+
+
+# ---------------------------------------------------------------- against the real sandbox WordPress
+
+
+@pytest.mark.sandbox
+def test_real_wordpress_source(sandbox: Any) -> None:
+    log = Path(sandbox.source.request_log)
+    before = log.stat().st_size if log.exists() else 0
+    result = probe_source(sandbox.source.url + "/", allowed_networks=LOOPBACK)
+    assert result["is_wordpress"] is True
+    assert result["wp_version"] and result["wp_version"].startswith("6.")
+    assert result["home_title"] and sandbox.source.title.split()[0] in result["home_title"]
+    for signal_name in ("link_header", "generator_meta", "wp_content_paths", "wp_login"):
+        assert signal_name in result["signals"]
+    if sandbox.source_rest_enabled:
+        assert result["rest_api"] is True and "rest_index" in result["signals"]
+    # Read-only: everything the probe sent to the source was a GET.
+    with log.open("rb") as fh:
+        fh.seek(before)
+        ours = [json.loads(line) for line in fh if b"wpmigrate-probe" in line]
+    assert ours and {entry["method"] for entry in ours} == {"GET"}
+
+
+@pytest.mark.sandbox
+def test_real_static_site_is_not_wordpress(sandbox: Any) -> None:
+    with pytest.raises(MigrationError) as err:
+        probe_source(sandbox.static.url + "/", allowed_networks=LOOPBACK)
+    assert err.value.code == ErrorCode.NOT_WORDPRESS
+
+
+@pytest.mark.sandbox
+def test_real_source_refused_without_allow_list(sandbox: Any) -> None:
+    with pytest.raises(MigrationError) as err:
+        probe_source(sandbox.source.url + "/")
+    assert err.value.code == ErrorCode.SOURCE_REFUSED

@@ -9,6 +9,7 @@ damage must be reported. The source is only ever read (read-only DB user).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import uuid
@@ -185,6 +186,7 @@ def test_source_verified_against_itself(sandbox: Any) -> None:
     )
     assert report["ok"], report["losses"]
     assert report["losses"] == [] and report["losses_total"] == 0
+    json.dumps(report)  # JSON-able as is (XCom, artifact)
     assert report["summary"] == {name: "pass" for name in report["summary"]}
     sections = report["sections"]
     assert sections["files"]["checked"] == len(manifest)
@@ -355,3 +357,19 @@ def test_site_stats_of_the_source(sandbox: Any) -> None:
         assert stats["pagesCount"] == int(rest.headers["x-wp-total"])
     assert stats["pluginsCount"] >= 1
     assert stats["totalSizeMb"] > 1
+
+
+@pytest.mark.sandbox
+def test_serialized_fallback_without_php(sandbox: Any, damaged: dict[str, Any]) -> None:
+    report = verify_full_access(
+        source_conn=_reader(sandbox), target_conn=_root(sandbox, damaged["copy_db"]),
+        source_prefix=sandbox.source.table_prefix, target_prefix=COPY_PREFIX, old_origins=[],
+        target_url=None, files_manifest=None, target_wp_content=None,
+        checks=["serialized"], php_binary=None,
+    )
+    section = report["sections"]["serialized"]
+    assert section["oracle"].startswith("python strict parser")
+    assert any("python strict parser" in note for note in section["notes"])
+    # The Python parser must agree with PHP on every value of the real site: one failure.
+    assert [p["option_name"] for p in section["problems"]] == ["sandbox_plugin_settings"]
+    assert section["checked"] == damaged["report"]["sections"]["serialized"]["checked"]

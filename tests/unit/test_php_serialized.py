@@ -250,3 +250,10 @@ def test_walk_speed_is_linear() -> None:
     assert validate(big)
     assert transform_strings(big, fn, visit=lambda b: b"<" in b) is big
     assert time.perf_counter() - t0 < 5  # ~6 MB; typically well under a second
+
+
+def test_huge_numbers_are_format_errors_not_crashes(php: PhpOracle) -> None:
+    nines = b"9" * 5000
+    for value in (b's:' + nines + b':"a";', b"a:" + nines + b":{}", b'O:1:"X":' + nines + b":{}",
+                  b"i:" + nines + b";", b's:' + b"0" * 30 + b'1:"a";'):
+        assert validate(value) == php.unserialize_ok(value), value[:30]
