@@ -92,9 +92,9 @@ def _print_sections(json_uri: str) -> None:
         report = json.loads(UPath(json_uri).read_text())
     except (OSError, ValueError):
         return
-    for name, section in (report.get("checks") or {}).items():
-        if isinstance(section, dict) and "ok" in section:
-            print(f"   {'PASS' if section['ok'] else 'FAIL'}  {name}: {section.get('summary', '')}")
+    for section in (report.get("sections") or {}).values():
+        print(f"   {section.get('status', '?').upper():5s} {section.get('title')}: "
+              f"{section.get('checked')} checked, {section.get('problem_count')} problem(s)")
 
 
 if __name__ == "__main__":
