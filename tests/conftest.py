@@ -15,21 +15,25 @@ MIN_POSTMETA_ROWS = 50_000
 
 
 def _require_sandbox_tools() -> None:
+    # scripts/setup installs these: their absence is a broken setup, not a reason to skip.
     tools = ("php", "mariadbd", "mariadb-dump", "/usr/sbin/sshd")
     missing = [tool for tool in tools if not shutil.which(tool)]
     if missing:
-        pytest.skip(f"sandbox needs {', '.join(missing)}")
+        pytest.fail(f"sandbox needs {', '.join(missing)}: run scripts/setup")
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> SandboxState:
-    """The running sandbox (built if needed). It is left running for the next session:
-    `python -m wpsandbox down` stops it."""
+def sandbox() -> Iterator[SandboxState]:
+    """The running sandbox (built if needed). Stopped at the end of the session when
+    this session started it; one that was already running (scripts/demo) stays up."""
     _require_sandbox_tools()
+    was_up = build.status().get("up", False)
     state = build.up()
     if state.postmeta_rows < MIN_POSTMETA_ROWS:
         state = build.up(postmeta_rows=MIN_POSTMETA_ROWS)
-    return state
+    yield state
+    if not was_up:
+        build.down()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support import wordpress_checks as wc
+from wpsandbox import build
 from wpsandbox import state as sandbox_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
@@ -23,7 +22,7 @@ DAG_ID = "wp_migration_full_access"
 @pytest.fixture(scope="module")
 def migrated(sandbox, rest):
     """One migration of the sandbox source into a freshly reset target."""
-    subprocess.run([sys.executable, "-m", "wpsandbox", "reset-target"], check=True)
+    build.reset_target(sandbox)
     run_id = str(uuid.uuid4())
     conf = sandbox_state.mode_a_conf(sandbox, run_id)
     response = rest.trigger(DAG_ID, run_id, conf)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import sys
 import time
 import uuid
 
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from tests.support import wordpress_checks as wc
+from wpsandbox import build
 from wpsandbox import state as sandbox_state
 from wpsandbox.services import free_port
 
@@ -114,7 +114,7 @@ def _kill_import_connection(sandbox, deadline: float) -> bool:
 
 
 def test_import_killed_midway_keeps_target_and_resumes_on_clear(sandbox, rest) -> None:
-    subprocess.run([sys.executable, "-m", "wpsandbox", "reset-target"], check=True)
+    build.reset_target(sandbox)
     tgt = wc.db(sandbox, "target")
     before = wc.posts(tgt, sandbox.target.table_prefix)
     run_id = _trigger(rest, sandbox_state.mode_a_conf(sandbox))

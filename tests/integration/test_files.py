@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -219,6 +220,30 @@ def test_export_survives_server_side_drop(sshd: PrivateSshd, source: tuple[Path,
     summary = _export(sshd, root, tmp_path / "out", workers=3, progress=progress, progress_seconds=0)
     assert killed and summary["reconnects"] >= 1
     assert summary["attempt"] == 1 and summary["files"] == len(expected)
+    assert {p: e.sha256 for p, e in _manifest(tmp_path / "out").items()} == expected
+
+
+def test_export_survives_a_hung_server(sshd: PrivateSshd, source: tuple[Path, dict[str, str]],
+                                      tmp_path: Path) -> None:
+    """Freeze (SIGSTOP) every SSH session mid-export: no error from the socket, just silence.
+    The I/O timeout turns it into a retry on a fresh connection."""
+    root, expected = source
+    frozen: list[psutil.Process] = []
+
+    def progress(event: dict[str, Any]) -> None:
+        if event["files"] >= 40 and not frozen:
+            for child in psutil.Process(sshd.pid).children(recursive=True):
+                child.suspend()
+                frozen.append(child)
+
+    try:
+        summary = _export(sshd, root, tmp_path / "out", workers=3, progress=progress, progress_seconds=0,
+                          io_timeout=1.0)
+    finally:
+        for proc in frozen:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+    assert frozen and summary["reconnects"] >= 1 and summary["files"] == len(expected)
     assert {p: e.sha256 for p, e in _manifest(tmp_path / "out").items()} == expected
 
 
