@@ -685,7 +685,9 @@ class _Verifier:
         if not variants:
             return _section("No old-origin references left", problems, checked=0,
                             skipped="no old origins given")
-        cover = covering_variants(variants)
+        # Lower-cased text searched as bytes: case-insensitive for hosts, and about twice as fast
+        # as a collation-aware LOCATE (measured on 800k postmeta rows).
+        cover = covering_variants(v.lower() for v in variants)
         skip = {(self.tt(t), c): why for (t, c), why in self.skip_columns.items()}
         columns: dict[str, list[tuple[str, bool]]] = {}
         for table, column, dtype in _query(
@@ -700,8 +702,9 @@ class _Verifier:
         per_column: list[dict[str, Any]] = []
         for table, cols in columns.items():
             conds, args = [], []
-            for col, _binary in cols:
-                conds.append("SUM(" + " OR ".join([f"LOCATE(%s, {_q(col)}) > 0"] * len(cover)) + ")")
+            for col, binary in cols:
+                expr = _searchable(col, binary)
+                conds.append("SUM(" + " OR ".join([f"LOCATE(%s, {expr}) > 0"] * len(cover)) + ")")
                 args += cover
             try:
                 sums = _query(self.target_conn, f"SELECT {', '.join(conds)} FROM {_q(table)}", args)[0]
@@ -710,18 +713,18 @@ class _Verifier:
                 continue
             scanned += len(cols)
             pk = _primary_key(self.target_conn, table)
-            for (col, _binary), hits in zip(cols, sums, strict=True):
+            for (col, binary), hits in zip(cols, sums, strict=True):
                 hits = int(hits or 0)
                 if not hits:
                     continue
                 hits_total += hits
                 per_column.append({"table": table, "column": col, "rows": hits})
-                self._list_hits(table, col, pk, cover, variants, hits, problems)
+                self._list_hits(table, col, binary, pk, cover, variants, hits, problems)
         notes = [
             "Scanned inside MariaDB with LOCATE per column (one pass per table) for: " + ", ".join(variants),
             *(f"Not scanned: {self.target_prefix}{t}.{c} ({why})"
               for (t, c), why in self.skip_columns.items()),
-            "Text in utf8mb4 columns is matched case-insensitively; BLOB columns byte-for-byte.",
+            "Matched case-insensitively (LOWER, then a byte search); BLOBs are read as utf8mb4.",
         ]
         problems_extra: dict[str, Any] = {"scan_errors": errors} if errors else {}
         if errors:
@@ -731,11 +734,12 @@ class _Verifier:
                         variants=variants, rows_with_old_origin=hits_total, columns_with_hits=per_column,
                         **problems_extra)
 
-    def _list_hits(self, table: str, col: str, pk: list[str], cover: list[str], variants: list[str],
-                   hits: int, problems: _Bounded) -> None:
+    def _list_hits(self, table: str, col: str, binary: bool, pk: list[str], cover: list[str],
+                   variants: list[str], hits: int, problems: _Bounded) -> None:
         qc = _q(col)
-        where = " OR ".join([f"LOCATE(%s, {qc}) > 0"] * len(cover))
-        first = "COALESCE(" + ", ".join([f"NULLIF(LOCATE(%s, {qc}), 0)"] * len(cover)) + ")"
+        expr = _searchable(col, binary)
+        where = " OR ".join([f"LOCATE(%s, {expr}) > 0"] * len(cover))
+        first = "COALESCE(" + ", ".join([f"NULLIF(LOCATE(%s, {expr}), 0)"] * len(cover)) + ")"
         pk_sql = ", ".join(_q(c) for c in pk) if pk else "NULL"
         limit = min(self.hits_per_column, max(0, problems.limit - len(problems.items)))
         if limit == 0:
@@ -743,7 +747,8 @@ class _Verifier:
             return
         rows = _query(
             self.target_conn,
-            f"SELECT {pk_sql}, SUBSTRING({qc}, GREATEST(1, {first} - 40), 160) FROM {_q(table)} "
+            f"SELECT {pk_sql}, SUBSTRING(CAST({qc} AS BINARY), GREATEST(1, {first} - 40), 160) "
+            f"FROM {_q(table)} "
             f"WHERE {where} LIMIT {int(limit)}",
             [*cover, *cover],
         )
@@ -823,6 +828,12 @@ class _Verifier:
         return {col: _s(rows[0][0])} if rows else {}
 
 
+def _searchable(col: str, binary: bool) -> str:
+    """SQL for a column's text lower-cased, as bytes (LOWER is a no-op on binary strings)."""
+    text = f"CONVERT({_q(col)} USING utf8mb4)" if binary else _q(col)
+    return f"CAST(LOWER({text}) AS BINARY)"
+
+
 def _field(entry: Any, *names: str) -> Any:
     """A manifest field from a dict or a ``file_manifest.ManifestEntry``."""
     for name in names:
@@ -847,6 +858,29 @@ _CHECK_METHODS = {
     "users": "users", "files": "files", "http": "http", "old_origins": "old_origins_scan",
     "serialized": "serialized",
 }
+
+
+def _end_transaction(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.rollback()
+
+
+def _run_checks(v: _Verifier, selected: Sequence[str]) -> dict[str, Any]:
+    sections: dict[str, Any] = {}
+    for name in selected:
+        t0 = time.monotonic()
+        try:
+            section = getattr(v, _CHECK_METHODS[name])()
+        except Exception as exc:  # a check that cannot run proves nothing: it fails the report
+            log.exception("verification check %s failed to run", name)
+            section = _section(name, _Bounded(1), checked=0)
+            reason = f"check could not run: {exc.__class__.__name__}: {exc}"[:500]
+            section.update(status="error", ok=False, problem_count=1, problems=[{"reason": reason}])
+        section["duration_s"] = round(time.monotonic() - t0, 3)
+        sections[name] = section
+        log.info("verify %s: %s (%s checked, %s problems)", name, section["status"], section["checked"],
+                 section["problem_count"])
+    return sections
 
 
 def verify_full_access(
@@ -877,12 +911,19 @@ def verify_full_access(
     ``skip_columns`` keys are ``(unprefixed table, column)``; the value is the reason shown.
     ``checks`` restricts which sections run (default: all of ``ALL_CHECKS``).
     The caller fails the run when ``report["ok"]`` is False.
+
+    Both connections are rolled back before and after (verification only reads): an open
+    transaction would pin a REPEATABLE READ snapshot older than the import and keep
+    metadata locks that block later DDL (cleanup, a re-import's RENAME). Do not pass a
+    connection that holds uncommitted writes.
     """
     started = time.monotonic()
     selected = list(ALL_CHECKS if checks is None else [c for c in ALL_CHECKS if c in set(checks)])
     unknown = set(checks or ()) - set(ALL_CHECKS)
     if unknown:
         raise ValueError(f"unknown checks: {sorted(unknown)}")
+    _end_transaction(source_conn)
+    _end_transaction(target_conn)
     v = _Verifier(
         source_conn=source_conn, target_conn=target_conn, source_prefix=source_prefix,
         target_prefix=target_prefix, old_origins=list(old_origins), target_url=target_url,
@@ -892,20 +933,12 @@ def verify_full_access(
         page_size=max(1, page_size), max_problems=max(1, max_problems),
         hits_per_column=max(1, hits_per_column),
     )
-    sections: dict[str, Any] = {}
-    for name in selected:
-        t0 = time.monotonic()
-        try:
-            section = getattr(v, _CHECK_METHODS[name])()
-        except Exception as exc:  # a check that cannot run proves nothing: it fails the report
-            log.exception("verification check %s failed to run", name)
-            section = _section(name, _Bounded(1), checked=0)
-            reason = f"check could not run: {exc.__class__.__name__}: {exc}"[:500]
-            section.update(status="error", ok=False, problem_count=1, problems=[{"reason": reason}])
-        section["duration_s"] = round(time.monotonic() - t0, 3)
-        sections[name] = section
-        log.info("verify %s: %s (%s checked, %s problems)", name, section["status"], section["checked"],
-                 section["problem_count"])
+    try:
+        sections = _run_checks(v, selected)
+        source_db, target_db = _database(source_conn), _database(target_conn)
+    finally:
+        _end_transaction(source_conn)
+        _end_transaction(target_conn)
 
     losses: list[dict[str, Any]] = []
     losses_total = 0
@@ -923,8 +956,8 @@ def verify_full_access(
         "ok": all(s["ok"] for s in sections.values()),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - started, 3),
-        "source": {"database": _database(source_conn), "prefix": source_prefix, "tables": len(v.src_tables)},
-        "target": {"database": _database(target_conn), "prefix": target_prefix, "url": target_url},
+        "source": {"database": source_db, "prefix": source_prefix, "tables": len(v.src_tables)},
+        "target": {"database": target_db, "prefix": target_prefix, "url": target_url},
         "old_origins": list(old_origins),
         "summary": {name: s["status"] for name, s in sections.items()},
         "losses": losses,

@@ -4,9 +4,13 @@ sandbox source and target WordPress. Slow (a real Airflow runs real migrations).
 from __future__ import annotations
 
 import html
+import json
 import re
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -19,17 +23,47 @@ pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
 DAG_ID = "wp_migration_full_access"
 
 
+class _Webhook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def migrated(sandbox, rest):
+def webhook():
+    """The portal's webhook endpoint, played by a local HTTP server."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/migrations/events", _Webhook.received
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def migrated(sandbox, rest, webhook):
     """One migration of the sandbox source into a freshly reset target."""
     build.reset_target(sandbox)
     run_id = str(uuid.uuid4())
     conf = sandbox_state.mode_a_conf(sandbox, run_id)
+    conf["notify"] = {"webhook_url": webhook[0]}
     response = rest.trigger(DAG_ID, run_id, conf)
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "queued"
     run = rest.wait(DAG_ID, run_id, timeout=1200)
     return {"run": run, "run_id": run_id, "conf": conf}
+
+
+def test_portal_webhook_gets_the_outcome(migrated, webhook) -> None:
+    events = [e for e in webhook[1] if e["migration_id"] == migrated["run_id"]]
+    assert len(events) == 1
+    assert events[0]["status"] == "completed" and events[0]["stats"]["postsCount"] > 0
+    assert events[0]["report"]["ok"] is True
 
 
 def test_run_succeeds_and_publishes_stats_and_report(migrated, rest) -> None:
