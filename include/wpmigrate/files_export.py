@@ -20,8 +20,10 @@ How it works:
   size (the rsync quick check: reading the source to hash it would cost the
   transfer we want to avoid). The record, with its sha256, is carried over.
 - At the end this attempt's parts are merged into ``files-manifest.jsonl``, then
-  ``files-summary.json`` is written (its presence means a complete export), then
-  the parts are deleted (best effort).
+  ``files-summary.json`` is written (last: it marks a complete attempt; the caller
+  should still use the returned summary), then the parts are deleted (best effort).
+  ``skipped.excluded`` counts the top-most excluded entries: a skipped directory
+  counts once and is never listed.
 - Read-only on the source: only OPENDIR/READDIR/STAT/OPEN(read)/READ/CLOSE requests.
 - Symlinks and special files are never followed or copied (a symlink could point
   anywhere on the source host); they are counted and sampled in the summary, as are
@@ -287,6 +289,50 @@ def _read_exact(src: paramiko.SFTPFile, length: int) -> Iterator[bytes]:
         yield data
 
 
+def _call_with_timeout(connect: SftpFactory, timeout: float) -> paramiko.SFTPClient:
+    """``connect()``, or ``TimeoutError`` (transient) after ``timeout`` seconds.
+
+    paramiko waits forever for a server that accepted the TCP connection and then
+    went silent during the handshake or authentication (no ``auth_timeout`` by
+    default); with the connect lock held that would hang the whole export. The
+    stuck attempt is left behind in a daemon thread; if it ever succeeds its
+    connection is closed.
+    """
+    result: dict[str, Any] = {}
+    done = threading.Event()
+    guard = threading.Lock()
+
+    def run() -> None:
+        try:
+            client, error = connect(), None
+        except BaseException as exc:
+            client, error = None, exc
+        with guard:
+            if result.get("abandoned"):
+                _close_client(client)
+                return
+            result.update(client=client, error=error)
+        done.set()
+
+    threading.Thread(target=run, name="wpmigrate-sftp-connect", daemon=True).start()
+    if not done.wait(timeout):
+        with guard:
+            if not done.is_set():
+                result["abandoned"] = True
+                raise TimeoutError(f"SFTP connect did not finish within {timeout:g}s")
+    if result["error"] is not None:
+        raise result["error"]
+    return result["client"]
+
+
+def _dropped_during_auth(exc: paramiko.AuthenticationException) -> bool:
+    """paramiko reports a connection lost in the middle of authentication as an
+    ``AuthenticationException`` too ("Authentication failed: transport shut down or
+    saw EOF"); that one is a network failure to retry, not wrong credentials."""
+    text = str(exc)
+    return "transport shut down" in text or "saw EOF" in text
+
+
 def _no_delay(client: paramiko.SFTPClient) -> None:
     """Turn off Nagle on our side of the connection.
 
@@ -435,7 +481,7 @@ class _Exporter:
     def __init__(self, connect: SftpFactory, remote_root: str, out_dir: StoragePath, *, workers: int,
                  skip: Iterable[str], progress: Progress | None, retries: int, backoff: float,
                  part_files: int, part_seconds: float, progress_seconds: float, big_file_slots: int,
-                 io_timeout: float) -> None:
+                 io_timeout: float, connect_timeout: float) -> None:
         self.connect = connect
         self.root = remote_root.rstrip("/") or "/"
         self.out_dir = out_dir
@@ -446,7 +492,7 @@ class _Exporter:
         self.retries, self.backoff = max(0, retries), backoff
         self.part_files, self.part_seconds = part_files, part_seconds
         self.stats = _Stats()
-        self.io_timeout = io_timeout
+        self.io_timeout, self.connect_timeout = io_timeout, connect_timeout
         self.big_slots = threading.BoundedSemaphore(max(1, big_file_slots))
         self.lock = threading.Lock()
         self.connect_lock = threading.Lock()
@@ -491,7 +537,7 @@ class _Exporter:
     def connect_once(self) -> paramiko.SFTPClient:
         # Serialised: a factory built on an Airflow hook need not be thread-safe.
         with self.connect_lock:
-            client = self.connect()
+            client = _call_with_timeout(self.connect, self.connect_timeout)
         _no_delay(client)
         # A source that stops answering without closing the connection (a hung host, a
         # stateful firewall forgetting us) must become a retryable error, not a hang.
@@ -513,25 +559,28 @@ class _Exporter:
             except (FileNotFoundError, PermissionError):  # about the remote file: the caller decides
                 raise
             except paramiko.AuthenticationException as exc:
-                raise MigrationError(ErrorCode.INVALID_CREDENTIALS, f"SFTP authentication failed: {exc}",
-                                     permanent=True) from exc
+                if not _dropped_during_auth(exc):
+                    raise MigrationError(ErrorCode.INVALID_CREDENTIALS, f"SFTP authentication failed: {exc}",
+                                         permanent=True) from exc
+                failure: BaseException = exc
             except paramiko.BadHostKeyException as exc:
                 raise MigrationError(ErrorCode.EXPORT_FAILED, f"SFTP host key mismatch: {exc}",
                                      permanent=True) from exc
             except _TRANSIENT as exc:
-                session.drop()
-                if attempt >= self.retries:
-                    raise MigrationError(
-                        ErrorCode.EXPORT_FAILED,
-                        f"{what}: failed after {self.retries + 1} attempts: {type(exc).__name__}: {exc}",
-                        permanent=False, details={"path": what},
-                    ) from exc
-                delay = self.backoff * (2 ** attempt)
-                log.warning("%s: %s: %s; reconnecting in %.1fs", what, type(exc).__name__, exc, delay)
-                with self.lock:
-                    self.stats.reconnects += 1
-                if self.stop.wait(delay):
-                    raise _Stopped from exc
+                failure = exc
+            session.drop()
+            if attempt >= self.retries:
+                raise MigrationError(
+                    ErrorCode.EXPORT_FAILED,
+                    f"{what}: failed after {self.retries + 1} attempts: {type(failure).__name__}: {failure}",
+                    permanent=False, details={"path": what},
+                ) from failure
+            delay = self.backoff * (2 ** attempt)
+            log.warning("%s: %s: %s; reconnecting in %.1fs", what, type(failure).__name__, failure, delay)
+            with self.lock:
+                self.stats.reconnects += 1
+            if self.stop.wait(delay):
+                raise _Stopped from failure
         raise AssertionError("unreachable")
 
     # ----------------------------------------------------------------- walking
@@ -834,6 +883,7 @@ def export_files(
     progress_seconds: float = 2.0,
     big_file_slots: int = 2,
     io_timeout: float = 120.0,
+    connect_timeout: float = 60.0,
 ) -> dict[str, Any]:
     """Copy the source's wp-content (``remote_root``) into ``out_dir``; return the summary.
 
@@ -850,5 +900,6 @@ def export_files(
     exporter = _Exporter(connect, remote_root, out_dir, workers=workers, skip=skip, progress=progress,
                          retries=retries, backoff=backoff, part_files=part_files,
                          part_seconds=part_seconds, progress_seconds=progress_seconds,
-                         big_file_slots=big_file_slots, io_timeout=io_timeout)
+                         big_file_slots=big_file_slots, io_timeout=io_timeout,
+                         connect_timeout=connect_timeout)
     return exporter.run()

@@ -238,7 +238,7 @@ def test_export_survives_a_hung_server(sshd: PrivateSshd, source: tuple[Path, di
 
     try:
         summary = _export(sshd, root, tmp_path / "out", workers=3, progress=progress, progress_seconds=0,
-                          io_timeout=1.0)
+                          io_timeout=1.0, connect_timeout=3.0)  # a handshake may be frozen too
     finally:
         for proc in frozen:
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -289,6 +289,19 @@ def test_export_errors(sshd: PrivateSshd, tmp_path: Path) -> None:
     with pytest.raises(MigrationError) as err:
         _export(sshd, tmp_path / "wp", tmp_path / "out", connect=_factory(sshd, key=other_key))
     assert err.value.code == ErrorCode.INVALID_CREDENTIALS and err.value.permanent
+
+    # paramiko's wording for a connection lost during authentication: retried, not a bad key.
+    good, calls = _factory(sshd), []
+
+    def drops_once() -> paramiko.SFTPClient:
+        calls.append(1)
+        if len(calls) == 1:
+            raise paramiko.AuthenticationException("Authentication failed: transport shut down or saw EOF")
+        return good()
+
+    (tmp_path / "wp" / "a.txt").write_bytes(b"a")
+    summary = _export(sshd, tmp_path / "wp", tmp_path / "out2", connect=drops_once, workers=1)
+    assert summary["files"] == 1 and summary["reconnects"] == 1
 
 
 # --------------------------------------------------------------------------- import
