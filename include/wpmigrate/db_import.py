@@ -50,6 +50,8 @@ from wpmigrate.url_rewrite import DEFAULT_SKIP_COLUMNS
 __all__ = ["DEFAULT_SKIP_COLUMNS", "import_database", "temp_name"]
 
 NEW, OLD = "_wpm_new_", "_wpm_old_"
+SWAP_LOCK_WAIT_SECONDS = 60
+ER_LOCK_WAIT_TIMEOUT = 1205
 MAX_STATEMENT_BYTES = 4 << 20  # bigger multi-row INSERTs gain nothing and cost memory
 PACKET_MARGIN = 1024  # protocol header and slack below max_allowed_packet
 REPORT_LIST_LIMIT = 200
@@ -532,6 +534,9 @@ class _Import:
                 swapped_old.append(temp_name(OLD, target))
             pairs.append(f"{quote_ident(temp_name(NEW, target))} TO {quote_ident(target)}")
         self.context = {"step": "swap"}
+        # RENAME waits for every open transaction on these tables (a long report query, a
+        # stuck client); bound the wait so the task fails and retries instead of hanging.
+        _sql(conn, f"SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECONDS}")
         _sql(conn, "RENAME TABLE " + ", ".join(pairs))
         if swapped_old:
             _sql(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in swapped_old))
@@ -671,7 +676,7 @@ def import_database(
         raise
     except MySQLdb.Error as exc:
         details = _details(imp, exc)
-        transient = is_connection_lost(exc)
+        transient = is_connection_lost(exc) or error_code(exc) == ER_LOCK_WAIT_TIMEOUT
         if not transient:
             imp.abandon()
         raise MigrationError(ErrorCode.IMPORT_FAILED, f"database import failed: {exc}",

@@ -656,3 +656,31 @@ def test_concurrent_imports_are_refused(servers: tuple[PrivateMariaDB, PrivateMa
     finally:
         conn.close()
         holder.close()
+
+
+@needs_mariadb
+@pytest.mark.sandbox
+def test_swap_blocked_by_an_open_transaction_fails_transiently(
+        servers: tuple[PrivateMariaDB, PrivateMariaDB], exported: dict[str, Any],
+        imported: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader holding a transaction on a live table blocks RENAME: the import gives up
+    after the bounded wait (retryable) instead of hanging, and the live tables stay."""
+    import wpmigrate.db_import as db_import
+
+    monkeypatch.setattr(db_import, "SWAP_LOCK_WAIT_SECONDS", 1)
+    _, tgt = servers
+    conn = imported["conn"]
+    before = live_checksums(conn)
+    reader = connect(params(tgt, "tgt"))  # autocommit off: the SELECT opens a transaction
+    run(reader, "SELECT COUNT(*) FROM wp_posts")
+    importer = connect(params(tgt, "tgt"), local_infile=True)
+    try:
+        with pytest.raises(MigrationError) as err:
+            import_database(importer, exported["dir"], source_prefix="wpsrc_", target_prefix="wp_",
+                            rewriter=make_rewriter(), skip_columns=DEFAULT_SKIP_COLUMNS)
+        assert err.value.code == ErrorCode.IMPORT_FAILED and not err.value.permanent
+        assert "1205" in err.value.message or "Lock wait" in err.value.message
+    finally:
+        importer.close()
+        reader.close()
+    assert {t: v for t, v in live_checksums(conn).items() if not t.startswith("_wpm_")} == before

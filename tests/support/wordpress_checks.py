@@ -25,8 +25,12 @@ while (($line = fgets(STDIN)) !== false) {
 
 def db(sb: Any, which: str) -> Any:
     database = sb.db.source_db if which == "source" else sb.db.target_db
-    return connect(DbParams(host=sb.db.host, port=sb.db.port, user="root", password="",
+    conn = connect(DbParams(host=sb.db.host, port=sb.db.port, user="root", password="",
                             database=database, unix_socket=sb.db.socket))
+    # No open transaction between checks: it would hold metadata locks that block the
+    # import's atomic RENAME.
+    conn.autocommit(True)
+    return conn
 
 
 def rows(conn: Any, sql: str, args: tuple = ()) -> list[tuple]:
