@@ -11,7 +11,7 @@ time ratios against the standard tools, measured in the same run.
 Note: our import does more than the client (URL rewriting of every text value,
 prefix mapping, temporary tables and the swap), so a ratio > 1 is expected there.
 
-    /tmp/devlib-venv/bin/python bench/db_export_import.py [--rows 100000]
+    .venv/bin/python bench/db_export_import.py [--rows 100000]
 """
 
 from __future__ import annotations

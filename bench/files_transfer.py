@@ -4,7 +4,7 @@ Serves a generated tree (many small files + a few big ones) from a private OpenS
 server on 127.0.0.1 and copies it with each tool; prints seconds, MB/s and the
 ratio to our export. Not a test: nothing is asserted about times.
 
-    /tmp/devlib-venv/bin/python bench/files_transfer.py [--small 2000] [--big 3] [--big-mb 50]
+    .venv/bin/python bench/files_transfer.py [--small 2000] [--big 3] [--big-mb 50]
 """
 
 from __future__ import annotations
