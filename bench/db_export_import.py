@@ -50,6 +50,27 @@ CREATE TABLE {p}postmeta (meta_id bigint unsigned NOT NULL auto_increment, post_
 """
 
 
+def seed_source(src: Any, db: str, n: int) -> None:
+    """A WordPress-shaped source with ``n`` postmeta rows (a quarter serialized with
+    URLs) and n/20 posts, in database ``db`` of PrivateMariaDB ``src``."""
+    src.sql(f"CREATE DATABASE {db}")
+    src.sql(SCHEMA.format(p="wpsrc_"), db)
+    posts = max(1, n // 20)
+    src.sql(
+        "INSERT INTO wpsrc_options (option_name, option_value) VALUES ('siteurl', '" + OLD + "'),"
+        "('home', '" + OLD + "');"
+        "INSERT INTO wpsrc_posts (post_author, post_content, post_title, guid) SELECT 1, "
+        "REPEAT(CONCAT('<p>Caf\u00e9 \U0001F600 <a href=\"" + OLD + "/p/', seq, "
+        "'\">link</a></p>'), 20), CONCAT('Post ', seq), CONCAT('" + OLD + "/?p=', seq) "
+        f"FROM seq_1_to_{posts};"
+        "INSERT INTO wpsrc_postmeta (post_id, meta_key, meta_value) SELECT seq % 5000 + 1, "
+        "CONCAT('_meta_', seq % 13), IF(seq % 4 = 0, CONCAT('a:2:{s:3:\"url\";s:', "
+        "LENGTH(CONCAT('" + OLD + "/wp-content/uploads/', seq, '.jpg')), ':\"', "
+        "CONCAT('" + OLD + "/wp-content/uploads/', seq, '.jpg'), '\";s:1:\"w\";i:640;}'), "
+        "CONCAT('value number ', seq, ' with some text to make it realistic')) "
+        "FROM seq_1_to_" + str(n), db)
+
+
 def _maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -79,7 +100,7 @@ def child(args: argparse.Namespace) -> None:
                       "baseline_rss_mb": baseline}))
 
 
-def _measure(op: str, socket: str, db: str, directory: Path) -> dict[str, Any]:
+def measure(op: str, socket: str, db: str, directory: Path) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", op, "--socket", socket, "--db", db,
                           "--dir", str(directory)], check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -118,27 +139,12 @@ def main() -> None:
         time.sleep(0.5)
         for n in (args.rows, 10 * args.rows):
             db = f"src_{n}"
-            src.sql(f"CREATE DATABASE {db}")
-            src.sql(SCHEMA.format(p="wpsrc_"), db)
-            posts = max(1, n // 20)
-            src.sql(
-                "INSERT INTO wpsrc_options (option_name, option_value) VALUES ('siteurl', '" + OLD + "'),"
-                "('home', '" + OLD + "');"
-                "INSERT INTO wpsrc_posts (post_author, post_content, post_title, guid) SELECT 1, "
-                "REPEAT(CONCAT('<p>Caf\u00e9 \U0001F600 <a href=\"" + OLD + "/p/', seq, "
-                "'\">link</a></p>'), 20), CONCAT('Post ', seq), CONCAT('" + OLD + "/?p=', seq) "
-                f"FROM seq_1_to_{posts};"
-                "INSERT INTO wpsrc_postmeta (post_id, meta_key, meta_value) SELECT seq % 5000 + 1, "
-                "CONCAT('_meta_', seq % 13), IF(seq % 4 = 0, CONCAT('a:2:{s:3:\"url\";s:', "
-                "LENGTH(CONCAT('" + OLD + "/wp-content/uploads/', seq, '.jpg')), ':\"', "
-                "CONCAT('" + OLD + "/wp-content/uploads/', seq, '.jpg'), '\";s:1:\"w\";i:640;}'), "
-                "CONCAT('value number ', seq, ' with some text to make it realistic')) "
-                "FROM seq_1_to_" + str(n), db)
+            seed_source(src, db, n)
             export_dir = work / f"export_{n}"
-            ours_exp = _measure("export", str(src.socket), db, export_dir)
+            ours_exp = measure("export", str(src.socket), db, export_dir)
             tgt.sql(f"CREATE DATABASE tgt_{n}")
             tgt.sql(SCHEMA.format(p="wp_"), f"tgt_{n}")
-            ours_imp = _measure("import", str(tgt.socket), f"tgt_{n}", export_dir)
+            ours_imp = measure("import", str(tgt.socket), f"tgt_{n}", export_dir)
             dump = work / f"dump_{n}.sql"
             dump_s = _timed(["mariadb-dump", "--no-defaults", f"--socket={src.socket}", "-uroot",
                              "--single-transaction", "--quick", "--hex-blob",
