@@ -2,7 +2,7 @@
 
 validate_source -> wait_for_window -> provision_target -> {export_database, export_files}
 -> import_database -> import_files -> verify -> notify; cleanup is the teardown and
-final_state fails the run when any work task failed. The work lives in
+final_state (and cleanup, for cancelled runs) fail the run when any work task failed. The work lives in
 ``wpmigrate_airflow.full_access`` (Airflow glue) and ``wpmigrate`` (domain library).
 """
 
@@ -94,8 +94,8 @@ def wp_migration_full_access():
 
     @task(**retry_args("cleanup"))
     def cleanup() -> dict:
-        params, _ = _ctx()
-        return fa.cleanup(params)
+        ctx = get_current_context()
+        return fa.cleanup(ctx["params"], ctx["ti"], ctx["dag_run"])
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def final_state() -> None:
@@ -117,11 +117,13 @@ def wp_migration_full_access():
     imported_files >> verified
     done = notify()
     verified >> done
-    clean = cleanup().as_teardown(setups=target)
+    # Teardown of everything after validate_source; it also fails the run when work failed
+    # (a cancelled run skips final_state, see fa.cleanup).
+    clean = cleanup().as_teardown(setups=source, on_failure_fail_dagrun=True)
     verified >> clean
-    # The setup (provision_target) may only have ALL_SUCCESS followers; its failure still
-    # reaches final_state through the exports it leaves upstream_failed.
-    work = [source, wait_for_window, db, files, imported_db, imported_files, verified]
+    # A setup (validate_source) may only have ALL_SUCCESS followers; its failure still
+    # reaches final_state through wait_for_window, which it leaves upstream_failed.
+    work = [wait_for_window, target, db, files, imported_db, imported_files, verified]
     work >> final_state()
 
 

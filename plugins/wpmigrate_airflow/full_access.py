@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
+from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate import db_export, db_import, files_export, files_import, verify
 from wpmigrate.conf import FULL_ACCESS, validate_conf
@@ -277,8 +278,7 @@ def notify(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
     from wpmigrate.notifications import migration_summary, post_webhook
 
     conf = dict(params)
-    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
-    failed = sorted(t for t, state in states.items() if state in ("failed", "upstream_failed"))
+    failed = failed_work_tasks(ti, dag_run)
     errors = [e for e in ti.xcom_pull(task_ids=WORK_TASKS, key="error") or [] if e]
     error = errors[0] if errors else None
     stats = ti.xcom_pull(task_ids="verify", key=XCOM_STATS)
@@ -299,9 +299,19 @@ def notify(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
     return sent
 
 
-def cleanup(params: dict[str, Any]) -> dict[str, Any]:
-    """Drop staging tables a failed import may have left on the target. Never touches the
-    source and never the live target tables."""
+def failed_work_tasks(ti: Any, dag_run: Any) -> list[str]:
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    return sorted(t for t, state in states.items()
+                  if t in WORK_TASKS and state in ("failed", "upstream_failed"))
+
+
+def cleanup(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
+    """Drop staging tables a failed import may have left on the target (never the source,
+    never a live target table), then fail when the migration did not complete.
+
+    Airflow ignores teardowns for the run's state and a cancel (run marked failed) skips
+    every pending task, so a cancelled run would end "success" once this teardown ran;
+    this task carries ``on_failure_fail_dagrun`` and reports the failure instead."""
     conf = _conf(params)
     conn = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
         unreachable_code=ErrorCode.IMPORT_FAILED)
@@ -309,4 +319,8 @@ def cleanup(params: dict[str, Any]) -> dict[str, Any]:
         dropped = db_import.drop_staging_tables(conn)
     finally:
         conn.close()
+    log.info("dropped %d staging table(s)", len(dropped))
+    failed = failed_work_tasks(ti, dag_run)
+    if failed:
+        raise AirflowFailException(f"cleanup done; the migration did not complete (failed: {failed})")
     return {"dropped_staging_tables": dropped}

@@ -27,13 +27,15 @@ def test_full_access_shape(dagbag: DagBag) -> None:
     down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert "wait_for_window" in down["validate_source"]
     assert down["wait_for_window"] == ["final_state", "provision_target"]
-    assert "final_state" not in down["provision_target"]
+    assert "final_state" not in down["validate_source"]  # a setup: ALL_SUCCESS followers only
     assert {"export_database", "export_files"} <= set(down["provision_target"])
     assert "import_database" in down["export_database"]
     assert "import_files" in down["import_database"]
     assert "verify" in down["import_files"]
     assert "notify" in down["verify"]
     assert dag.get_task("cleanup").is_teardown
+    assert dag.get_task("cleanup").on_failure_fail_dagrun  # a cancelled run must end failed
+    assert dag.get_task("validate_source").is_setup
     assert dag.get_task("final_state").trigger_rule == "one_failed"
     assert dag.get_task("validate_source").retries == 0
     assert dag.get_task("export_database").retries == 2

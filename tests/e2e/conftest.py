@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def _bad_connections(sb: sandbox_state.SandboxState, home: Path) -> dict[str, st
     return {"AIRFLOW_CONN_WPM_BAD_SFTP": json.dumps(conns), "AIRFLOW_CONN_WPM_BAD_DB": json.dumps(db)}
 
 
+def closed_window() -> str:
+    """``HH:00-HH:00`` starting 3 hours from now (whole hours keep the Airflow env stable)."""
+    start = (datetime.now(UTC) + timedelta(hours=3)).hour
+    return f"{start:02d}:00-{(start + 1) % 24:02d}:00"
+
+
 @pytest.fixture(scope="session")
 def airflow(sandbox) -> Iterator[local_airflow.AirflowState]:
     home = ROOT / "var" / "airflow-e2e"
@@ -44,6 +51,9 @@ def airflow(sandbox) -> Iterator[local_airflow.AirflowState]:
         # Same retry counts as production, 10x shorter delays.
         "WPMIGRATE_RETRY_DELAY_SCALE": "0.1",
         "WPMIGRATE_ARTIFACTS_ROOT": (ROOT / "var" / "artifacts-e2e").as_uri(),
+        # An off-peak window that is surely closed during the test session.
+        "WPMIGRATE_OFF_PEAK_WINDOW": closed_window(),
+        "WPMIGRATE_OFF_PEAK_TZ": "UTC",
     }
     state = local_airflow.up(extra_env=env)
     yield state

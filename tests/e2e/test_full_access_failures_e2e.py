@@ -7,6 +7,7 @@ import copy
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -152,3 +153,26 @@ def test_import_killed_midway_keeps_target_and_resumes_on_clear(sandbox, rest) -
     leftovers = wc.rows(tgt, "SELECT table_name FROM information_schema.tables WHERE table_schema ="
                              " DATABASE() AND table_name LIKE '\\_wpm\\_%%'")
     assert leftovers == []
+
+
+def test_off_peak_run_waits_for_the_window_and_can_be_cancelled(sandbox, rest) -> None:
+    """schedule: off_peak holds the run in wait_for_window (rescheduled, no worker slot);
+    the portal cancels it there and nothing reaches the target."""
+    build.reset_target(sandbox)
+    before = wc.posts(wc.db(sandbox, "target"), sandbox.target.table_prefix)
+    conf = sandbox_state.mode_a_conf(sandbox)
+    conf["schedule"] = "off_peak"
+    run_id = _trigger(rest, conf)
+    rest.wait(DAG_ID, run_id, timeout=120, poll=1,
+              until=lambda r: rest.task_states(DAG_ID, run_id).get("wait_for_window") == "up_for_reschedule")
+    window_start = rest.xcom(DAG_ID, run_id, "validate_source", "window_start")
+    assert window_start > datetime.now(UTC).isoformat()
+    states = rest.task_states(DAG_ID, run_id)
+    assert states.get("provision_target") is None and states.get("export_database") is None
+
+    rest.cancel(DAG_ID, run_id)
+    assert rest.wait(DAG_ID, run_id, timeout=60)["state"] == "failed"
+    states = rest.task_states(DAG_ID, run_id)
+    assert states.get("export_database") not in ("success", "running")
+    assert states.get("import_database") not in ("success", "running")
+    assert wc.posts(wc.db(sandbox, "target"), sandbox.target.table_prefix) == before
