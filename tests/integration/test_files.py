@@ -214,8 +214,9 @@ def test_export_survives_server_side_drop(sshd: PrivateSshd, source: tuple[Path,
     def progress(event: dict[str, Any]) -> None:
         if event["files"] >= 40 and not killed:
             for child in psutil.Process(sshd.pid).children(recursive=True):
-                child.kill()
-                killed.append(child.pid)
+                with contextlib.suppress(psutil.NoSuchProcess):  # a session may end by itself
+                    child.kill()
+                    killed.append(child.pid)
 
     summary = _export(sshd, root, tmp_path / "out", workers=3, progress=progress, progress_seconds=0)
     assert killed and summary["reconnects"] >= 1
@@ -233,8 +234,9 @@ def test_export_survives_a_hung_server(sshd: PrivateSshd, source: tuple[Path, di
     def progress(event: dict[str, Any]) -> None:
         if event["files"] >= 40 and not frozen:
             for child in psutil.Process(sshd.pid).children(recursive=True):
-                child.suspend()
-                frozen.append(child)
+                with contextlib.suppress(psutil.NoSuchProcess):  # a session may end by itself
+                    child.suspend()
+                    frozen.append(child)
 
     try:
         summary = _export(sshd, root, tmp_path / "out", workers=3, progress=progress, progress_seconds=0,

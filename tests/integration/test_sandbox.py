@@ -190,7 +190,8 @@ def test_source_files_include_theme_plugin_and_junk(sandbox: SandboxState) -> No
     assert _option(sandbox, "active_plugins") == b'a:1:{i:0;s:33:"sandbox-plugin/sandbox-plugin.php";}'
 
 
-def test_target_app_password_works(sandbox: SandboxState) -> None:
+def test_target_app_password_works(fresh_target: SandboxState) -> None:
+    sandbox = fresh_target
     auth = (sandbox.platform.service_user, sandbox.platform.app_password)
     resp = httpx.get(sandbox.target.url + "/wp-json/wp/v2/users/me", auth=auth)
     assert resp.status_code == 200, resp.text
