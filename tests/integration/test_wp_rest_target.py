@@ -45,8 +45,10 @@ def test_a_retried_import_creates_nothing_twice(fresh_target) -> None:
         target = WordPressRestTarget(client)
         first = _import(target, png)
         tgt = wc.db(sb, "target")
+
         def counts() -> dict[str, int]:
-            return {t: wc.rows(tgt, f"SELECT COUNT(*) FROM wp_{t}")[0][0] for t in ("posts", "terms", "postmeta")}
+            tables = ("posts", "terms", "postmeta")
+            return {t: wc.rows(tgt, f"SELECT COUNT(*) FROM wp_{t}")[0][0] for t in tables}
 
         before = counts()
         second = _import(target, png)
