@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from wpmigrate.errors import ErrorCode, MigrationError
 
 ANY_STATUS = "publish,future,draft,pending,private"
+CONTENT_FIELDS = ("slug", "title", "content", "excerpt", "date", "date_gmt", "status", "parent", "menu_order",
+                  "categories", "tags", "featured_media")
 
 
 class WordPressRestTarget:
@@ -63,26 +66,37 @@ class WordPressRestTarget:
 
     def ensure_term(self, taxonomy: str, *, name: str, slug: str, parent: int = 0) -> int:
         """``taxonomy``: ``categories`` or ``tags``. Returns the term id."""
+        return int(self.ensure_term_info(taxonomy, name=name, slug=slug, parent=parent)["id"])
+
+    def ensure_term_info(self, taxonomy: str, *, name: str, slug: str, parent: int = 0,
+                         description: str = "") -> dict[str, Any]:
+        """As ``ensure_term``, returning ``{id, created}``; an existing term is left as it is."""
         if existing := self._find(taxonomy, slug):
-            return int(existing["id"])
+            return {"id": int(existing["id"]), "created": False}
         body: dict[str, Any] = {"name": name, "slug": slug}
         if parent and taxonomy == "categories":
             body["parent"] = parent
+        if description:
+            body["description"] = description
         response = self._call("POST", taxonomy, json=body)
         if response.status_code == 201:
-            return int(response.json()["id"])
+            return {"id": int(response.json()["id"]), "created": True}
         is_json = response.headers.get("content-type", "").startswith("application/json")
         data = response.json() if is_json else {}
         if data.get("code") == "term_exists":  # same name, another slug: reuse it
-            return int(data["data"]["term_id"])
+            return {"id": int(data["data"]["term_id"]), "created": False}
         raise self._refused(response, f"term {slug!r}")
 
     def ensure_media(self, *, content: bytes, filename: str, mime: str, sha256: str,
                      title: str = "", alt_text: str = "") -> dict[str, Any]:
-        """Upload a file once; returns ``{id, source_url}`` of the attachment."""
+        """Upload a file once; returns ``{id, source_url, file_url, created}`` of the attachment.
+
+        ``file_url`` serves the uploaded bytes unchanged: WordPress may serve a scaled or
+        rotated copy as ``source_url`` (big images, EXIF orientation) and keep the upload
+        as ``original_image``."""
+        if existing := self.find_media(sha256):
+            return existing
         slug = f"wpm-{sha256[:20]}"
-        if existing := self._find("media", slug):
-            return {"id": int(existing["id"]), "source_url": existing["source_url"]}
         # Slug and title ride on the upload request itself: no window in which a killed
         # task leaves an attachment a retry could not find.
         disposition = f'attachment; filename="{_header_safe(filename)}"'
@@ -91,31 +105,54 @@ class WordPressRestTarget:
             content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
         if response.status_code != 201:
             raise self._refused(response, f"media {filename!r}")
-        media = response.json()
-        return {"id": int(media["id"]), "source_url": media["source_url"]}
+        return _media_info(response.json(), created=True)
+
+    def find_media(self, sha256: str) -> dict[str, Any] | None:
+        """The attachment ``ensure_media`` made of this content, as it returns it, or None."""
+        existing = self._find("media", f"wpm-{sha256[:20]}")
+        return _media_info(existing, created=False) if existing else None
 
     def ensure_content(self, kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Create or update a page/post (``kind``: ``pages`` or ``posts``) from ``record``
-        (slug, title, content, excerpt, date, status, parent, categories, tags,
-        featured_media). Returns ``{id, link, created}``."""
-        body = {k: record[k] for k in ("slug", "title", "content", "excerpt", "date", "status", "parent",
-                                       "categories", "tags", "featured_media") if record.get(k) is not None}
+        """Create or update a page/post (``kind``: ``pages``, ``posts``, ``navigation``...) from ``record``
+        (slug, title, content, excerpt, date, date_gmt, status, parent, menu_order,
+        categories, tags, featured_media). Returns ``{id, link, created, updated}``."""
+        body = {k: record[k] for k in CONTENT_FIELDS if record.get(k) is not None}
         body.setdefault("status", "publish")
         scope = {"parent": record.get("parent") or 0} if kind == "pages" else {}  # slugs are per parent
         existing = self._find(kind, record["slug"], status=ANY_STATUS, **scope)
         if existing:
             changes = _changes(existing, body)
             if not changes:  # an update would only add a revision
-                return {"id": int(existing["id"]), "link": existing["link"], "created": False}
+                return {"id": int(existing["id"]), "link": existing["link"], "created": False,
+                        "updated": False}
             response = self._call("POST", f"{kind}/{existing['id']}", json=changes)
             created = False
         else:
             response = self._call("POST", kind, json=body)
             created = True
         if response.status_code not in (200, 201):
-            raise self._refused(response, f"{kind[:-1]} {record['slug']!r}")
+            raise self._refused(response, f"{kind} {record['slug']!r}")
         item = response.json()
-        return {"id": int(item["id"]), "link": item["link"], "created": created}
+        return {"id": int(item["id"]), "link": item["link"], "created": created, "updated": not created}
+
+    def find_content(self, kind: str, slug: str, *, parent: int = 0) -> dict[str, Any] | None:
+        """The page/post (any status) ``ensure_content`` would update, as stored (edit context)."""
+        scope = {"parent": parent} if kind == "pages" else {}
+        return self._find(kind, slug, status=ANY_STATUS, **scope)
+
+    def request_json(self, method: str, path: str, *, what: str, params: Mapping[str, Any] | None = None,
+                     json: Any = None) -> Any:
+        """Any other ``/wp/v2/{path}`` call; a non-2xx answer raises (``what`` names it)."""
+        response = self._call(method, path, params=params, json=json)
+        if not 200 <= response.status_code < 300:
+            raise self._refused(response, what)
+        return response.json()
+
+    def activate_theme(self, stylesheet: str) -> dict[str, Any]:
+        """The platform's Sites API contract (WordPress core's REST API cannot switch themes):
+        ``PUT /wp/v2/themes/{stylesheet}`` with ``{"status": "active"}``; returns the theme."""
+        return self.request_json("PUT", f"themes/{quote(stylesheet, safe='')}", json={"status": "active"},
+                                 what=f"activating theme {stylesheet!r}")
 
 
 def _changes(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,6 +169,13 @@ def _changes(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, 
         if not same:
             changed[key] = wanted
     return changed
+
+
+def _media_info(media: Mapping[str, Any], *, created: bool) -> dict[str, Any]:
+    source_url = str(media["source_url"])
+    original = (media.get("media_details") or {}).get("original_image")
+    file_url = f"{source_url.rsplit('/', 1)[0]}/{original}" if original else source_url
+    return {"id": int(media["id"]), "source_url": source_url, "file_url": file_url, "created": created}
 
 
 def _header_safe(filename: str) -> str:

@@ -284,6 +284,15 @@ def _add_source_files(docroot: Path) -> None:
         path.write_bytes(data)
 
 
+def _add_target_files(docroot: Path) -> None:
+    """The platform's own mu-plugins on the target (what the hosting platform installs on
+    every site it runs): ``assets/target-mu-plugins``."""
+    dest = docroot / "wp-content" / "mu-plugins"
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in sorted((ASSETS / "target-mu-plugins").glob("*.php")):
+        shutil.copy2(item, dest / item.name)
+
+
 def _install(spec: _SiteSpec) -> dict[str, Any]:
     return _php("install.php", {
         "WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url, "WPSB_TITLE": spec.title,
@@ -423,9 +432,12 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
     def make_static() -> None:
         shutil.copytree(ASSETS / "static", home / "static" / "www")
 
+    def make_target() -> None:
+        _copy_wordpress(target, template, db.port)
+        _add_target_files(target.docroot)
+
     with ThreadPoolExecutor(max_workers=5) as pool:
-        jobs = [pool.submit(f) for f in (start_db, start_sshd, make_source, make_static,
-                                         lambda: _copy_wordpress(target, template, db.port))]
+        jobs = [pool.submit(f) for f in (start_db, start_sshd, make_source, make_static, make_target)]
         for job in jobs:
             job.result()
         t_ready = time.monotonic()

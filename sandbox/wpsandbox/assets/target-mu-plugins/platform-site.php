@@ -1,0 +1,62 @@
+<?php
+/**
+ * Plugin Name: Platform site (sandbox stand-in)
+ * Description: What the hosting platform adds to every site it runs. The platform's
+ * contract, stood in by the sandbox: its Sites API activates a theme with
+ * `PUT /wp-json/wp/v2/themes/{stylesheet}` and `{"status": "active"}` (WordPress 6.1 core
+ * can only read themes over REST).
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+add_action(
+	'rest_api_init',
+	function () {
+		// Same namespace and route pattern as core's themes controller: the edit endpoint is
+		// merged into core's route, so core's GET handler and schema stay as they are.
+		register_rest_route(
+			'wp/v2',
+			sprintf( '/themes/(?P<stylesheet>%s)', WP_REST_Themes_Controller::PATTERN ),
+			array(
+				'methods'             => 'POST, PUT, PATCH',
+				'callback'            => 'platform_site_activate_theme',
+				'permission_callback' => function () {
+					return current_user_can( 'switch_themes' );
+				},
+				'args'                => array(
+					'stylesheet' => array(
+						'type'              => 'string',
+						// As core: a child theme's slash arrives encoded.
+						'sanitize_callback' => function ( $value ) {
+							return urldecode( $value );
+						},
+					),
+					'status'     => array(
+						'type'     => 'string',
+						'enum'     => array( 'active' ),
+						'required' => true,
+					),
+				),
+			)
+		);
+	},
+	100 // After core's routes (priority 99), so this endpoint joins core's route.
+);
+
+/**
+ * Activates the theme (a no-op when it already is) and answers as core's GET would.
+ */
+function platform_site_activate_theme( WP_REST_Request $request ) {
+	$theme = wp_get_theme( $request['stylesheet'] );
+	if ( ! $theme->exists() ) {
+		return new WP_Error( 'rest_theme_not_found', 'Theme not found.', array( 'status' => 404 ) );
+	}
+	if ( $theme->errors() || ! $theme->is_allowed() ) {
+		return new WP_Error( 'rest_theme_not_allowed', 'This theme cannot be activated.', array( 'status' => 400 ) );
+	}
+	if ( get_stylesheet() !== $theme->get_stylesheet() ) {
+		switch_theme( $theme->get_stylesheet() );
+	}
+	$controller = new WP_REST_Themes_Controller();
+	return $controller->prepare_item_for_response( wp_get_theme( $theme->get_stylesheet() ), $request );
+}
