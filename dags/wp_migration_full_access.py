@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from wpmigrate.conf import FULL_ACCESS
 from wpmigrate.errors import ErrorCode
 from wpmigrate_airflow import full_access as fa
+from wpmigrate_airflow import run_outcome
 from wpmigrate_airflow.dag_support import params_for, retry_args
 from wpmigrate_airflow.portal import portal_errors
 
@@ -90,7 +91,7 @@ def wp_migration_full_access():
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
     def notify() -> dict:
         ctx = get_current_context()
-        return fa.notify(ctx["params"], ctx["ti"], ctx["dag_run"])
+        return run_outcome.notify(ctx["params"], ctx["ti"], ctx["dag_run"], fa.WORK_TASKS)
 
     @task(**retry_args("cleanup"))
     def cleanup() -> dict:

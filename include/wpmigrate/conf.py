@@ -16,7 +16,8 @@ import jsonschema
 from wpmigrate.errors import ErrorCode, MigrationError
 
 FULL_ACCESS = "full_access"
-_SCHEMA_FILES = {FULL_ACCESS: "full_access.conf.v1.json"}
+SCRAPE_REBUILD = "scrape_rebuild"
+_SCHEMA_FILES = {FULL_ACCESS: "full_access.conf.v1.json", SCRAPE_REBUILD: "scrape_rebuild.conf.v1.json"}
 NO_DEFAULT = object()
 
 

@@ -32,6 +32,13 @@ POLICIES: dict[str, RetryPolicy] = {
     "import_database": RetryPolicy(2, 30),
     "import_files": RetryPolicy(2, 30),
     "verify": RetryPolicy(1, 30),
+    # Mode B: the source is a public web site, so a fetch step is retried like an export.
+    "discover": RetryPolicy(2, 60),
+    "scrape_content": RetryPolicy(2, 60),
+    "download_media": RetryPolicy(2, 60),
+    "match_theme": RetryPolicy(2, 30),
+    "build_site": RetryPolicy(2, 30),
+    "import_content": RetryPolicy(2, 30),
     "notify": RetryPolicy(5, 2, exponential=True),
     "cleanup": RetryPolicy(2, 10),
 }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +28,7 @@ from wpmigrate.url_rewrite import UrlRewriter
 from wpmigrate.wp_site import origin_of, parse_table_prefix, site_facts
 from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
+from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,6 @@ WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "export_
 
 def _conf(params: dict[str, Any]) -> dict[str, Any]:
     return validate_conf(FULL_ACCESS, dict(params))
-
-
-def _peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def _progress(step: str):
-    def report(event: dict[str, Any]) -> None:
-        log.info("%s progress: %s", step, json.dumps(event, default=str))
-
-    return report
 
 
 def _local_path(uri: str) -> str | None:
@@ -146,7 +135,7 @@ def export_database(params: dict[str, Any], source: dict[str, Any]) -> dict[str,
     conn = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
     try:
         manifest = db_export.export_database(conn, out, table_prefix=source["table_prefix"],
-                                             progress=_progress("export_database"))
+                                             progress=progress_logger("export_database"))
     finally:
         conn.close()
     totals = manifest["totals"]
@@ -156,7 +145,7 @@ def export_database(params: dict[str, Any], source: dict[str, Any]) -> dict[str,
         "tables": totals["tables"],
         "rows": totals["rows"],
         "bytes": totals["bytes"],
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -166,8 +155,8 @@ def export_files(params: dict[str, Any], source: dict[str, Any]) -> dict[str, An
     out.mkdir(parents=True, exist_ok=True)
     with SftpClientFactory(conf["source_access"]["sftp_conn_id"]) as connect:
         summary = files_export.export_files(connect, source["wp_content_dir"], out,
-                                            progress=_progress("export_files"))
-    return {"dir_uri": str(out), **summary, "peak_rss_mb": _peak_rss_mb()}
+                                            progress=progress_logger("export_files"))
+    return {"dir_uri": str(out), **summary, "peak_rss_mb": peak_rss_mb()}
 
 
 def import_database(params: dict[str, Any], source: dict[str, Any], target: dict[str, Any],
@@ -189,7 +178,7 @@ def import_database(params: dict[str, Any], source: dict[str, Any], target: dict
             rewriter=rewriter,
             preserve_options=["siteurl", "home", *conf["target"].get("preserve_options", [])],
             service_users=conf["target"].get("service_users", []),
-            skip_columns=skip, progress=_progress("import_database"))
+            skip_columns=skip, progress=progress_logger("import_database"))
     finally:
         conn.close()
     report_path = artifacts_dir(conf, "reports", "import-database.json")
@@ -197,7 +186,7 @@ def import_database(params: dict[str, Any], source: dict[str, Any], target: dict
     report_path.write_text(json.dumps(report, default=str, indent=1))
     return {"report_uri": str(report_path), "rows": report.get("rows_total"),
             "unparseable": report.get("rewrite", {}).get("unparseable"),
-            "peak_rss_mb": _peak_rss_mb()}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def import_files(params: dict[str, Any], target: dict[str, Any],
@@ -207,8 +196,8 @@ def import_files(params: dict[str, Any], target: dict[str, Any],
         return {"dry_run": True}
     summary = files_import.import_files(ObjectStoragePath(exported["dir_uri"]),
                                         ObjectStoragePath(target["wp_content_uri"]),
-                                        progress=_progress("import_files"))
-    return {**summary, "peak_rss_mb": _peak_rss_mb()}
+                                        progress=progress_logger("import_files"))
+    return {**summary, "peak_rss_mb": peak_rss_mb()}
 
 
 def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], target: dict[str, Any],
@@ -273,38 +262,6 @@ def _dry_run_report(conf: dict[str, Any], ti: Any, source: dict[str, Any]) -> di
     return summary
 
 
-def notify(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
-    """Tell the portal (webhook) and people (e-mail) how the migration ended."""
-    from wpmigrate.notifications import migration_summary, post_webhook
-
-    conf = dict(params)
-    failed = failed_work_tasks(ti, dag_run)
-    errors = [e for e in ti.xcom_pull(task_ids=WORK_TASKS, key="error") or [] if e]
-    error = errors[0] if errors else None
-    stats = ti.xcom_pull(task_ids="verify", key=XCOM_STATS)
-    report = ti.xcom_pull(task_ids="verify", key=XCOM_REPORT)
-    ok = not failed and bool(report and report.get("ok"))
-    payload = migration_summary(conf=conf, run_id=dag_run.run_id, dag_id=dag_run.dag_id, ok=ok,
-                                failed_tasks=failed, error=error, stats=stats, report=report)
-    sent: dict[str, Any] = {"status": payload["status"]}
-    webhook = (conf.get("notify") or {}).get("webhook_url")
-    if webhook:
-        sent["webhook_status"] = post_webhook(webhook, payload)
-    emails = (conf.get("notify") or {}).get("emails") or []
-    if emails:
-        # E-mail goes through the smtp provider's connection when one is configured.
-        sent["emails"] = len(emails)
-        log.info("e-mail notification for %d recipient(s) queued: %s", len(emails), payload["event"])
-    log.info("migration %s: %s", payload["migration_id"], payload["status"])
-    return sent
-
-
-def failed_work_tasks(ti: Any, dag_run: Any) -> list[str]:
-    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
-    return sorted(t for t, state in states.items()
-                  if t in WORK_TASKS and state in ("failed", "upstream_failed"))
-
-
 def cleanup(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
     """Drop staging tables a failed import may have left on the target (never the source,
     never a live target table), then fail when the migration did not complete.
@@ -320,7 +277,7 @@ def cleanup(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
     finally:
         conn.close()
     log.info("dropped %d staging table(s)", len(dropped))
-    failed = failed_work_tasks(ti, dag_run)
+    failed = failed_work_tasks(ti, dag_run, WORK_TASKS)
     if failed:
         raise AirflowFailException(f"cleanup done; the migration did not complete (failed: {failed})")
     return {"dropped_staging_tables": dropped}

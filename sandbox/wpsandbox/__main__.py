@@ -9,7 +9,7 @@ import sys
 import time
 
 from wpsandbox import build
-from wpsandbox.state import airflow_connections, load, mode_a_conf, state_path
+from wpsandbox.state import airflow_connections, load, mode_a_conf, mode_b_conf, state_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every sandbox process")
     sub.add_parser("status", help="print what runs (JSON, no secrets)")
     sub.add_parser("env", help="print `export AIRFLOW_CONN_...=` lines (contains secrets)")
-    p_conf = sub.add_parser("conf", help="print a Mode A DAG conf for the sandbox (JSON)")
+    p_conf = sub.add_parser("conf", help="print a DAG conf for the sandbox (JSON)")
     p_conf.add_argument("--migration-id", default=None)
+    p_conf.add_argument("--mode", choices=["full_access", "scrape_rebuild"], default="full_access")
     sub.add_parser("reset-target", help="restore the target to its freshly installed state")
     p_rest = sub.add_parser("source-rest", help="open or close the source's REST API")
     p_rest.add_argument("mode", choices=["on", "off"])
@@ -50,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in airflow_connections(load()).items():
             print(f"export {name}={shlex.quote(value)}")
     elif args.command == "conf":
-        print(json.dumps(mode_a_conf(load(), args.migration_id), indent=2))
+        make = mode_b_conf if args.mode == "scrape_rebuild" else mode_a_conf
+        print(json.dumps(make(load(), args.migration_id), indent=2))
     elif args.command == "reset-target":
         started = time.monotonic()
         build.reset_target()

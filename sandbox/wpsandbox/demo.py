@@ -1,5 +1,6 @@
 """The README's main command: migrate the sandbox source into a fresh sandbox target
-through a local Airflow's REST API, as the portal would, and print the result."""
+through a local Airflow's REST API, as the portal would, and print the result: first with
+full access (Mode A), then from the public site alone (Mode B) into a fresh target."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from pathlib import Path
 
 from wpsandbox import local_airflow
 from wpsandbox.portal_client import AirflowRest
-
-DAG_ID = "wp_migration_full_access"
 
 
 def airflow_extra_env() -> dict[str, str]:
@@ -29,15 +28,19 @@ def sandbox(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "wpsandbox", *args], check=True)
 
 
+MODE_A = "wp_migration_full_access"
+MODE_B = "wp_migration_scrape_rebuild"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep-target", action="store_true", help="do not reset the target first")
+    parser.add_argument("--mode", choices=["both", "full_access", "scrape_rebuild"], default="both",
+                        help="which migrations to run (default: Mode A, then Mode B into a fresh target)")
     args = parser.parse_args()
 
     print("== sandbox: source and target WordPress, MariaDB, SFTP on 127.0.0.1")
     sandbox("up")
-    if not args.keep_target:
-        sandbox("reset-target")
     from wpsandbox import state as sandbox_state
 
     sb = sandbox_state.load()
@@ -45,26 +48,41 @@ def main() -> int:
     af = local_airflow.up(extra_env=airflow_extra_env())
     print(f"   {af.url}  user={af.username}  password file={Path(af.home) / 'passwords.json'}")
     rest = AirflowRest(af.url, af.username, af.password)
-    rest.wait_for_dag(DAG_ID)
 
-    migration_id = str(uuid.uuid4())
-    conf = sandbox_state.mode_a_conf(sb, migration_id)
-    print(f"== POST /api/v2/dags/{DAG_ID}/dagRuns  dag_run_id={migration_id}")
-    response = rest.trigger(DAG_ID, migration_id, conf)
+    ok = True
+    runs = []
+    if args.mode in ("both", "full_access"):
+        runs.append((MODE_A, sandbox_state.mode_a_conf))
+    if args.mode in ("both", "scrape_rebuild"):
+        runs.append((MODE_B, sandbox_state.mode_b_conf))
+    for dag_id, make_conf in runs:
+        if not args.keep_target:
+            sandbox("reset-target")
+        ok = _migrate(rest, dag_id, make_conf(sb, str(uuid.uuid4()))) and ok
+    print("   stop everything with: scripts/demo down")
+    return 0 if ok else 1
+
+
+def _migrate(rest: AirflowRest, dag_id: str, conf: dict) -> bool:
+    """Trigger one run as the portal does, follow it, print what the portal reads."""
+    rest.wait_for_dag(dag_id)
+    migration_id = conf["migration_id"]
+    print(f"== POST /api/v2/dags/{dag_id}/dagRuns  dag_run_id={migration_id}")
+    response = rest.trigger(dag_id, migration_id, conf)
     if response.status_code != 200:
         print(f"trigger refused: {response.status_code} {response.text}")
-        return 1
+        return False
     seen: dict[str, str | None] = {}
 
     def show(states: dict[str, str | None]) -> None:
         for task, state in sorted(states.items()):
             if seen.get(task) != state and state:
-                print(f"   {task:18s} {state}")
+                print(f"   {task:30s} {state}")
         seen.update(states)
 
-    run = rest.wait(DAG_ID, migration_id, timeout=1800, on_poll=show)
-    report = rest.xcom(DAG_ID, migration_id, "verify", "report")
-    stats = rest.xcom(DAG_ID, migration_id, "verify", "stats")
+    run = rest.wait(dag_id, migration_id, timeout=1800, on_poll=show)
+    report = rest.xcom(dag_id, migration_id, "verify", "report")
+    stats = rest.xcom(dag_id, migration_id, "verify", "stats")
     print(f"== run {run['state']}")
     if stats:
         print("   stats: " + json.dumps(stats))
@@ -74,15 +92,18 @@ def main() -> int:
         for loss in report.get("losses", []):
             print(f"   loss: {loss}")
         _print_sections(report["json_uri"])
+    if dag_id == MODE_B:
+        redirects = rest.xcom(dag_id, migration_id, "verify", "redirect_map")
+        if redirects:
+            print(f"   redirect map: {redirects}")
     error = None
-    for task in ("validate_source", "provision_target", "export_database", "export_files",
-                 "import_database", "import_files", "verify"):
-        error = error or rest.xcom(DAG_ID, migration_id, task, "error")
+    for task in rest.task_states(dag_id, migration_id):
+        if "[" not in task:  # mapped tasks report through the unmapped ones downstream
+            error = error or rest.xcom(dag_id, migration_id, task, "error")
     if error:
         print(f"   error: {error['code']}: {error['message']}")
     print(f"== target site: {conf['target']['url']}/")
-    print("   stop everything with: scripts/demo down")
-    return 0 if run["state"] == "success" else 1
+    return run["state"] == "success"
 
 
 def _print_sections(json_uri: str) -> None:

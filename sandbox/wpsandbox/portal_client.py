@@ -38,7 +38,15 @@ class AirflowRest:
         return r.json()["task_instances"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
+        """``{task_id: state}``; a mapped task's instances appear as ``task_id[label]``, with
+        the label its ``map_index_template`` rendered (or the map index)."""
+        states = {}
+        for ti in self.task_instances(dag_id, run_id):
+            key = ti["task_id"]
+            if ti.get("map_index", -1) >= 0:
+                key = f"{key}[{ti.get('rendered_map_index') or ti['map_index']}]"
+            states[key] = ti["state"]
+        return states
 
     def wait(self, dag_id: str, run_id: str, *, timeout: float = 900, poll: float = 2.0,
              until: Callable[[dict[str, Any]], bool] | None = None,

@@ -217,3 +217,19 @@ def mode_a_conf(state: SandboxState, migration_id: str | None = None) -> dict[st
         "schedule": "now",
         "dry_run": False,
     }
+
+
+def mode_b_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
+    """A Mode B (scrape and rebuild) DAG run conf: the sandbox source by its public URL only."""
+    return {
+        "contract_version": 1,
+        "migration_id": migration_id or str(uuid.uuid4()),
+        "tenant_id": "sandbox",
+        "source_url": state.source.url,
+        "content_scope": {"include_pages": True, "include_posts": True, "include_media": True,
+                          "max_depth": 5},
+        "theme_preference": "auto_match",
+        "target": {"provisioner": "existing", "url": state.target.url, "wp_conn_id": TARGET_WP_CONN_ID},
+        "schedule": "now",
+        "dry_run": False,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,66 @@ def test_params_refuse_bad_conf(dagbag: DagBag, change, why: str) -> None:
     change(conf)
     with pytest.raises(ParamValidationError):
         _validate(dagbag.dags["wp_migration_full_access"], conf)
+
+
+def test_scrape_rebuild_shape(dagbag: DagBag) -> None:
+    dag = dagbag.dags["wp_migration_scrape_rebuild"]
+    down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    chain = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_content",
+             "download_media", "import_content", "verify", "notify"]
+    for before, after in itertools.pairwise(chain):
+        assert after in down[before], (before, after)
+    assert {"match_theme"} <= set(down["discover"]) and "build_site" in down["match_theme"]
+    assert "import_content" in down["build_site"]
+    # Mapped over batches, with readable labels in the UI.
+    for task_id in ("scrape_content", "download_media"):
+        task = dag.get_task(task_id)
+        assert task.map_index_template == "{{ batch_label }}"
+        assert task.pool == "wpmigrate_source_io"
+    assert dag.get_task("cleanup").is_teardown and dag.get_task("cleanup").on_failure_fail_dagrun
+    assert dag.get_task("final_state").trigger_rule == "one_failed"
+
+
+def _mode_b_conf() -> dict:
+    return {
+        "migration_id": "6f1c1a86-4a57-4c1e-9a43-3f3b6f0b0c12",
+        "tenant_id": "t1",
+        "source_url": "https://old.example.com",
+        "target": {"provisioner": "existing", "url": "https://new.example.com", "wp_conn_id": "wp"},
+    }
+
+
+def test_mode_b_params_fill_the_seed_defaults(dagbag: DagBag) -> None:
+    values = _validate(dagbag.dags["wp_migration_scrape_rebuild"], _mode_b_conf())
+    assert values["theme_preference"] == "auto_match" and values["schedule"] == "now"
+    conf = _mode_b_conf() | {"content_scope": {"max_depth": 10, "include_media": False}}
+    assert _validate(dagbag.dags["wp_migration_scrape_rebuild"], conf)["content_scope"]["max_depth"] == 10
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda c: c.pop("target"), "missing target"),
+        (lambda c: c.update(content_scope={"max_depth": 11}), "max_depth above 10"),
+        (lambda c: c.update(content_scope={"max_depth": 0}), "max_depth below 1"),
+        (lambda c: c.update(content_scope={"include_comments": True}), "unknown scope field"),
+        (lambda c: c.update(theme_preference="random"), "unknown theme preference"),
+        (lambda c: c["target"].update(password="hunter2"), "passwords never go in conf"),
+    ],
+)
+def test_mode_b_params_refuse_bad_conf(dagbag: DagBag, change, why: str) -> None:
+    conf = _mode_b_conf()
+    change(conf)
+    with pytest.raises(ParamValidationError):
+        _validate(dagbag.dags["wp_migration_scrape_rebuild"], conf)
+
+
+def test_mode_b_select_theme_needs_a_theme() -> None:
+    from wpmigrate.conf import SCRAPE_REBUILD, validate_conf
+    from wpmigrate.errors import MigrationError
+
+    with pytest.raises(MigrationError, match="selected_theme"):
+        validate_conf(SCRAPE_REBUILD, _mode_b_conf() | {"theme_preference": "select_theme"})
+    ok = validate_conf(SCRAPE_REBUILD, _mode_b_conf() | {"theme_preference": "select_theme",
+                                                         "selected_theme": "twentytwentythree/Pilgrimage"})
+    assert ok["selected_theme"] == "twentytwentythree/Pilgrimage"

@@ -1,0 +1,57 @@
+"""How a migration run ended, shared by both modes: which work tasks failed, the
+notification to the portal and people, and per-task resource/progress logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS
+
+log = logging.getLogger(__name__)
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def progress_logger(step: str) -> Callable[[dict[str, Any]], None]:
+    def report(event: dict[str, Any]) -> None:
+        log.info("%s progress: %s", step, json.dumps(event, default=str))
+
+    return report
+
+
+def failed_work_tasks(ti: Any, dag_run: Any, work_tasks: Sequence[str]) -> list[str]:
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    return sorted(t for t, state in states.items()
+                  if t in work_tasks and state in ("failed", "upstream_failed"))
+
+
+def notify(params: dict[str, Any], ti: Any, dag_run: Any, work_tasks: Sequence[str]) -> dict[str, Any]:
+    """Tell the portal (webhook) and people (e-mail) how the migration ended."""
+    from wpmigrate.notifications import migration_summary, post_webhook
+
+    conf = dict(params)
+    failed = failed_work_tasks(ti, dag_run, work_tasks)
+    errors = [e for e in ti.xcom_pull(task_ids=list(work_tasks), key="error") or [] if e]
+    error = errors[0] if errors else None
+    stats = ti.xcom_pull(task_ids="verify", key=XCOM_STATS)
+    report = ti.xcom_pull(task_ids="verify", key=XCOM_REPORT)
+    ok = not failed and bool(report and report.get("ok"))
+    payload = migration_summary(conf=conf, run_id=dag_run.run_id, dag_id=dag_run.dag_id, ok=ok,
+                                failed_tasks=failed, error=error, stats=stats, report=report)
+    sent: dict[str, Any] = {"status": payload["status"]}
+    webhook = (conf.get("notify") or {}).get("webhook_url")
+    if webhook:
+        sent["webhook_status"] = post_webhook(webhook, payload)
+    emails = (conf.get("notify") or {}).get("emails") or []
+    if emails:
+        # E-mail goes through the smtp provider's connection when one is configured.
+        sent["emails"] = len(emails)
+        log.info("e-mail notification for %d recipient(s) queued: %s", len(emails), payload["event"])
+    log.info("migration %s: %s", payload["migration_id"], payload["status"])
+    return sent
