@@ -70,7 +70,9 @@ def wp_migration_scrape_rebuild():
         with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
             return sr.discover(params, ti, source)
 
-    @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}",
+    # One batch at a time per run: the source's 10 requests/second (seed 8.3) is the limit,
+    # so parallel batches would only have to share it; other runs still proceed in parallel.
+    @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=1,
           **retry_args("scrape_content"))
     def scrape_content(batch: dict, source: dict, site: dict) -> dict:
         params, ti = _ctx()
@@ -78,7 +80,7 @@ def wp_migration_scrape_rebuild():
         with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
             return sr.scrape_batch(params, source, site, batch)
 
-    @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}",
+    @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=1,
           **retry_args("download_media"))
     def download_media(scraped: dict, source: dict) -> dict:
         params, ti = _ctx()
@@ -105,10 +107,11 @@ def wp_migration_scrape_rebuild():
             return sr.import_content(params, source, site, target, list(scraped), list(media))
 
     @task(**retry_args("verify"))
-    def verify(source: dict, site: dict, target: dict, scraped: list, media: list, imported: dict) -> dict:
+    def verify(source: dict, site: dict, target: dict, scraped: list, media: list, imported: dict,
+               theme: dict) -> dict:
         params, ti = _ctx()
         with portal_errors(ti, wrap=ErrorCode.VERIFICATION_FAILED):
-            return sr.verify(params, ti, source, site, target, list(scraped), list(media), imported)
+            return sr.verify(params, ti, source, site, target, list(scraped), list(media), imported, theme)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
     def notify() -> dict:
@@ -133,11 +136,11 @@ def wp_migration_scrape_rebuild():
     scraped = scrape_content.partial(source=source, site=found["site"]).expand(batch=found)
     media = download_media.partial(source=source).expand(scraped=scraped)
     theme = match_theme(source, target)
-    found >> theme
+    media >> theme  # it reads the source too: after the downloads, never beside them
     built = build_site(found["site"], target, theme)
     imported = import_content(source, found["site"], target, scraped, media)
     built >> imported
-    verified = verify(source, found["site"], target, scraped, media, imported)
+    verified = verify(source, found["site"], target, scraped, media, imported, theme)
     done = notify()
     verified >> done
     clean = cleanup().as_teardown(setups=source, on_failure_fail_dagrun=True)

@@ -327,7 +327,7 @@ def import_content(params: dict[str, Any], source: dict[str, Any], site_uri: str
 
 def verify(params: dict[str, Any], ti: Any, source: dict[str, Any], site_uri: str,
            target: dict[str, Any], scraped: list[dict[str, Any]], media: list[dict[str, Any]],
-           imported: dict[str, Any]) -> dict[str, Any]:
+           imported: dict[str, Any], theme: dict[str, Any]) -> dict[str, Any]:
     conf = _conf(params)
     site = _site(site_uri)
     reports = artifacts_dir(conf, "reports")
@@ -353,6 +353,13 @@ def verify(params: dict[str, Any], ti: Any, source: dict[str, Any], site_uri: st
                 extract=extract_main, normalise=normalised_text, discovery=discovery_summary,
                 expected_text=_origin_rewriter(source, target))
         stats = _stats(scraped, media, report.get("media_bytes", 0), report["counts"].get("media_expected"))
+    report["theme"] = {k: theme.get(k) for k in ("label", "theme", "variation", "confidence", "by",
+                                                 "ranking", "look")}
+    report.setdefault("sections", {})["theme"] = {
+        "title": "Theme", "status": "pass", "checked": len(theme.get("ranking") or []) or 1,
+        "problem_count": 0,
+        "notes": [f"{theme.get('label')}: confidence {theme.get('confidence')} ({theme.get('by')})"]
+        + [f"candidate {r['label']}: distance {r['distance']}" for r in theme.get("ranking") or []]}
     report.update({"migration_id": conf["migration_id"], "stats": stats,
                    "source": {"url": source["url"]}, "target": {"url": target["url"]},
                    "generated_at": datetime.now(UTC).isoformat()})

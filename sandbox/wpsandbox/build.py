@@ -199,9 +199,10 @@ class _SiteSpec:
 
 def _wordpress_template(home: Path) -> Path:
     """A dereferenced copy of Debian's WordPress (it is full of symlinks), kept across
-    rebuilds and refreshed when the package changes."""
+    rebuilds and refreshed when the package or the installed theme packages change."""
     template = home / TEMPLATE
-    version = (WORDPRESS / "wp-includes" / "version.php").read_bytes()
+    themes = sorted(p.name for p in (WORDPRESS / "wp-content" / "themes").iterdir())
+    version = (WORDPRESS / "wp-includes" / "version.php").read_bytes() + ",".join(themes).encode()
     stamp = template / ".wpsandbox-version.php"
     if stamp.exists() and stamp.read_bytes() == version:
         return template

@@ -90,13 +90,14 @@ def test_scrape_rebuild_shape(dagbag: DagBag) -> None:
              "download_media", "import_content", "verify", "notify"]
     for before, after in itertools.pairwise(chain):
         assert after in down[before], (before, after)
-    assert {"match_theme"} <= set(down["discover"]) and "build_site" in down["match_theme"]
+    assert "match_theme" in down["download_media"] and "build_site" in down["match_theme"]
     assert "import_content" in down["build_site"]
     # Mapped over batches, with readable labels in the UI.
     for task_id in ("scrape_content", "download_media"):
         task = dag.get_task(task_id)
         assert task.map_index_template == "{{ batch_label }}"
         assert task.pool == "wpmigrate_source_io"
+        assert task.max_active_tis_per_dagrun == 1  # the per-host rate limit is per process
     assert dag.get_task("cleanup").is_teardown and dag.get_task("cleanup").on_failure_fail_dagrun
     assert dag.get_task("final_state").trigger_rule == "one_failed"
 

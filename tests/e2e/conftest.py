@@ -30,7 +30,10 @@ def _bad_connections(sb: sandbox_state.SandboxState, home: Path) -> dict[str, st
     conns["extra"]["key_file"] = str(stranger_key)
     db = json.loads(sandbox_state.connections(sb)[sandbox_state.SOURCE_DB_CONN_ID])
     db["password"] = "definitely-wrong"
-    return {"AIRFLOW_CONN_WPM_BAD_SFTP": json.dumps(conns), "AIRFLOW_CONN_WPM_BAD_DB": json.dumps(db)}
+    wp = json.loads(sandbox_state.connections(sb)[sandbox_state.TARGET_WP_CONN_ID])
+    wp["password"] = "abcd efgh ijkl mnop qrst uvwx"  # an application password the target never issued
+    return {"AIRFLOW_CONN_WPM_BAD_SFTP": json.dumps(conns), "AIRFLOW_CONN_WPM_BAD_DB": json.dumps(db),
+            "AIRFLOW_CONN_WPM_BAD_WP": json.dumps(wp)}
 
 
 def closed_window() -> str:

@@ -9,6 +9,7 @@ import hashlib
 import html
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -32,12 +33,14 @@ def _migrate(sandbox, rest, *, source_rest: bool) -> dict:
     try:
         run_id = str(uuid.uuid4())
         conf = sandbox_state.mode_b_conf(sandbox, run_id)
+        started = time.time()
         response = rest.trigger(DAG_ID, run_id, conf)
         assert response.status_code == 200, response.text
         run = rest.wait(DAG_ID, run_id, timeout=1200)
+        ended = time.time()
     finally:
         build.set_source_rest(True, sandbox)
-    return {"run": run, "run_id": run_id, "conf": conf}
+    return {"run": run, "run_id": run_id, "conf": conf, "window": (started, ended)}
 
 
 @pytest.fixture(scope="module")
@@ -133,8 +136,25 @@ def test_run_succeeds_with_stats_report_and_redirect_map(rebuilt, rest) -> None:
     assert stats["pagesCount"] > 0 and stats["postsCount"] > 0 and stats["mediaCount"] > 0
     report = rest.xcom(DAG_ID, run_id, "verify", "report")
     assert report["ok"] is True and report["html_uri"].endswith(".html")
-    assert Path(urlsplit(report["json_uri"]).path).exists()
+    full = json.loads(Path(urlsplit(report["json_uri"]).path).read_text())
+    # The source wears Twenty Twenty-Three's default look (a child theme of it).
+    assert full["theme"]["label"] == "twentytwentythree" and full["theme"]["confidence"] > 0.5
+    assert full["counts"]["pages_verified"] == stats["pagesCount"]
     assert rest.xcom(DAG_ID, run_id, "verify", "redirect_map").startswith("file://")
+
+
+def test_the_source_saw_only_polite_reads(rebuilt, sandbox) -> None:
+    """Seed 8.3: never write to the source, at most 10 requests per second. Read from the
+    source's own request log, over the whole DAG run (every task, every batch)."""
+    started, ended = rebuilt["window"]
+    ours = [entry for line in Path(sandbox.source.request_log).read_text().splitlines()
+            if (entry := json.loads(line)) and "wpmigrate" in (entry.get("ua") or "")
+            and started <= entry["t"] <= ended]
+    assert len(ours) > 30  # the run did read the source through the logged server
+    assert {e["method"] for e in ours} <= {"GET", "HEAD"}
+    times = sorted(e["t"] for e in ours)
+    busiest = max(sum(1 for u in times[i:i + 12] if u - t < 1.0) for i, t in enumerate(times))
+    assert busiest <= 10, f"{busiest} requests within one second"
 
 
 def test_every_published_page_and_post_is_rebuilt(rebuilt, sandbox) -> None:

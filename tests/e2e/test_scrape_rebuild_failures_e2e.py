@@ -1,0 +1,96 @@
+"""Mode B bad input through the REST API: each fails fast in the right task with the
+seed's error code, writes nothing to the target, and a conf failing the schema is 400."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+
+from tests.support import wordpress_checks as wc
+from wpsandbox import build
+from wpsandbox import state as sandbox_state
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
+DAG_ID = "wp_migration_scrape_rebuild"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BAD_INPUTS = {
+    "unreachable": (lambda c, sb: c.update(source_url=f"http://127.0.0.1:{_free_port()}"),
+                    "validate_source", "SOURCE_UNREACHABLE"),
+    "not_wordpress": (lambda c, sb: c.update(source_url=sb.static.url), "validate_source", "NOT_WORDPRESS"),
+    "private_address": (lambda c, sb: c.update(source_url="http://10.20.30.40/"), "validate_source",
+                        "SOURCE_REFUSED"),
+    # The target refuses the platform login: nothing can be written.
+    "target_refuses": (lambda c, sb: c["target"].update(wp_conn_id="wpm_bad_wp"), "provision_target",
+                       "PROVISION_FAILED"),
+    "unknown_theme": (lambda c, sb: c.update(theme_preference="select_theme", selected_theme="nope/None"),
+                      "match_theme", "INVALID_CONF"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_runs(sandbox, rest) -> dict[str, str]:
+    rest.wait_for_dag(DAG_ID)
+    build.reset_target(sandbox)
+    runs = {"baseline": _content_rows(sandbox)}
+    for name, (mutate, _, _) in BAD_INPUTS.items():
+        conf = sandbox_state.mode_b_conf(sandbox, str(uuid.uuid4()))
+        mutate(conf, sandbox)
+        response = rest.trigger(DAG_ID, conf["migration_id"], conf)
+        assert response.status_code == 200, response.text
+        runs[name] = conf["migration_id"]
+    for name, run_id in runs.items():
+        if name != "baseline":
+            rest.wait(DAG_ID, run_id, timeout=600)
+    return runs
+
+
+def _content_rows(sb) -> list[tuple]:
+    # wp_global_styles aside: reading a theme's styles through the REST API (match_theme)
+    # makes WordPress create that theme's empty user-styles post, as the Site Editor does.
+    return wc.rows(wc.db(sb, "target"),
+                   f"SELECT ID, post_type, post_name, post_modified_gmt FROM {sb.target.table_prefix}posts "
+                   "WHERE post_type <> 'wp_global_styles' ORDER BY ID")
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_with_its_code(case: str, bad_runs, rest) -> None:
+    run_id = bad_runs[case]
+    _, task_id, code = BAD_INPUTS[case]
+    assert rest.run(DAG_ID, run_id)["state"] == "failed"
+    error = rest.xcom(DAG_ID, run_id, task_id, "error")
+    assert error["code"] == code, error
+    assert error["permanent"] is True
+    tis = {ti["task_id"]: ti for ti in rest.task_instances(DAG_ID, run_id) if ti["map_index"] < 0}
+    assert tis[task_id]["state"] == "failed" and tis[task_id]["try_number"] == 1
+    assert tis["final_state"]["state"] == "failed"
+    assert tis["import_content"]["state"] == "upstream_failed"
+
+
+def test_failed_runs_wrote_nothing_to_the_target(bad_runs, sandbox) -> None:
+    assert _content_rows(sandbox) == bad_runs["baseline"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c.pop("target"),
+        lambda c: c.update(content_scope={"max_depth": 11}),
+        lambda c: c.update(theme_preference="whatever"),
+        lambda c: c["target"].update(password="hunter2"),
+    ],
+    ids=["missing_target", "depth_over_10", "bad_theme_preference", "password_in_conf"],
+)
+def test_conf_failing_the_schema_is_refused_with_400(change, sandbox, rest) -> None:
+    conf = sandbox_state.mode_b_conf(sandbox)
+    change(conf)
+    response = rest.trigger(DAG_ID, conf["migration_id"], conf)
+    assert response.status_code == 400, response.text
