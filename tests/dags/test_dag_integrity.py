@@ -100,6 +100,9 @@ def test_scrape_rebuild_shape(dagbag: DagBag) -> None:
         assert task.max_active_tis_per_dagrun == 1  # the per-host rate limit is per process
     assert dag.get_task("cleanup").is_teardown and dag.get_task("cleanup").on_failure_fail_dagrun
     assert dag.get_task("final_state").trigger_rule == "one_failed"
+    from wpmigrate.progress import SCRAPE_REBUILD_WEIGHTS
+
+    assert set(SCRAPE_REBUILD_WEIGHTS) <= set(down)  # the portal's progress bar names real tasks
 
 
 def _mode_b_conf() -> dict:

@@ -213,6 +213,25 @@ def test_every_redirect_resolves_to_a_target_page(rebuilt, sandbox, rest) -> Non
             assert client.get(target_url, follow_redirects=True).status_code == 200, (source_url, target_url)
 
 
+def test_clearing_the_import_through_the_api_creates_nothing_twice(rebuilt, sandbox, rest) -> None:
+    """What an operator's retry does: import_content and everything after it run again on a
+    target that already holds the import; every write finds what it created."""
+    def content_rows() -> list[tuple]:
+        return wc.rows(wc.db(sandbox, "target"),
+                       f"SELECT post_type, post_name, post_parent FROM {sandbox.target.table_prefix}posts "
+                       "WHERE post_type IN ('page','post','attachment','wp_navigation') ORDER BY ID")
+
+    before = content_rows()
+    assert len(before) > 20
+    rest.clear(DAG_ID, rebuilt["run_id"], ["import_content"], downstream=True)
+    run = rest.wait(DAG_ID, rebuilt["run_id"], timeout=900)
+    assert run["state"] == "success", rest.task_states(DAG_ID, rebuilt["run_id"])
+    tis = [ti for ti in rest.task_instances(DAG_ID, rebuilt["run_id"]) if ti["task_id"] == "import_content"]
+    assert tis[0]["try_number"] == 2  # it did run again
+    assert content_rows() == before
+    assert rest.xcom(DAG_ID, rebuilt["run_id"], "verify", "report")["ok"] is True
+
+
 def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sandbox, rest, rebuilt) -> None:
     closed = _migrate(sandbox, rest, source_rest=False)
     assert closed["run"]["state"] == "success", rest.task_states(DAG_ID, closed["run_id"])
