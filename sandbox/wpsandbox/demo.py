@@ -116,6 +116,9 @@ def _print_sections(json_uri: str) -> None:
     for section in (report.get("sections") or {}).values():
         print(f"   {section.get('status', '?').upper():5s} {section.get('title')}: "
               f"{section.get('checked')} checked, {section.get('problem_count')} problem(s)")
+    theme = report.get("theme")
+    if theme:
+        print(f"   theme: {theme.get('label')} (confidence {theme.get('confidence')}, by {theme.get('by')})")
 
 
 if __name__ == "__main__":

@@ -213,6 +213,20 @@ def test_every_redirect_resolves_to_a_target_page(rebuilt, sandbox, rest) -> Non
             assert client.get(target_url, follow_redirects=True).status_code == 200, (source_url, target_url)
 
 
+def _navigation(url: str) -> list[tuple[str, str]]:
+    soup = BeautifulSoup(httpx.get(url + "/", timeout=30).text, "html.parser")
+    return [(a.get_text(strip=True), urlsplit(a["href"]).path)
+            for nav in soup.select("nav.wp-block-navigation") for a in nav.select("a[href]")]
+
+
+def test_the_main_navigation_is_rebuilt_on_the_target(rebuilt, sandbox) -> None:
+    source, target = _navigation(sandbox.source.url), _navigation(sandbox.target.url)
+    assert len(source) >= 3 and target == source
+    stored = wc.rows(wc.db(sandbox, "target"), f"SELECT COUNT(*) FROM {sandbox.target.table_prefix}posts "
+                                               "WHERE post_type='wp_navigation' AND post_status='publish'")
+    assert stored[0][0] == 1
+
+
 def test_clearing_the_import_through_the_api_creates_nothing_twice(rebuilt, sandbox, rest) -> None:
     """What an operator's retry does: import_content and everything after it run again on a
     target that already holds the import; every write finds what it created."""
