@@ -16,7 +16,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import IO, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -76,12 +76,24 @@ class UrlMap:
         return f"{found}#{fragment}" if fragment else found
 
 
-def import_content(target: WordPressRestTarget, scraped: Iterable[ScrapedItem],
+ScrapedSource = Iterable[ScrapedItem] | Callable[[], Iterable[ScrapedItem]]
+
+
+def _stream(scraped: ScrapedSource) -> Iterable[ScrapedItem]:
+    return scraped() if callable(scraped) else scraped
+
+
+def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
                    media: Iterable[MediaFile], *, open_media: Callable[[MediaFile], bytes],
                    source_home: str, target_home: str) -> ImportResult:
-    """Import everything (idempotently); see the module docstring for the order."""
+    """Import everything (idempotently); see the module docstring for the order.
+
+    ``scraped`` is read twice: pass a list, or a callable returning a fresh iterator (the
+    DAG streams the artifact files), so only a light index of the items (no content) is
+    held in memory, whatever the size of the site.
+    """
     result = ImportResult()
-    items = _unique_items(scraped, result)
+    items = _unique_items(_stream(scraped), result)  # light: no content or excerpt
     _import_media(target, media, open_media, source_home, result)
     term_ids = _import_terms(target, items, result)
     pages, orphans = _pages_parent_first(items, result)
@@ -90,12 +102,12 @@ def import_content(target: WordPressRestTarget, scraped: Iterable[ScrapedItem],
     ids: dict[str, int] = {}  # url_key(source URL) -> target id
 
     created: set[str] = set()
-    for item in ordered:  # pass 1: every item exists, every target URL is known
+    for item in ordered:  # pass 1: every item exists (parents first), every target URL is known
         kind = f"{item.kind}s"
         existing = target.find_content(kind, item.slug, parent=_parent_id(item, ids, orphans))
         if existing:
             ids[url_key(item.source_url)], link = int(existing["id"]), existing["link"]
-        else:  # links to items not created yet keep their path for now
+        else:  # created without content; pass 2 writes it with every link resolved
             written = target.ensure_content(kind, _body(item, ids, orphans, term_ids, rewriter, result,
                                                         final=False))
             ids[url_key(item.source_url)], link = written["id"], written["link"]
@@ -103,7 +115,12 @@ def import_content(target: WordPressRestTarget, scraped: Iterable[ScrapedItem],
         result.url_map[item.source_url] = link
         rewriter.links.add(item.source_url, link)
 
-    for item in ordered:  # pass 2: final content, links to every item resolved
+    done: set[str] = set()
+    for item in _stream(scraped):  # pass 2: final content, streamed again
+        key = url_key(item.source_url)
+        if key in done or key not in ids:
+            continue
+        done.add(key)
         body = _body(item, ids, orphans, term_ids, rewriter, result, final=True)
         written = target.ensure_content(f"{item.kind}s", body)
         result.url_map[item.source_url] = written["link"]
@@ -113,13 +130,14 @@ def import_content(target: WordPressRestTarget, scraped: Iterable[ScrapedItem],
 
 
 def _unique_items(scraped: Iterable[ScrapedItem], result: ImportResult) -> list[ScrapedItem]:
+    """The items without their content (which pass 2 reads again from the stream)."""
     seen: dict[str, ScrapedItem] = {}
     for item in scraped:
         key = url_key(item.source_url)
         if key in seen:
             result.warnings.append(f"{item.source_url}: scraped twice, first copy kept")
             continue
-        seen[key] = item
+        seen[key] = replace(item, content_html="", excerpt="", media_urls=[], removed={})
     return list(seen.values())
 
 

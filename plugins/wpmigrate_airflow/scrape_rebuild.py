@@ -309,7 +309,7 @@ def import_content(params: dict[str, Any], source: dict[str, Any], site_uri: str
     media_uris = [m["media_uri"] for m in media]
     with _target(conf) as wp:
         result = content_import.import_content(
-            wp, _iter_all(scraped_uris, ScrapedItem), _iter_all(media_uris, MediaFile),
+            wp, lambda: _iter_all(scraped_uris, ScrapedItem), _iter_all(media_uris, MediaFile),
             open_media=lambda f: ObjectStoragePath(f.artifact_uri).read_bytes(),
             source_home=source["home"], target_home=target["url"])
         menu = site_rebuild.ensure_menu(wp, site.get("menu") or [], result.url_map)

@@ -94,3 +94,22 @@ def test_conf_failing_the_schema_is_refused_with_400(change, sandbox, rest) -> N
     change(conf)
     response = rest.trigger(DAG_ID, conf["migration_id"], conf)
     assert response.status_code == 400, response.text
+
+
+def test_off_peak_run_waits_for_the_window_and_can_be_cancelled(sandbox, rest) -> None:
+    """schedule: off_peak holds a Mode B run in wait_for_window before it reads the source
+    beyond validation; cancelled there, it ends failed and nothing reaches the target."""
+    rest.wait_for_dag(DAG_ID)
+    build.reset_target(sandbox)
+    before = _content_rows(sandbox)
+    conf = sandbox_state.mode_b_conf(sandbox, str(uuid.uuid4()))
+    conf["schedule"] = "off_peak"
+    run_id = conf["migration_id"]
+    assert rest.trigger(DAG_ID, run_id, conf).status_code == 200
+    rest.wait(DAG_ID, run_id, timeout=120, poll=1,
+              until=lambda r: rest.task_states(DAG_ID, run_id).get("wait_for_window") == "up_for_reschedule")
+    states = rest.task_states(DAG_ID, run_id)
+    assert states.get("discover") is None and states.get("provision_target") is None
+    rest.cancel(DAG_ID, run_id)
+    assert rest.wait(DAG_ID, run_id, timeout=60)["state"] == "failed"
+    assert _content_rows(sandbox) == before
