@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit
 from bs4 import BeautifulSoup, Tag
 
 from wpmigrate.content_records import MediaFile, ScrapedItem, Term
+from wpmigrate.errors import MigrationError
 from wpmigrate.media_refs import canonical_url, rewrite_media_urls
 from wpmigrate.url_rewrite import UrlRewriter
 from wpmigrate.wp_rest_target import WordPressRestTarget
@@ -43,6 +44,8 @@ class ImportResult:
     url_map: dict[str, str] = field(default_factory=dict)
     media_map: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Source media URL -> why the target would not take the file (its upload policy).
+    refused_media: dict[str, str] = field(default_factory=dict)
 
     def count(self, kind: str, *, created: bool, updated: bool = False) -> None:
         self.counts[kind]["created" if created else "updated" if updated else "unchanged"] += 1
@@ -155,8 +158,17 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
             sha256 = hashlib.sha256(content).hexdigest()
             if sha256 != item.sha256:
                 result.warnings.append(f"{item.source_url}: stored file does not match its recorded sha256")
-            uploaded = target.ensure_media(content=content, filename=item.filename, mime=item.mime,
-                                           sha256=sha256, title=item.title, alt_text=item.alt)
+            try:
+                uploaded = target.ensure_media(content=content, filename=item.filename, mime=item.mime,
+                                               sha256=sha256, title=item.title, alt_text=item.alt)
+            except MigrationError as err:
+                if "refused_file" not in err.details:
+                    raise
+                # The rest of the site goes on; verification reports the file as missing
+                # with this reason, and a re-run after the policy changes completes it.
+                result.refused_media[item.source_url] = err.message
+                result.warnings.append(f"{item.source_url}: {err.message}")
+                continue
         result.media_map[key] = {"id": uploaded["id"], "url": uploaded["file_url"]}
         result.count("media", created=uploaded["created"])
 

@@ -66,6 +66,7 @@ def verify_rebuild(
     normalise: Callable[[str], str],
     discovery: Mapping[str, Any] | None = None,
     expected_text: Callable[[str], str] = lambda html: html,
+    refused_media: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Read the target back and compare. ``url_map``: source page/post URL -> target URL;
     ``media_url_map``: source media URL -> target media URL; ``expected_text`` turns scraped
@@ -117,7 +118,8 @@ def verify_rebuild(
         counts["media_expected"] += 1
         target_url = media_url_map.get(file.source_url)
         if not target_url:
-            loss("media_missing", file.source_url, "not on the target")
+            why = (refused_media or {}).get(file.source_url)
+            loss("media_missing", file.source_url, why or "not on the target")
             continue
         digest, size = _sha256_of(client, target_url)
         if digest != file.sha256:

@@ -21,6 +21,23 @@ CONTENT_FIELDS = ("slug", "title", "content", "excerpt", "date", "date_gmt", "st
                   "categories", "tags", "featured_media")
 
 
+# WordPress's answers to an upload it will never take (wp_handle_sideload errors: file type
+# not allowed, too big for the site, empty); sent as 500 or 400 although permanent.
+REFUSED_UPLOAD_CODES = frozenset({"rest_upload_sideload_error", "rest_upload_file_too_big",
+                                  "rest_upload_limited_space", "rest_upload_no_data",
+                                  "rest_upload_sniffed_bad_type"})
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
 class WordPressRestTarget:
     def __init__(self, client: httpx.Client) -> None:
         """``client``: base_url = the target site, auth = (service login, application password)."""
@@ -100,9 +117,24 @@ class WordPressRestTarget:
         # Slug and title ride on the upload request itself: no window in which a killed
         # task leaves an attachment a retry could not find.
         disposition = f'attachment; filename="{_header_safe(filename)}"'
-        response = self._call(
-            "POST", "media", params={"slug": slug, "title": title or filename, "alt_text": alt_text},
-            content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
+        try:
+            response = self.client.request(
+                "POST", "/wp-json/wp/v2/media",
+                params={"slug": slug, "title": title or filename, "alt_text": alt_text},
+                content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
+        except httpx.TransportError as err:
+            raise MigrationError(ErrorCode.IMPORT_FAILED, f"target unreachable: {err}",
+                                 permanent=False) from err
+        code = _error_code(response)
+        if code in REFUSED_UPLOAD_CODES:
+            # The target's policy (upload_mimes, size limit): retrying cannot help, and the
+            # caller decides whether the rest of the import goes on without this file.
+            refused = self._refused(response, f"media {filename!r} ({mime})")
+            refused.details.update({"code": code, "refused_file": filename})
+            raise refused
+        if response.status_code >= 500 or response.status_code == 429:
+            raise MigrationError(ErrorCode.IMPORT_FAILED,
+                                 f"target answered {response.status_code} to POST media", permanent=False)
         if response.status_code != 201:
             raise self._refused(response, f"media {filename!r}")
         return _media_info(response.json(), created=True)

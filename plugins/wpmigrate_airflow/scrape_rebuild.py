@@ -320,8 +320,10 @@ def import_content(params: dict[str, Any], source: dict[str, Any], site_uri: str
         content_import.write_redirect_map(out, content_import.redirect_map(result.url_map), "json")
     url_map = reports / "url-map.json"
     url_map.write_text(json.dumps({"pages_and_posts": result.url_map,
-                                   "media": {k: v["url"] for k, v in result.media_map.items()}}))
+                                   "media": {k: v["url"] for k, v in result.media_map.items()},
+                                   "refused_media": result.refused_media}))
     return {"redirect_map_uri": str(redirects), "url_map_uri": str(url_map), "counts": result.counts,
+            "refused_media": len(result.refused_media),
             "warnings": result.warnings[:50], "menu": menu, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -351,7 +353,7 @@ def verify(params: dict[str, Any], ti: Any, source: dict[str, Any], site_uri: st
                 url_map=maps["pages_and_posts"], media=_iter_all([m["media_uri"] for m in media], MediaFile),
                 media_url_map=maps["media"], source_origins=source["old_origins"],
                 extract=extract_main, normalise=normalised_text, discovery=discovery_summary,
-                expected_text=_origin_rewriter(source, target))
+                expected_text=_origin_rewriter(source, target), refused_media=maps.get("refused_media"))
         stats = _stats(scraped, media, report.get("media_bytes", 0), report["counts"].get("media_expected"))
     report["theme"] = {k: theme.get(k) for k in ("label", "theme", "variation", "confidence", "by",
                                                  "ranking", "look")}

@@ -188,3 +188,29 @@ def test_import_rebuilds_content_with_target_references(fresh_target, target) ->
     out = io.StringIO()
     write_redirect_map(out, entries, "json")
     assert json.loads(out.getvalue())["redirects"] == entries
+
+
+def test_a_file_the_target_refuses_is_reported_and_the_rest_goes_on(fresh_target, target) -> None:
+    """WordPress refuses SVG uploads by default (upload_mimes): the page still arrives, the
+    PNG beside it too, and the refusal is recorded with WordPress's reason for the report."""
+    sb = fresh_target
+    src = sb.source.url
+    png = httpx.get(f"{src}{UPLOADS}logo.png", timeout=30).content
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="9" height="9"/></svg>'
+    blobs = {"png": png, "svg": svg}
+
+    def file(name: str, data: bytes, mime: str) -> MediaFile:
+        return MediaFile(source_url=f"{src}/files/{name}", sha256=hashlib.sha256(data).hexdigest(),
+                         size=len(data), mime=mime, artifact_uri=name.rsplit(".", 1)[1], filename=name)
+
+    media = [file("logo.png", png, "image/png"), file("mark.svg", svg, "image/svg+xml")]
+    page = ScrapedItem(kind="page", source_url=f"{src}/brand/", title="Brand", slug="brand",
+                       content_html=f'<p><img src="{src}/files/logo.png"/>'
+                                    f'<img src="{src}/files/mark.svg"/></p>')
+    result = import_content(target, [page], media, open_media=lambda f: blobs[f.artifact_uri],
+                            source_home=src, target_home=sb.target.url)
+    assert list(result.refused_media) == [f"{src}/files/mark.svg"]
+    assert "not allowed to upload this file type" in result.refused_media[f"{src}/files/mark.svg"]
+    assert f"{src}/files/logo.png" in result.media_map and result.counts["pages"]["created"] == 1
+    served = httpx.get(result.url_map[f"{src}/brand/"], timeout=30)
+    assert served.status_code == 200 and result.media_map[f"{src}/files/logo.png"]["url"] in served.text
