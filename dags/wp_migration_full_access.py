@@ -8,17 +8,14 @@ final_state (and cleanup, for cancelled runs) fail the run when any work task fa
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.conf import FULL_ACCESS
 from wpmigrate.errors import ErrorCode
+from wpmigrate_airflow import dag_support, run_outcome
 from wpmigrate_airflow import full_access as fa
-from wpmigrate_airflow import run_outcome
-from wpmigrate_airflow.dag_support import params_for, retry_args
+from wpmigrate_airflow.dag_support import migration_dag_args, retry_args
 from wpmigrate_airflow.portal import portal_errors
 
 
@@ -27,17 +24,7 @@ def _ctx():
     return ctx["params"], ctx["ti"]
 
 
-@dag(
-    dag_id="wp_migration_full_access",
-    schedule=None,
-    catchup=False,
-    max_active_runs=8,
-    max_active_tasks=16,
-    params=params_for(FULL_ACCESS),
-    tags=["wpmigrate", "mode-a", "full-access"],
-    doc_md=__doc__,
-    dagrun_timeout=timedelta(hours=8),
-)
+@dag(**migration_dag_args(FULL_ACCESS, "wp_migration_full_access", ["mode-a", "full-access"], __doc__))
 def wp_migration_full_access():
     @task(**retry_args("validate_source"))
     def validate_source() -> dict:
@@ -45,12 +32,7 @@ def wp_migration_full_access():
         with portal_errors(ti, wrap=ErrorCode.SOURCE_UNREACHABLE):
             return fa.validate_source(params)
 
-    wait_for_window = DateTimeSensor(
-        task_id="wait_for_window",
-        target_time="{{ ti.xcom_pull(task_ids='validate_source', key='window_start') }}",
-        mode="reschedule",
-        poke_interval=300,
-    )
+    wait_for_window = dag_support.wait_for_window()
 
     @task(**retry_args("provision_target"))
     def provision_target() -> dict:

@@ -9,17 +9,14 @@ final_state fails the run when any work task failed. The work lives in
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.conf import SCRAPE_REBUILD
 from wpmigrate.errors import ErrorCode
-from wpmigrate_airflow import run_outcome
+from wpmigrate_airflow import dag_support, run_outcome
 from wpmigrate_airflow import scrape_rebuild as sr
-from wpmigrate_airflow.dag_support import params_for, retry_args
+from wpmigrate_airflow.dag_support import migration_dag_args, retry_args
 from wpmigrate_airflow.portal import portal_errors
 
 
@@ -33,17 +30,8 @@ def _label(batch: dict) -> None:
     get_current_context()["batch_label"] = batch.get("label", "")
 
 
-@dag(
-    dag_id="wp_migration_scrape_rebuild",
-    schedule=None,
-    catchup=False,
-    max_active_runs=8,
-    max_active_tasks=16,
-    params=params_for(SCRAPE_REBUILD),
-    tags=["wpmigrate", "mode-b", "scrape-rebuild"],
-    doc_md=__doc__,
-    dagrun_timeout=timedelta(hours=8),
-)
+@dag(**migration_dag_args(SCRAPE_REBUILD, "wp_migration_scrape_rebuild", ["mode-b", "scrape-rebuild"],
+                          __doc__))
 def wp_migration_scrape_rebuild():
     @task(**retry_args("validate_source"))
     def validate_source() -> dict:
@@ -51,12 +39,7 @@ def wp_migration_scrape_rebuild():
         with portal_errors(ti, wrap=ErrorCode.SOURCE_UNREACHABLE):
             return sr.validate_source(params)
 
-    wait_for_window = DateTimeSensor(
-        task_id="wait_for_window",
-        target_time="{{ ti.xcom_pull(task_ids='validate_source', key='window_start') }}",
-        mode="reschedule",
-        poke_interval=300,
-    )
+    wait_for_window = dag_support.wait_for_window()
 
     @task(**retry_args("provision_target"))
     def provision_target() -> dict:

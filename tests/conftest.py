@@ -6,8 +6,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from wpmigrate.wp_rest_target import WordPressRestTarget
 from wpsandbox import build
 from wpsandbox.state import SandboxState
 
@@ -43,3 +45,14 @@ def fresh_target(sandbox: SandboxState) -> Iterator[SandboxState]:
     if not sandbox.source_rest_enabled:
         build.set_source_rest(True, sandbox)
     yield sandbox
+
+
+@pytest.fixture
+def rest_target(fresh_target: SandboxState) -> Iterator[WordPressRestTarget]:
+    """The fresh target's REST API as the platform's service user; the target is reset
+    afterwards (tests using plain ``sandbox`` expect a fresh target)."""
+    sb = fresh_target
+    with httpx.Client(base_url=sb.target.url, auth=(sb.platform.service_user, sb.platform.app_password),
+                      timeout=60) as client:
+        yield WordPressRestTarget(client)
+    build.reset_target(sb)

@@ -10,7 +10,6 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,7 +19,6 @@ from tests.support import wordpress_checks as wc
 from wpmigrate.content_import import import_content, redirect_map, write_redirect_map
 from wpmigrate.content_records import MediaFile, ScrapedItem, Term
 from wpmigrate.wp_rest_target import WordPressRestTarget
-from wpsandbox import build
 
 pytestmark = pytest.mark.sandbox
 
@@ -32,12 +30,8 @@ FILES = {  # name -> mime: an original, one of its size variants (srcset), two P
 
 
 @pytest.fixture
-def target(fresh_target) -> Iterator[WordPressRestTarget]:
-    sb = fresh_target
-    with httpx.Client(base_url=sb.target.url, auth=(sb.platform.service_user, sb.platform.app_password),
-                      timeout=60) as client:
-        yield WordPressRestTarget(client)
-    build.reset_target(sb)  # tests that use the plain ``sandbox`` fixture expect a fresh target
+def target(rest_target) -> WordPressRestTarget:
+    return rest_target
 
 
 def _media(src: str) -> tuple[list[MediaFile], dict[str, bytes]]:

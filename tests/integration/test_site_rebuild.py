@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,18 +14,13 @@ from tests.support import wordpress_checks as wc
 from wpmigrate.errors import MigrationError
 from wpmigrate.site_rebuild import MENU_SLUG, active_theme, build_site, ensure_menu, target_theme_candidates
 from wpmigrate.wp_rest_target import WordPressRestTarget
-from wpsandbox import build
 
 pytestmark = pytest.mark.sandbox
 
 
 @pytest.fixture
-def target(fresh_target) -> Iterator[WordPressRestTarget]:
-    sb = fresh_target
-    with httpx.Client(base_url=sb.target.url, auth=(sb.platform.service_user, sb.platform.app_password),
-                      timeout=60) as client:
-        yield WordPressRestTarget(client)
-    build.reset_target(sb)  # tests that use the plain ``sandbox`` fixture expect a fresh target
+def target(rest_target) -> WordPressRestTarget:
+    return rest_target
 
 
 def _second_block_theme(sb) -> str:
