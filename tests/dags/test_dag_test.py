@@ -74,3 +74,21 @@ def test_dag_test_rebuilds_the_sandbox_in_the_selected_theme(sandbox, tmp_path: 
         assert len(stored) == 1 and palette["base"] in stored[0][0].decode().lower()
     finally:
         build.reset_target(sandbox)
+
+
+def test_dag_test_rebuilds_a_site_that_is_not_wordpress_when_allowed(sandbox, tmp_path: Path) -> None:
+    """allow_non_wordpress: the sandbox's hand-written static site is crawled and rebuilt
+    from its HTML alone (without the flag it is NOT_WORDPRESS, see the e2e tests)."""
+    build.reset_target(sandbox)
+    conf = sandbox_state.mode_b_conf(sandbox, str(uuid.uuid4()))
+    conf.update(source_url=sandbox.static.url, allow_non_wordpress=True)
+    try:
+        states = _dag_test(sandbox, tmp_path, "wp_migration_scrape_rebuild", conf)
+        assert states["verify"] == "success"
+        pages = wc.rows(wc.db(sandbox, "target"), "SELECT post_title, post_content FROM wp_posts "
+                                                  "WHERE post_type='page' AND post_status='publish'")
+        titles = {t.decode(): c.decode() for t, c in pages}
+        assert {"Plain Static Site", "About"} <= set(titles)
+        assert "Hand-written HTML." in titles["About"]
+    finally:
+        build.reset_target(sandbox)
