@@ -157,6 +157,21 @@ def test_the_source_saw_only_polite_reads(rebuilt, sandbox) -> None:
     assert busiest <= 10, f"{busiest} requests within one second"
 
 
+def test_no_secret_in_logs_xcom_or_artifacts(rebuilt, sandbox, rest) -> None:
+    """The platform's application password reaches the target only in request headers."""
+    secret = sandbox.platform.app_password
+    run_id = rebuilt["run_id"]
+    for task_id in ("provision_target", "match_theme", "build_site", "import_content", "verify"):
+        log = rest.log(DAG_ID, run_id, task_id, 1)
+        assert log and secret not in log and secret.replace(" ", "") not in log, task_id
+        assert secret not in json.dumps(rest.xcom(DAG_ID, run_id, task_id)), task_id
+    report = rest.xcom(DAG_ID, run_id, "verify", "report")
+    run_dir = Path(urlsplit(report["json_uri"]).path).parents[1]
+    texts = [p for p in run_dir.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".html")]
+    assert len(texts) > 5
+    assert not [p for p in texts if secret in p.read_text(errors="replace")]
+
+
 def test_every_published_page_and_post_is_rebuilt(rebuilt, sandbox) -> None:
     published = _published(sandbox)
     assert {p["kind"] for p in published} == {"page", "post"}
