@@ -36,7 +36,7 @@ from wpmigrate.wp_rest_target import WordPressRestTarget
 from wpmigrate.wp_site import origin_of
 from wpmigrate_airflow.hooks import WordPressSiteHook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
-from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb
+from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +195,8 @@ def scrape_batch(params: dict[str, Any], source: dict[str, Any], site_uri: str,
                 continue
             record = scrape_item(item, page.text, **_lookups(lookups))
             scraped.append(record)
+            if len(scraped) % 10 == 0:
+                log.info("scrape_content progress: %d items of %s", len(scraped), batch["label"])
             media_refs.extend({"url": url} for url in record.media_urls)
     scraped_path = out / f"{name}.jsonl"
     refs_path = out / f"{name}.media.json"
@@ -231,7 +233,8 @@ def download_media(params: dict[str, Any], source: dict[str, Any], scraped: dict
     files: list[MediaFile] = []
     skipped: list[Skipped] = []
     with _fetcher() as fetcher:
-        for record in media_download.download_all(fetcher.open_stream, refs, store):
+        for record in media_download.download_all(fetcher.open_stream, refs, store,
+                                                  progress=progress_logger("download_media")):
             (files if isinstance(record, MediaFile) else skipped).append(record)
     path = artifacts_dir(conf, "media-index") / f"{name}.jsonl"
     _write(path, files)
@@ -245,7 +248,9 @@ def download_media(params: dict[str, Any], source: dict[str, Any], scraped: dict
 def match_theme(params: dict[str, Any], source: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
     conf = _conf(params)
     with _target(conf) as wp:
-        candidates = site_rebuild.target_theme_candidates(wp)
+        # Reading an inactive theme's styles means activating it for a moment: a dry run
+        # writes nothing, so it chooses among the active theme's looks only.
+        candidates = site_rebuild.target_theme_candidates(wp, probe_inactive=not conf["dry_run"])
     if conf["theme_preference"] == "select_theme":
         theme, _, variation = conf["selected_theme"].partition("/")
         chosen = [c for c in candidates if c.theme == theme and (c.variation or "") == variation]

@@ -3,8 +3,11 @@ seed's error code, writes nothing to the target, and a conf failing the schema i
 
 from __future__ import annotations
 
+import json
 import socket
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +116,31 @@ def test_off_peak_run_waits_for_the_window_and_can_be_cancelled(sandbox, rest) -
     rest.cancel(DAG_ID, run_id)
     assert rest.wait(DAG_ID, run_id, timeout=60)["state"] == "failed"
     assert _content_rows(sandbox) == before
+
+
+def test_dry_run_discovers_and_reports_but_writes_nothing(sandbox, rest) -> None:
+    rest.wait_for_dag(DAG_ID)
+    build.reset_target(sandbox)
+    before = _content_rows(sandbox)
+    themes_before = _theme(sandbox)
+    conf = sandbox_state.mode_b_conf(sandbox, str(uuid.uuid4()))
+    conf["dry_run"] = True
+    run_id = conf["migration_id"]
+    started = time.time()
+    assert rest.trigger(DAG_ID, run_id, conf).status_code == 200
+    assert rest.wait(DAG_ID, run_id, timeout=600)["state"] == "success"
+    # Every request the run sent the target was a read (its own request log says so).
+    sent = [json.loads(line) for line in Path(sandbox.target.request_log).read_text().splitlines()]
+    sent = [e for e in sent if e["t"] >= started and e.get("auth")]
+    assert sent and {e["method"] for e in sent} == {"GET"}, {(e["method"], e["uri"]) for e in sent}
+    report = rest.xcom(DAG_ID, run_id, "verify", "report")
+    assert report["ok"] is True
+    assert rest.xcom(DAG_ID, run_id, "discover", "counts")["post"] > 0
+    assert rest.xcom(DAG_ID, run_id, "verify", "stats")["postsCount"] > 0  # what would move
+    assert _content_rows(sandbox) == before
+    assert _theme(sandbox) == themes_before
+
+
+def _theme(sb) -> list[tuple]:
+    return wc.rows(wc.db(sb, "target"), "SELECT option_name, option_value FROM wp_options "
+                                        "WHERE option_name IN ('stylesheet', 'template') ORDER BY 1")
