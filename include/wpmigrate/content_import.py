@@ -341,9 +341,14 @@ class _Rewriter:
 
 # --- redirect map ---------------------------------------------------------------------------
 
-def redirect_map(url_map: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One entry per source URL: ``{"from_path", "from_url", "to_url", "status": 301,
-    "same_path"}``.
+REDIRECT_FIELDS = ("kind", "from_path", "from_url", "to_url", "status", "same_path")
+
+
+def redirect_map(url_map: Mapping[str, str], media_map: Mapping[str, str] | None = None
+                 ) -> list[dict[str, Any]]:
+    """One entry per source URL: ``{"kind", "from_path", "from_url", "to_url", "status": 301,
+    "same_path"}``; ``kind`` is ``content`` (pages and posts) or ``media`` (``media_map``:
+    source file URL -> target file URL, which moves to the upload folder of the import date).
 
     ``from_path`` (path and query, as requested on the migrated domain) is what the platform
     matches once the domain points at the new site; ``from_url`` keeps the old host for a
@@ -352,26 +357,26 @@ def redirect_map(url_map: Mapping[str, str]) -> list[dict[str, Any]]:
     domain-level rule already covers (the platform may skip them).
     """
     entries = []
-    for source, target in sorted(url_map.items()):
-        src, dst = urlsplit(source), urlsplit(target)
-        from_path = (src.path or "/") + (f"?{src.query}" if src.query else "")
-        to_path = (dst.path or "/") + (f"?{dst.query}" if dst.query else "")
-        entries.append({"from_path": from_path, "from_url": source, "to_url": target, "status": 301,
-                        "same_path": from_path.rstrip("/") == to_path.rstrip("/")})
+    for kind, mapping in (("content", url_map), ("media", media_map or {})):
+        for source, target in sorted(mapping.items()):
+            src, dst = urlsplit(source), urlsplit(target)
+            from_path = (src.path or "/") + (f"?{src.query}" if src.query else "")
+            to_path = (dst.path or "/") + (f"?{dst.query}" if dst.query else "")
+            entries.append({"kind": kind, "from_path": from_path, "from_url": source, "to_url": target,
+                            "status": 301, "same_path": from_path.rstrip("/") == to_path.rstrip("/")})
     return entries
 
 
 def write_redirect_map(stream: IO[str], entries: Iterable[Mapping[str, Any]],
                        fmt: Literal["csv", "json"] = "csv") -> int:
-    """The artifact the platform loads: CSV with header ``from_path,from_url,to_url,status,same_path``
-    (one line per source URL), or JSON ``{"version": 1, "redirects": [entry, ...]}``.
-    Returns the number of entries."""
-    rows = [{k: e[k] for k in ("from_path", "from_url", "to_url", "status", "same_path")} for e in entries]
+    """The artifact the platform loads: CSV with header
+    ``kind,from_path,from_url,to_url,status,same_path`` (one line per source URL), or JSON
+    ``{"version": 1, "redirects": [entry, ...]}``. Returns the number of entries."""
+    rows = [{k: e.get(k, "content") if k == "kind" else e[k] for k in REDIRECT_FIELDS} for e in entries]
     if fmt == "json":
         json.dump({"version": 1, "redirects": rows}, stream, ensure_ascii=False, indent=1)
     else:
-        writer = csv.DictWriter(stream, fieldnames=["from_path", "from_url", "to_url", "status", "same_path"],
-                                lineterminator="\n")
+        writer = csv.DictWriter(stream, fieldnames=list(REDIRECT_FIELDS), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return len(rows)

@@ -219,9 +219,10 @@ def test_no_target_content_links_to_the_source(rebuilt, sandbox) -> None:
 
 
 def test_every_redirect_resolves_to_a_target_page(rebuilt, sandbox, rest) -> None:
-    redirects = _redirects(rebuilt, rest)
+    redirects = _redirects(rebuilt, rest, kinds=("content", "media"))
     for item in _published(sandbox):
         assert _source_permalink(sandbox, item) in redirects
+    assert any("/wp-content/uploads/" in source for source in redirects)  # media moved too
     with httpx.Client(timeout=30) as client:
         for source_url, target_url in redirects.items():
             assert target_url.startswith(sandbox.target.url), source_url
@@ -275,8 +276,8 @@ def _source_permalink(sb, item: dict) -> str:
     return _rendered(sb.source.url, item["kind"], item["id"])["link"]
 
 
-def _redirects(rebuilt, rest) -> dict[str, str]:
+def _redirects(rebuilt, rest, kinds: tuple[str, ...] = ("content",)) -> dict[str, str]:
     """The redirect map artifact, found the way the platform finds it: XCom, then the file."""
     uri = rest.xcom(DAG_ID, rebuilt["run_id"], "verify", "redirect_map")
     data = json.loads(Path(urlsplit(uri).path).read_text())
-    return {entry["from_url"]: entry["to_url"] for entry in data["redirects"]}
+    return {entry["from_url"]: entry["to_url"] for entry in data["redirects"] if entry["kind"] in kinds}

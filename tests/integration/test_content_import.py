@@ -174,10 +174,14 @@ def test_import_rebuilds_content_with_target_references(fresh_target, target) ->
     assert by_path["/about-us/"]["same_path"] is True  # a domain-level rule covers it
     assert by_path["/2021/03/first-roast/"]["same_path"] is False
     assert len(entries) == len(result.url_map)
+    with_media = redirect_map(result.url_map, {k: v["url"] for k, v in result.media_map.items()})
+    media_entries = [e for e in with_media if e["kind"] == "media"]
+    assert len(media_entries) == len(result.media_map) and all(e["to_url"].startswith(sb.target.url)
+                                                                for e in media_entries)
     out = io.StringIO()
     assert write_redirect_map(out, entries) == len(entries)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert rows[0].keys() == {"from_path", "from_url", "to_url", "status", "same_path"}
+    assert rows[0].keys() == {"kind", "from_path", "from_url", "to_url", "status", "same_path"}
     assert len(rows) == len(entries)
     out = io.StringIO()
     write_redirect_map(out, entries, "json")
