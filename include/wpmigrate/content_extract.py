@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
 from bs4 import BeautifulSoup, Comment, Tag
 
 from wpmigrate.content_records import Term
-from wpmigrate.media_refs import FRAGMENT_FORMATTER, parse_srcset
+from wpmigrate.media_refs import FRAGMENT_FORMATTER, SRCSET_ATTRS, parse_srcset
 
 PageKind = Literal["page", "post", "unknown"]
 
@@ -551,7 +551,7 @@ def _featured_image(soup: BeautifulSoup, url: str) -> str | None:
             continue
         # The largest srcset candidate is usually the original upload; src is a resized copy.
         best: tuple[float, str] | None = None
-        for attr in ("srcset", "data-srcset", "data-lazy-srcset"):
+        for attr in SRCSET_ATTRS:
             for candidate, descriptor in parse_srcset(str(img.get(attr) or "")):
                 digits = descriptor[:-1]
                 width = float(digits) if descriptor.endswith("w") and digits.isdigit() else 0

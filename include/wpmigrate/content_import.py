@@ -270,6 +270,14 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
     return body
 
 
+def origin_text_rewriter(source_origins: Iterable[str], target_home: str) -> Callable[[str], str]:
+    """Text -> text with every variant of the source origins (``http``/``https``, ``//``,
+    JSON-escaped, urlencoded) replaced by the target's: what the import does to content
+    after links and media, and what verification expects to find."""
+    rewriter = UrlRewriter.for_migration([o.rstrip("/") for o in source_origins], target_home.rstrip("/"))
+    return lambda text: rewriter.rewrite_plain(text.encode("utf-8")).decode("utf-8")
+
+
 class _Rewriter:
     """Source references in content -> target ones: media URLs, attachment ids in
     ``wp-image-N`` classes, and links to imported pages and posts."""
@@ -286,10 +294,7 @@ class _Rewriter:
         self.ids_by_url = {v["url"]: v["id"] for v in result.media_map.values()}
         # What is left after links and media: the origin written out as text (a JSON
         # sample, "visit http://old.example"), in every variant Mode A rewrites.
-        self.text = UrlRewriter.for_migration([source_home.rstrip("/")], self.target_home)
-
-    def rewrite_text(self, text: str) -> str:
-        return self.text.rewrite_plain(text.encode("utf-8")).decode("utf-8")
+        self.rewrite_text = origin_text_rewriter([source_home], self.target_home)
 
     def rewrite(self, html: str, base_url: str, *, report: bool) -> str:
         html, _ = rewrite_media_urls(html, self.media, base_url)

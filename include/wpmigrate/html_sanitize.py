@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
 from bs4.element import CData, ProcessingInstruction
 
-from wpmigrate.media_refs import FRAGMENT_FORMATTER, parse_srcset
+from wpmigrate.media_refs import FRAGMENT_FORMATTER, SRCSET_ATTRS, parse_srcset
 
 # Kept, with their allowed children.
 ALLOWED_TAGS = frozenset({
@@ -71,7 +71,6 @@ TAG_ATTRS: dict[str, frozenset[str]] = {
 URL_ATTRS = frozenset({"href", "src", "poster", "cite", "action", "formaction", "xlink:href",
                        "background", "data-src", "data-href", "data-url", "data-lazy-src",
                        "data-original", "data-bg"})
-SRCSET_ATTRS = frozenset({"srcset", "data-srcset", "data-lazy-srcset"})
 SAFE_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 SAFE_DATA_IMAGE = re.compile(r"^data:image/(?:png|jpe?g|gif|webp|avif|bmp);", re.I)
 # https only (or protocol-relative): an http embed would be mixed content on the target.

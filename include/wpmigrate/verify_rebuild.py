@@ -18,10 +18,11 @@ import httpx
 from bs4 import BeautifulSoup
 
 from wpmigrate.content_records import MediaFile, ScrapedItem
+from wpmigrate.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
 
 # (title, main content html) of a rendered page.
 Extractor = Callable[[str, str], tuple[str, str]]
-_URL_ATTRS = ("href", "src", "srcset", "data-src", "data-srcset", "poster")
+_URL_ATTRS = ("href", "src", "poster", *LAZY_URL_ATTRS)
 _MAX_LOSSES = 500
 
 
@@ -37,13 +38,13 @@ def source_links(html: str, base_url: str, source_origins: Iterable[str]) -> lis
     found: list[str] = []
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup.find_all(True):
-        for attr in _URL_ATTRS:
+        for attr in (*_URL_ATTRS, *SRCSET_ATTRS):
             value = tag.get(attr)
             if not value:
                 continue
             text = " ".join(value) if isinstance(value, list) else str(value)
-            candidates = [c.strip().split()[0] for c in text.split(",") if c.strip()] if "srcset" in attr \
-                else [text]
+            # srcset candidates as browsers split them (a CDN URL may hold commas)
+            candidates = [url for url, _ in parse_srcset(text)] if attr in SRCSET_ATTRS else [text]
             for candidate in candidates:
                 absolute = urljoin(base_url, candidate)
                 if urlsplit(absolute).netloc.lower() in hosts:

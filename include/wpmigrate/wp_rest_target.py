@@ -49,7 +49,9 @@ class WordPressRestTarget:
         except httpx.TransportError as err:
             raise MigrationError(ErrorCode.IMPORT_FAILED, f"target unreachable: {err}",
                                  permanent=False) from err
-        if response.status_code >= 500 or response.status_code == 429:
+        # A 5xx is transient, except WordPress's upload refusals, which it also sends as 500.
+        if (response.status_code >= 500 or response.status_code == 429) and \
+                _error_code(response) not in REFUSED_UPLOAD_CODES:
             raise MigrationError(ErrorCode.IMPORT_FAILED,
                                  f"target answered {response.status_code} to {method} {path}",
                                  permanent=False)
@@ -117,24 +119,15 @@ class WordPressRestTarget:
         # Slug and title ride on the upload request itself: no window in which a killed
         # task leaves an attachment a retry could not find.
         disposition = f'attachment; filename="{_header_safe(filename)}"'
-        try:
-            response = self.client.request(
-                "POST", "/wp-json/wp/v2/media",
-                params={"slug": slug, "title": title or filename, "alt_text": alt_text},
-                content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
-        except httpx.TransportError as err:
-            raise MigrationError(ErrorCode.IMPORT_FAILED, f"target unreachable: {err}",
-                                 permanent=False) from err
-        code = _error_code(response)
-        if code in REFUSED_UPLOAD_CODES:
+        response = self._call(
+            "POST", "media", params={"slug": slug, "title": title or filename, "alt_text": alt_text},
+            content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
+        if (code := _error_code(response)) in REFUSED_UPLOAD_CODES:
             # The target's policy (upload_mimes, size limit): retrying cannot help, and the
             # caller decides whether the rest of the import goes on without this file.
             refused = self._refused(response, f"media {filename!r} ({mime})")
             refused.details.update({"code": code, "refused_file": filename})
             raise refused
-        if response.status_code >= 500 or response.status_code == 429:
-            raise MigrationError(ErrorCode.IMPORT_FAILED,
-                                 f"target answered {response.status_code} to POST media", permanent=False)
         if response.status_code != 201:
             raise self._refused(response, f"media {filename!r}")
         return _media_info(response.json(), created=True)
@@ -150,8 +143,7 @@ class WordPressRestTarget:
         categories, tags, featured_media). Returns ``{id, link, created, updated}``."""
         body = {k: record[k] for k in CONTENT_FIELDS if record.get(k) is not None}
         body.setdefault("status", "publish")
-        scope = {"parent": record.get("parent") or 0} if kind == "pages" else {}  # slugs are per parent
-        existing = self._find(kind, record["slug"], status=ANY_STATUS, **scope)
+        existing = self.find_content(kind, record["slug"], parent=record.get("parent") or 0)
         if existing:
             changes = _changes(existing, body)
             if not changes:  # an update would only add a revision
@@ -168,7 +160,8 @@ class WordPressRestTarget:
         return {"id": int(item["id"]), "link": item["link"], "created": created, "updated": not created}
 
     def find_content(self, kind: str, slug: str, *, parent: int = 0) -> dict[str, Any] | None:
-        """The page/post (any status) ``ensure_content`` would update, as stored (edit context)."""
+        """The page/post (any status) ``ensure_content`` would update, as stored (edit context);
+        page slugs are unique per parent only."""
         scope = {"parent": parent} if kind == "pages" else {}
         return self._find(kind, slug, status=ANY_STATUS, **scope)
 

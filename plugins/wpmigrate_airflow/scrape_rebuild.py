@@ -11,16 +11,28 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
+import httpx
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
+from bs4 import BeautifulSoup
 
 from wpmigrate import content_import, discovery, media_download, site_rebuild, verify_rebuild
 from wpmigrate.conf import SCRAPE_REBUILD, validate_conf
 from wpmigrate.content_extract import extract_main
-from wpmigrate.content_records import DiscoveredItem, MediaFile, ScrapedItem, Skipped, read_jsonl, write_jsonl
+from wpmigrate.content_records import (
+    DiscoveredItem,
+    MediaFile,
+    ScrapedItem,
+    Skipped,
+    Term,
+    read_jsonl,
+    write_jsonl,
+)
 from wpmigrate.errors import ErrorCode, MigrationError
 from wpmigrate.polite_http import PoliteFetcher, SkipUrl
 from wpmigrate.report_html import render_report_html
@@ -31,7 +43,6 @@ from wpmigrate.source_probe import probe_source
 from wpmigrate.theme_match import extract_look
 from wpmigrate.theme_match import match_theme as pick_theme
 from wpmigrate.url_guard import guarded_client
-from wpmigrate.url_rewrite import UrlRewriter
 from wpmigrate.wp_rest_target import WordPressRestTarget
 from wpmigrate.wp_site import origin_of
 from wpmigrate_airflow.hooks import WordPressSiteHook
@@ -81,8 +92,6 @@ def _read(uri: str, cls: type) -> Iterator[Any]:
 
 def validate_source(params: dict[str, Any]) -> dict[str, Any]:
     conf = _conf(params)
-    if conf["theme_preference"] == "select_theme" and not conf.get("selected_theme"):
-        raise MigrationError(ErrorCode.INVALID_CONF, "selected_theme is required with select_theme")
     settings = Settings.from_env()
     probe = probe_source(conf["source_url"], allowed_networks=settings.allowed_source_networks,
                          allow_non_wordpress=conf["allow_non_wordpress"])
@@ -127,7 +136,7 @@ def discover(params: dict[str, Any], ti: Any, source: dict[str, Any]) -> list[di
             include_pages=scope.get("include_pages", True), include_posts=scope.get("include_posts", True),
             include_media=scope.get("include_media", True), max_depth=scope.get("max_depth", 5))
         requests = fetcher.stats()
-    items = list(result.items)
+    items = result.items
     batches = []
     # "unknown": crawled pages without WordPress markers; the scraper makes them pages.
     for kind, label_kind in (("page", "pages"), ("post", "posts"), ("unknown", "other pages"),
@@ -141,7 +150,7 @@ def discover(params: dict[str, Any], ti: Any, source: dict[str, Any]) -> list[di
             batches.append({"label": label, "kind": kind, "uri": str(path), "count": len(chunk)})
     site = {
         "info": result.site,
-        "terms": [t.__dict__ if hasattr(t, "__dict__") else t for t in result.terms],
+        "terms": [asdict(t) for t in result.terms],
         "menu": result.menu,
         "lookups": result.lookups,
         "limits": result.limits,
@@ -212,8 +221,6 @@ def scrape_batch(params: dict[str, Any], source: dict[str, Any], site_uri: str,
 
 
 def _lookups(lookups: dict[str, Any]) -> dict[str, Any]:
-    from wpmigrate.content_records import Term
-
     def ids(mapping: dict[str, Any] | None) -> dict[int, Any]:
         return {int(k): v for k, v in (mapping or {}).items()}
 
@@ -272,10 +279,6 @@ def match_theme(params: dict[str, Any], source: dict[str, Any], target: dict[str
 
 
 def _stylesheets(fetcher: PoliteFetcher, html: str, base: str) -> Iterator[str]:
-    from urllib.parse import urljoin
-
-    from bs4 import BeautifulSoup
-
     links = BeautifulSoup(html, "html.parser").select('link[rel~="stylesheet"][href]')
     for link in links[:MAX_STYLESHEETS]:
         try:
@@ -343,9 +346,9 @@ def verify(params: dict[str, Any], ti: Any, source: dict[str, Any], site_uri: st
     site = _site(site_uri)
     reports = artifacts_dir(conf, "reports")
     reports.mkdir(parents=True, exist_ok=True)
-    skipped = [s.__dict__ for uri in [s["skipped_uri"] for s in scraped] + [m["skipped_uri"] for m in media]
-               for s in _read(uri, Skipped)]
-    skipped += [s.__dict__ for s in _read(str(artifacts_dir(conf, "discovery") / "skipped.jsonl"), Skipped)]
+    skipped_uris = [str(artifacts_dir(conf, "discovery") / "skipped.jsonl"),
+                    *(s["skipped_uri"] for s in scraped), *(m["skipped_uri"] for m in media)]
+    skipped = [asdict(s) for s in _iter_all(skipped_uris, Skipped)]
     discovery_summary = {"skipped": skipped, "limits": site.get("limits") or {},
                          "notes": site.get("notes") or [], "counts": site.get("counts") or {}}
     if conf["dry_run"]:
@@ -354,15 +357,14 @@ def verify(params: dict[str, Any], ti: Any, source: dict[str, Any], site_uri: st
         stats = _stats(scraped, media, 0, None)
     else:
         maps = json.loads(ObjectStoragePath(imported["url_map_uri"]).read_text())
-        import httpx
-
         with httpx.Client(timeout=30.0) as client:
             report = verify_rebuild.verify_rebuild(
                 client=client, scraped=_iter_all([s["scraped_uri"] for s in scraped], ScrapedItem),
                 url_map=maps["pages_and_posts"], media=_iter_all([m["media_uri"] for m in media], MediaFile),
                 media_url_map=maps["media"], source_origins=source["old_origins"],
                 extract=extract_main, normalise=normalised_text, discovery=discovery_summary,
-                expected_text=_origin_rewriter(source, target), refused_media=maps.get("refused_media"))
+                expected_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]),
+                refused_media=maps.get("refused_media"))
         stats = _stats(scraped, media, report.get("media_bytes", 0), report["counts"].get("media_expected"))
     report["theme"] = {k: theme.get(k) for k in ("label", "theme", "variation", "confidence", "by",
                                                  "ranking", "look")}
@@ -388,11 +390,6 @@ def verify(params: dict[str, Any], ti: Any, source: dict[str, Any], site_uri: st
                              f"verification found {report.get('losses_total', len(report['losses']))} "
                              f"problem(s); see {summary['html_uri']}", details={"losses": summary["losses"]})
     return summary
-
-
-def _origin_rewriter(source: dict[str, Any], target: dict[str, Any]):
-    rewriter = UrlRewriter.for_migration(source["old_origins"], target["url"])
-    return lambda text: rewriter.rewrite_plain(text.encode("utf-8")).decode("utf-8")
 
 
 def _stats(scraped: list[dict[str, Any]], media: list[dict[str, Any]], media_bytes: int,

@@ -4,7 +4,6 @@ seed's error code, writes nothing to the target, and a conf failing the schema i
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -14,19 +13,14 @@ import pytest
 from tests.support import wordpress_checks as wc
 from wpsandbox import build
 from wpsandbox import state as sandbox_state
+from wpsandbox.services import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
 DAG_ID = "wp_migration_scrape_rebuild"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 BAD_INPUTS = {
-    "unreachable": (lambda c, sb: c.update(source_url=f"http://127.0.0.1:{_free_port()}"),
+    "unreachable": (lambda c, sb: c.update(source_url=f"http://127.0.0.1:{free_port()}"),
                     "validate_source", "SOURCE_UNREACHABLE"),
     "not_wordpress": (lambda c, sb: c.update(source_url=sb.static.url), "validate_source", "NOT_WORDPRESS"),
     "private_address": (lambda c, sb: c.update(source_url="http://10.20.30.40/"), "validate_source",
