@@ -77,10 +77,10 @@ def _maxrss_mb() -> float:
 
 def child(args: argparse.Namespace) -> None:
     """One measured operation; prints a JSON line."""
-    from wpmigrate.db_connect import DbParams, connect
-    from wpmigrate.db_export import export_database
-    from wpmigrate.db_import import import_database
-    from wpmigrate.url_rewrite import DEFAULT_SKIP_COLUMNS, UrlRewriter
+    from wpmigrate.full_access.db.connect import DbParams, connect
+    from wpmigrate.full_access.db.exporter import export_database
+    from wpmigrate.full_access.db.importer import import_database
+    from wpmigrate.rewrite.url_rewrite import DEFAULT_SKIP_COLUMNS, UrlRewriter
 
     baseline = _maxrss_mb()
     params = DbParams("127.0.0.1", 0, "root", "", args.db, unix_socket=args.socket)

@@ -25,7 +25,7 @@ import paramiko
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "include"), str(ROOT / "sandbox")]
 
-from wpmigrate.files_export import export_files  # noqa: E402
+from wpmigrate.full_access.files.exporter import export_files  # noqa: E402
 from wpsandbox.services import PrivateSshd  # noqa: E402
 
 

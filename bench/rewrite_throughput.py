@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "include"))
 
-from wpmigrate.url_rewrite import UrlRewriter
+from wpmigrate.rewrite.url_rewrite import UrlRewriter
 
 OLD = ["https://www.old-site.example", "http://old-site.example"]
 NEW = "https://new-site.platform.example"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from wpmigrate.conf import FULL_ACCESS
-from wpmigrate.errors import ErrorCode
+from wpmigrate.core.conf import FULL_ACCESS
+from wpmigrate.core.errors import ErrorCode
 from wpmigrate_airflow import dag_support, run_outcome
 from wpmigrate_airflow import full_access as fa
 from wpmigrate_airflow.dag_support import migration_dag_args, retry_args

@@ -12,8 +12,8 @@ from __future__ import annotations
 from airflow.sdk import TriggerRule, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from wpmigrate.conf import SCRAPE_REBUILD
-from wpmigrate.errors import ErrorCode
+from wpmigrate.core.conf import SCRAPE_REBUILD
+from wpmigrate.core.errors import ErrorCode
 from wpmigrate_airflow import dag_support, run_outcome
 from wpmigrate_airflow import scrape_rebuild as sr
 from wpmigrate_airflow.dag_support import migration_dag_args, retry_args

@@ -8,8 +8,8 @@ from typing import Any
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import Param
 
-from wpmigrate.conf import NO_DEFAULT, param_specs
-from wpmigrate.retry_policy import POLICIES
+from wpmigrate.core.conf import NO_DEFAULT, param_specs
+from wpmigrate.core.retry_policy import POLICIES
 
 
 def params_for(mode: str) -> dict[str, Param]:

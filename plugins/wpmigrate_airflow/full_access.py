@@ -15,17 +15,21 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
-from wpmigrate import db_export, db_import, files_export, files_import, verify
-from wpmigrate.conf import FULL_ACCESS, validate_conf
-from wpmigrate.errors import ErrorCode, MigrationError
-from wpmigrate.file_manifest import MANIFEST_NAME, iter_manifest
-from wpmigrate.report_html import render_report_html
-from wpmigrate.schedule_window import earliest_start
-from wpmigrate.settings import Settings
-from wpmigrate.source_probe import probe_source
-from wpmigrate.stats import site_stats
-from wpmigrate.url_rewrite import UrlRewriter
-from wpmigrate.wp_site import origin_of, parse_table_prefix, site_facts
+from wpmigrate.core.conf import FULL_ACCESS, validate_conf
+from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.report_html import render_report_html
+from wpmigrate.core.schedule_window import earliest_start
+from wpmigrate.core.settings import Settings
+from wpmigrate.full_access.db import exporter as db_export
+from wpmigrate.full_access.db import importer as db_import
+from wpmigrate.full_access.files import exporter as files_export
+from wpmigrate.full_access.files import importer as files_import
+from wpmigrate.full_access.files.manifest import MANIFEST_NAME, iter_manifest
+from wpmigrate.full_access.stats import site_stats
+from wpmigrate.full_access.verify import verifier as verify
+from wpmigrate.full_access.wp_site import origin_of, parse_table_prefix, site_facts
+from wpmigrate.rewrite.url_rewrite import UrlRewriter
+from wpmigrate.web.source_probe import probe_source
 from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger

@@ -15,8 +15,8 @@ from airflow.providers.sftp.hooks.sftp import SFTPHook
 from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 
-from wpmigrate.db_connect import DbParams, connect
-from wpmigrate.errors import ErrorCode, MigrationError
+from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.full_access.db.connect import DbParams, connect
 
 
 class WordPressDatabaseHook(BaseHook):

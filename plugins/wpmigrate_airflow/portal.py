@@ -14,8 +14,8 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
-from wpmigrate.errors import ErrorCode, MigrationError
-from wpmigrate.settings import Settings
+from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

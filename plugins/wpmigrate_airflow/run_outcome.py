@@ -33,7 +33,7 @@ def failed_work_tasks(ti: Any, dag_run: Any, work_tasks: Sequence[str]) -> list[
 
 def notify(params: dict[str, Any], ti: Any, dag_run: Any, work_tasks: Sequence[str]) -> dict[str, Any]:
     """Tell the portal (webhook) and people (e-mail) how the migration ended."""
-    from wpmigrate.notifications import migration_summary, post_webhook
+    from wpmigrate.core.notifications import migration_summary, post_webhook
 
     conf = dict(params)
     failed = failed_work_tasks(ti, dag_run, work_tasks)

@@ -21,10 +21,16 @@ from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from bs4 import BeautifulSoup
 
-from wpmigrate import content_import, discovery, media_download, site_rebuild, verify_rebuild
-from wpmigrate.conf import SCRAPE_REBUILD, validate_conf
-from wpmigrate.content_extract import extract_main
-from wpmigrate.content_records import (
+from wpmigrate.core.conf import SCRAPE_REBUILD, validate_conf
+from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.report_html import render_report_html
+from wpmigrate.core.schedule_window import earliest_start
+from wpmigrate.core.settings import Settings
+from wpmigrate.full_access.wp_site import origin_of
+from wpmigrate.scrape_rebuild import content_import, discovery, media_download, site_rebuild, verify_rebuild
+from wpmigrate.scrape_rebuild.html.extract import extract_main
+from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher, SkipUrl
+from wpmigrate.scrape_rebuild.records import (
     DiscoveredItem,
     MediaFile,
     ScrapedItem,
@@ -33,18 +39,12 @@ from wpmigrate.content_records import (
     read_jsonl,
     write_jsonl,
 )
-from wpmigrate.errors import ErrorCode, MigrationError
-from wpmigrate.polite_http import PoliteFetcher, SkipUrl
-from wpmigrate.report_html import render_report_html
-from wpmigrate.schedule_window import earliest_start
-from wpmigrate.scrape import normalised_text, scrape_item
-from wpmigrate.settings import Settings
-from wpmigrate.source_probe import probe_source
-from wpmigrate.theme_match import extract_look
-from wpmigrate.theme_match import match_theme as pick_theme
-from wpmigrate.url_guard import guarded_client
-from wpmigrate.wp_rest_target import WordPressRestTarget
-from wpmigrate.wp_site import origin_of
+from wpmigrate.scrape_rebuild.scrape import normalised_text, scrape_item
+from wpmigrate.scrape_rebuild.theme_match import extract_look
+from wpmigrate.scrape_rebuild.theme_match import match_theme as pick_theme
+from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.web.source_probe import probe_source
+from wpmigrate.web.url_guard import guarded_client
 from wpmigrate_airflow.hooks import WordPressSiteHook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger

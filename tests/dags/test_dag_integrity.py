@@ -100,7 +100,7 @@ def test_scrape_rebuild_shape(dagbag: DagBag) -> None:
         assert task.max_active_tis_per_dagrun == 1  # the per-host rate limit is per process
     assert dag.get_task("cleanup").is_teardown and dag.get_task("cleanup").on_failure_fail_dagrun
     assert dag.get_task("final_state").trigger_rule == "one_failed"
-    from wpmigrate.progress import SCRAPE_REBUILD_WEIGHTS
+    from wpmigrate.core.progress import SCRAPE_REBUILD_WEIGHTS
 
     assert set(SCRAPE_REBUILD_WEIGHTS) <= set(down)  # the portal's progress bar names real tasks
 
@@ -140,8 +140,8 @@ def test_mode_b_params_refuse_bad_conf(dagbag: DagBag, change, why: str) -> None
 
 
 def test_mode_b_select_theme_needs_a_theme() -> None:
-    from wpmigrate.conf import SCRAPE_REBUILD, validate_conf
-    from wpmigrate.errors import MigrationError
+    from wpmigrate.core.conf import SCRAPE_REBUILD, validate_conf
+    from wpmigrate.core.errors import MigrationError
 
     with pytest.raises(MigrationError, match="selected_theme"):
         validate_conf(SCRAPE_REBUILD, _mode_b_conf() | {"theme_preference": "select_theme"})

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wpmigrate.db_connect import DbParams, connect
+from wpmigrate.full_access.db.connect import DbParams, connect
 
 PHP_UNSERIALIZE_CHECK = r"""
 while (($line = fgets(STDIN)) !== false) {

@@ -1,0 +1,1 @@
+"""Mode A (full access): database and wp-content export/import, verification, stats."""

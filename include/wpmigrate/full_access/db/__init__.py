@@ -1,0 +1,1 @@
+"""The source and target databases: connections, consistent export, atomic import."""

@@ -1,0 +1,1 @@
+"""wp-content over SFTP: manifest, resumable export, hash-checked import."""

@@ -1,0 +1,1 @@
+"""Mode A verification: source against target, databases, files and HTTP."""

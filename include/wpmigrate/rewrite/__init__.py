@@ -1,0 +1,2 @@
+"""Serialization-safe search-replace of URLs, shared by the Mode A database import and the Mode B
+content import."""

@@ -1,0 +1,478 @@
+"""Search-replace of site URLs and paths in database values, serialization-aware.
+
+One ``UrlRewriter`` per migration; ``rewrite()`` is called once per column value
+(raw bytes as MySQL returns them) and keeps no state but bounded statistics, so a
+table of any size streams through it.
+
+How a value is handled:
+
+1. No search term anywhere in it (checked with a few ``bytes in`` tests): returned
+   as the same object. This is nearly every value, and the reason throughput is high.
+2. WordPress would unserialize it (``is_serialized``), or it is a top-level
+   ``C:``/``S:`` value: the serialized walker rewrites each string payload and
+   recomputes its byte length, following serialized strings nested in strings.
+   A value that does not parse is returned unchanged, counted as ``unparseable``
+   and sampled for the report: a broken value is never made worse.
+3. Anything else (text, HTML, block markup, JSON): plain replacement.
+
+All search terms are matched in ONE pass by a single regex built as a trie of the
+terms, so at any position the longest term wins and replaced text is never scanned
+again: an old domain that is a substring of the new one, or an old path that
+appears in the new URL, cannot be replaced twice. A term that ends in a hostname
+character only matches when the next byte does not continue the host or port
+(``http://old.example`` leaves ``http://old.example.com``, ``http://old.examplefoo``
+and ``http://127.0.0.1:80812`` alone).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
+
+from wpmigrate.rewrite.php_serialized import (
+    SerializedFormatError,
+    is_serialized,
+    transform_strings,
+    validate,
+)
+
+__all__ = [
+    "DEFAULT_SKIP_COLUMNS",
+    "RewriteStats",
+    "UrlRewriter",
+    "skip_column",
+]
+
+# (unprefixed table, column) pairs never rewritten by default: a post's guid is its
+# permanent identifier (feed readers key on it), a password hash is opaque.
+DEFAULT_SKIP_COLUMNS: frozenset[tuple[str, str]] = frozenset({("posts", "guid"), ("users", "user_pass")})
+
+MAX_SAMPLES = 50
+# Below this size a value is scanned by the regex directly; above it, only around
+# needle occurrences (see UrlRewriter._sub_long).
+_SHORT = 2048
+SAMPLE_PREFIX_BYTES = 64
+
+# After a term ending in a host/path character, the match must not continue a host
+# label, a dotted name or a port: "-", "_", alnum, ".x", ":9".
+_BOUNDARY = rb"(?![A-Za-z0-9_\-]|\.[A-Za-z0-9_\-]|:[0-9])"
+_WORDISH = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_PCT = re.compile(rb"%[0-9A-F]{2}")
+
+
+def skip_column(
+    table: str,
+    column: str,
+    table_prefix: str = "wp_",
+    skip: Iterable[tuple[str, str]] = DEFAULT_SKIP_COLUMNS,
+) -> bool:
+    """Whether ``table.column`` is left alone; multisite ``wp_2_posts`` counts as posts."""
+    name = table[len(table_prefix) :] if table_prefix and table.startswith(table_prefix) else table
+    name = re.sub(r"^[0-9]+_", "", name)
+    return (name, column) in set(skip)
+
+
+@dataclass
+class RewriteStats:
+    """Counters for a report; ``samples`` is bounded whatever the data size.
+
+    ``serialized_values`` and ``unparseable`` count values that held a search term
+    (only those are walked); ``skipped_parts`` counts parts of otherwise rewritten
+    values left as they were (opaque ``C:`` payloads, malformed nested serialized
+    strings) that contain a search term.
+    """
+
+    values_seen: int = 0
+    values_changed: int = 0
+    replacements: int = 0
+    serialized_values: int = 0
+    unparseable: int = 0
+    skipped_parts: int = 0
+    samples: list[dict[str, str]] = field(default_factory=list)
+    max_samples: int = MAX_SAMPLES
+
+    def add_sample(self, reason: str, value: bytes, detail: str = "", where: str | None = None) -> None:
+        if len(self.samples) >= self.max_samples:
+            return
+        # A short prefix only: values may hold secrets (API keys in options).
+        sample = {
+            "reason": reason,
+            "prefix": value[:SAMPLE_PREFIX_BYTES].decode("utf-8", "backslashreplace"),
+            "length": str(len(value)),
+        }
+        if detail:
+            sample["detail"] = detail
+        if where:
+            sample["where"] = where
+        self.samples.append(sample)
+
+    def merge(self, other: RewriteStats) -> None:
+        self.values_seen += other.values_seen
+        self.values_changed += other.values_changed
+        self.replacements += other.replacements
+        self.serialized_values += other.serialized_values
+        self.unparseable += other.unparseable
+        self.skipped_parts += other.skipped_parts
+        room = self.max_samples - len(self.samples)
+        if room > 0:
+            self.samples.extend(other.samples[:room])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (XCom, report)."""
+        return {
+            "values_seen": self.values_seen,
+            "values_changed": self.values_changed,
+            "replacements": self.replacements,
+            "serialized_values": self.serialized_values,
+            "unparseable": self.unparseable,
+            "skipped_parts": self.skipped_parts,
+            "samples": list(self.samples),
+        }
+
+
+def _b(s: bytes | str) -> bytes:
+    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
+def _trie_pattern(terms: Iterable[bytes], boundary: bool) -> bytes:
+    """Regex for a set of literals, shaped as a trie: longer continuations are tried
+    before a shorter term ends, which is exactly longest-match-first."""
+    end = -1
+    root: dict[int, Any] = {}
+    for term in terms:
+        node = root
+        for byte in term:
+            node = node.setdefault(byte, {})
+        node[end] = _BOUNDARY if boundary and term[-1] in _WORDISH else b""
+
+    def build(node: dict[int, Any]) -> bytes:
+        branches = []
+        for byte in sorted(k for k in node if k != end):
+            literal = bytearray([byte])
+            child = node[byte]
+            while len(child) == 1 and end not in child:  # collapse single-child chains
+                (nxt, child), = child.items()
+                literal.append(nxt)
+            branches.append(re.escape(bytes(literal)) + build(child))
+        if end in node:
+            branches.append(node[end])  # last: a term ending here is the shortest option
+        if len(branches) == 1:
+            return branches[0]
+        return b"(?:" + b"|".join(branches) + b")"
+
+    return build(root)
+
+
+def _minimal_needles(candidates: Iterable[bytes], terms: Iterable[bytes]) -> tuple[bytes, ...]:
+    """Fewest substrings such that every term contains one: the cheap pre-check."""
+    kept: list[bytes] = []
+    for c in sorted(set(candidates), key=len):
+        if c and not any(k in c for k in kept):
+            kept.append(c)
+    missing = [t for t in terms if not any(k in t for k in kept)]
+    if missing:  # only when a candidate list was given that does not cover every term
+        return _minimal_needles([*kept, *missing], terms)
+    # Only keep needles some term actually uses.
+    return tuple(k for k in kept if any(k in t for t in terms))
+
+
+class UrlRewriter:
+    """Literal search -> replace pairs applied in one longest-match-first pass.
+
+    Not thread-safe (it counts into ``stats``): one instance per task/thread;
+    ``RewriteStats.merge`` combines them.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[bytes | str, bytes | str]],
+        *,
+        boundary: bool = True,
+        rewrite_keys: bool = False,
+        needles: Iterable[bytes | str] = (),
+        max_samples: int = MAX_SAMPLES,
+    ) -> None:
+        """``rewrite_keys``: also rewrite string keys of serialized arrays (off, like
+        wp-cli: two keys could collide). ``needles``: optional cheap pre-check
+        substrings (e.g. the bare host); missing coverage is completed automatically."""
+        table: dict[bytes, bytes | None] = {}
+        for search, replace in pairs:
+            s, r = _b(search), _b(replace)
+            if not s:
+                raise ValueError("empty search term")
+            if s in table and (table[s] or s) != r:
+                raise ValueError(f"conflicting replacements for {s!r}")
+            # An identity pair stays in the pattern (it shields its text from a
+            # shorter term: https://x must not be touched by a //x term) but is
+            # stored as None so it is neither replaced nor counted.
+            table[s] = None if s == r else r
+        self._table = table
+        self.rewrite_keys = rewrite_keys
+        self.stats = RewriteStats(max_samples=max_samples)
+        self._count = 0
+        if not table:
+            self._needles: tuple[bytes, ...] = ()
+            self._regex = None
+            self._reach = 0
+            return
+        self._needles = _minimal_needles([_b(n) for n in needles] or list(table), list(table))
+        self._regex = re.compile(_trie_pattern(table, boundary), re.DOTALL)
+        # Every term holds a needle at most this far from its start: a match can only
+        # begin within _reach bytes before a needle occurrence (see _sub).
+        self._reach = max(min(t.find(n) for n in self._needles if n in t) for t in table)
+
+    @property
+    def pairs(self) -> dict[bytes, bytes]:
+        return {s: s if r is None else r for s, r in self._table.items()}
+
+    @property
+    def needles(self) -> tuple[bytes, ...]:
+        return self._needles
+
+    # ------------------------------------------------------------------ factory
+
+    @classmethod
+    def for_migration(
+        cls,
+        old_urls: Iterable[str],
+        new_url: str,
+        old_path: str | None = None,
+        new_path: str | None = None,
+        **kwargs: Any,
+    ) -> UrlRewriter:
+        """Every variant real sites hold of each old site address -> the new one.
+
+        ``old_urls`` are addresses of the same site root (``home`` as stored, aliases,
+        the other scheme); they all map to ``new_url``. A ``siteurl`` below ``home``
+        (``/wp``) needs no entry: it is rewritten as a prefix. Per old URL and host
+        (with and without ``www.``): ``http://`` and ``https://`` (-> the new URL's
+        scheme), ``//host`` (-> ``//newhost``), each also JSON-escaped (``\\/``),
+        double JSON-escaped (``\\\\\\/``), urlencoded and rawurlencoded with upper- and
+        lower-case hex. ``old_path`` -> ``new_path`` (when both are given) plain,
+        JSON-escaped and double JSON-escaped.
+        """
+        new = _SiteUrl.parse(new_url)
+        base: dict[str, str] = {}
+        hosts: set[str] = set()
+        for url in old_urls:
+            old = _SiteUrl.parse(url)
+            for host in old.host_variants():
+                hosts.add(host.rsplit(":", 1)[0] if not host.endswith("]") else host)
+                for scheme in ("http", "https"):
+                    base[f"{scheme}://{host}{old.path}"] = f"{new.scheme}://{new.netloc}{new.path}"
+                base[f"//{host}{old.path}"] = f"//{new.netloc}{new.path}"
+        pairs: dict[bytes, bytes] = {}
+        for search, replace in base.items():
+            for enc in _URL_ENCODINGS:
+                pairs.setdefault(enc(search), enc(replace))
+        needles: list[bytes] = [h.encode("utf-8") for h in hosts]
+        if old_path and new_path:  # paths are rewritten only when both are known
+            op, np_ = old_path.rstrip("/"), new_path.rstrip("/")
+            if not op or not np_:
+                raise ValueError("a site path must not be the filesystem root")
+            if op != np_:
+                for enc in (_plain, _json_escaped, _json_escaped_twice):
+                    pairs.setdefault(enc(op), enc(np_))
+                # One needle for all three forms: the path's longest segment.
+                needles.append(max(op.split("/"), key=len).encode("utf-8"))
+        return cls(list(pairs.items()), needles=needles, **kwargs)
+
+    # ------------------------------------------------------------------ rewriting
+
+    def has_candidate(self, value: bytes) -> bool:
+        """Cheap: could any search term occur in ``value``?"""
+        for needle in self._needles:  # noqa: SIM110 - a plain loop beats any(<genexpr>) here
+            if needle in value:
+                return True
+        return False
+
+    def _replace(self, m: re.Match[bytes]) -> bytes:
+        term = m.group()
+        new = self._table[term]
+        if new is None:  # identity pair: keep the text
+            return term
+        self._count += 1
+        return new
+
+    def _sub(self, value: bytes) -> bytes:
+        """One left-to-right pass, longest term first, over ``value``."""
+        regex = self._regex
+        assert regex is not None
+        if len(value) < _SHORT:
+            before = self._count
+            new = regex.sub(self._replace, value)
+            return value if self._count == before else new
+        return self._sub_long(value, regex)
+
+    def _sub_long(self, value: bytes, regex: re.Pattern[bytes]) -> bytes:
+        """Same result as ``regex.sub`` over the whole value, but the regex only runs
+        near needle occurrences found by ``bytes.find`` (C speed, long HTML): a match
+        cannot start before ``occurrence - reach``, or it would hold an earlier one.
+        """
+        table = self._table
+        needles = self._needles
+        find = value.find
+        nexts = [find(n) for n in needles]
+        out: list[bytes] = []
+        cursor = 0
+        count = 0
+        while True:
+            occ = -1
+            for i, at in enumerate(nexts):
+                if 0 <= at < cursor:
+                    at = nexts[i] = find(needles[i], cursor)
+                if at >= 0 and (occ < 0 or at < occ):
+                    occ = at
+            if occ < 0:
+                break
+            m = regex.search(value, max(cursor, occ - self._reach))
+            if m is None:
+                break
+            term = m.group()
+            new = table[term]
+            if new is None:
+                new = term
+            else:
+                count += 1
+            out.append(value[cursor : m.start()])
+            out.append(new)
+            cursor = m.end()
+        if not count:
+            return value
+        self._count += count
+        out.append(value[cursor:])
+        return b"".join(out)
+
+    def rewrite_plain(self, value: bytes) -> bytes:
+        """Plain replacement, no serialized handling (for columns known to hold none)."""
+        st = self.stats
+        st.values_seen += 1
+        if not self.has_candidate(value):
+            return value
+        self._count = 0
+        new = self._sub(value)
+        return self._account(value, new)
+
+    def rewrite(self, value: bytes, where: str | None = None) -> bytes:
+        """Rewrite one column value. Never raises on bad data; ``where`` (e.g.
+        ``"wp_options:option_value:siteurl"``) labels report samples."""
+        st = self.stats
+        st.values_seen += 1
+        if not self.has_candidate(value):
+            return value
+        self._count = 0
+        if is_serialized(value) or (value[:2] in (b"C:", b"S:") and validate(value)):
+            st.serialized_values += 1
+            skipped: list[tuple[str, bytes]] = []
+            try:
+                new = transform_strings(
+                    value,
+                    self._sub,
+                    keys=self.rewrite_keys,
+                    visit=self.has_candidate,
+                    on_skip=lambda kind, payload: skipped.append((kind, payload)),
+                )
+            except SerializedFormatError as exc:
+                st.unparseable += 1
+                st.add_sample("unparseable", value, str(exc), where)
+                return value
+            except Exception as exc:  # a walker bug must not crash a table nor corrupt a value
+                st.unparseable += 1
+                st.add_sample("unparseable", value, f"internal error: {exc!r}"[:200], where)
+                return value
+            for kind, payload in skipped:
+                if self.has_candidate(payload):
+                    st.skipped_parts += 1
+                    st.add_sample(kind, payload, "left unchanged", where)
+        else:
+            new = self._sub(value)
+        return self._account(value, new)
+
+    def _account(self, old: bytes, new: bytes) -> bytes:
+        if self._count == 0:
+            return old  # only identity terms matched
+        self.stats.replacements += self._count
+        self.stats.values_changed += 1
+        return new
+
+
+# ---------------------------------------------------------------------- URL variants
+
+
+def _plain(s: str) -> bytes:
+    return s.encode("utf-8")
+
+
+def _json_escaped(s: str) -> bytes:
+    return s.replace("/", "\\/").encode("utf-8")
+
+
+def _json_escaped_twice(s: str) -> bytes:
+    # JSON inside a JSON string (page builders): "/" -> "\/" -> "\\\/".
+    return s.replace("/", "\\\\\\/").encode("utf-8")
+
+
+def _urlencoded(s: str) -> bytes:
+    return quote_plus(s, safe="").encode("ascii")  # PHP urlencode()
+
+
+def _rawurlencoded(s: str) -> bytes:
+    return quote(s, safe="").encode("ascii")  # PHP rawurlencode(): keeps ~
+
+
+def _lower_hex(b: bytes) -> bytes:
+    return _PCT.sub(lambda m: m.group().lower(), b)
+
+
+_URL_ENCODINGS = (
+    _plain,
+    _json_escaped,
+    _json_escaped_twice,
+    _urlencoded,
+    lambda s: _lower_hex(_urlencoded(s)),
+    _rawurlencoded,
+    lambda s: _lower_hex(_rawurlencoded(s)),
+)
+
+
+@dataclass(frozen=True)
+class _SiteUrl:
+    scheme: str
+    netloc: str  # host[:port], as written (lower-cased host)
+    path: str  # "" or "/sub", no trailing slash
+
+    @classmethod
+    def parse(cls, url: str) -> _SiteUrl:
+        url = url.strip()
+        if "://" not in url:
+            url = "http://" + url.lstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) site URL: {url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError(f"a site URL has no query or fragment: {url!r}")
+        host = parts.hostname  # lower-cased, IPv6 without brackets
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port is not None else host
+        return cls(parts.scheme.lower(), netloc, parts.path.rstrip("/"))
+
+    def host_variants(self) -> list[str]:
+        """The netloc with and without ``www.`` (not for IPs or single-label hosts)."""
+        host, _, port = self.netloc.partition(":") if not self.netloc.startswith("[") else (
+            self.netloc, "", "")
+        suffix = f":{port}" if port else ""
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            return [self.netloc]
+        except ValueError:
+            pass
+        if host.startswith("www."):
+            return [self.netloc, host[4:] + suffix]
+        if "." not in host:
+            return [self.netloc]
+        return [self.netloc, "www." + host + suffix]

@@ -1,0 +1,387 @@
+"""Mode B import: scraped pages, posts, media and terms into the target through its REST
+API, with every reference to the source rewritten to the target.
+
+Order: media (their target URLs are needed by the content), terms (categories parent
+first), pages (parents before children), then posts. Internal links may point at items
+created later, so pages and posts go in two passes: the first only makes sure each item
+exists (finding it, or creating it with the links known so far) to learn every target
+URL; the second writes the final content. A re-run finds everything in the first pass
+and changes nothing in the second, so it adds no rows (not even revisions).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import IO, Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+from bs4 import BeautifulSoup, Tag
+
+from wpmigrate.core.errors import MigrationError
+from wpmigrate.rewrite.url_rewrite import UrlRewriter
+from wpmigrate.scrape_rebuild.html.media_refs import canonical_url, rewrite_media_urls
+from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
+from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+
+KINDS = ("media", "categories", "tags", "pages", "posts")
+_WP_IMAGE_CLASS = re.compile(r"^wp-image-(\d+)$")
+_LOCAL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+@dataclass
+class ImportResult:
+    """``counts``: kind -> {created, updated, unchanged}; ``url_map``: source URL -> target
+    URL of every page and post; ``media_map``: source media URL -> {id, url} (``url`` serves
+    the same bytes); ``warnings``: what was imported differently than scraped, and why."""
+
+    counts: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {k: {"created": 0, "updated": 0, "unchanged": 0} for k in KINDS})
+    url_map: dict[str, str] = field(default_factory=dict)
+    media_map: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    # Source media URL -> why the target would not take the file (its upload policy).
+    refused_media: dict[str, str] = field(default_factory=dict)
+
+    def count(self, kind: str, *, created: bool, updated: bool = False) -> None:
+        self.counts[kind]["created" if created else "updated" if updated else "unchanged"] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def url_key(url: str) -> str:
+    """Scheme-less and trailing-slash-insensitive: ``http://h/about`` and ``https://h/about/``
+    are one page."""
+    parts = urlsplit(url.strip())
+    key = parts.netloc.lower() + parts.path.rstrip("/")
+    return key + (f"?{parts.query}" if parts.query else "")
+
+
+class UrlMap:
+    """Source URL -> target URL lookups that tolerate scheme, trailing slash and fragment."""
+
+    def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
+        self._by_key = {url_key(k): v for k, v in (mapping or {}).items()}
+
+    def add(self, source_url: str, target_url: str) -> None:
+        self._by_key[url_key(source_url)] = target_url
+
+    def get(self, url: str) -> str | None:
+        base, _, fragment = url.partition("#")
+        found = self._by_key.get(url_key(base))
+        if found is None:
+            return None
+        return f"{found}#{fragment}" if fragment else found
+
+
+ScrapedSource = Iterable[ScrapedItem] | Callable[[], Iterable[ScrapedItem]]
+
+
+def _stream(scraped: ScrapedSource) -> Iterable[ScrapedItem]:
+    return scraped() if callable(scraped) else scraped
+
+
+def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
+                   media: Iterable[MediaFile], *, open_media: Callable[[MediaFile], bytes],
+                   source_home: str, target_home: str) -> ImportResult:
+    """Import everything (idempotently); see the module docstring for the order.
+
+    ``scraped`` is read twice: pass a list, or a callable returning a fresh iterator (the
+    DAG streams the artifact files), so only a light index of the items (no content) is
+    held in memory, whatever the size of the site.
+    """
+    result = ImportResult()
+    items = _unique_items(_stream(scraped), result)  # light: no content or excerpt
+    _import_media(target, media, open_media, source_home, result)
+    term_ids = _import_terms(target, items, result)
+    pages, orphans = _pages_parent_first(items, result)
+    ordered = pages + [i for i in items if i.kind == "post"]
+    rewriter = _Rewriter(source_home, target_home, result)
+    ids: dict[str, int] = {}  # url_key(source URL) -> target id
+
+    created: set[str] = set()
+    for item in ordered:  # pass 1: every item exists (parents first), every target URL is known
+        kind = f"{item.kind}s"
+        existing = target.find_content(kind, item.slug, parent=_parent_id(item, ids, orphans))
+        if existing:
+            ids[url_key(item.source_url)], link = int(existing["id"]), existing["link"]
+        else:  # created without content; pass 2 writes it with every link resolved
+            written = target.ensure_content(kind, _body(item, ids, orphans, term_ids, rewriter, result,
+                                                        final=False))
+            ids[url_key(item.source_url)], link = written["id"], written["link"]
+            created.add(item.source_url)
+        result.url_map[item.source_url] = link
+        rewriter.links.add(item.source_url, link)
+
+    done: set[str] = set()
+    for item in _stream(scraped):  # pass 2: final content, streamed again
+        key = url_key(item.source_url)
+        if key in done or key not in ids:
+            continue
+        done.add(key)
+        body = _body(item, ids, orphans, term_ids, rewriter, result, final=True)
+        written = target.ensure_content(f"{item.kind}s", body)
+        result.url_map[item.source_url] = written["link"]
+        result.count(f"{item.kind}s", created=item.source_url in created,
+                     updated=written["updated"] and item.source_url not in created)
+    return result
+
+
+def _unique_items(scraped: Iterable[ScrapedItem], result: ImportResult) -> list[ScrapedItem]:
+    """The items without their content (which pass 2 reads again from the stream)."""
+    seen: dict[str, ScrapedItem] = {}
+    for item in scraped:
+        key = url_key(item.source_url)
+        if key in seen:
+            result.warnings.append(f"{item.source_url}: scraped twice, first copy kept")
+            continue
+        seen[key] = replace(item, content_html="", excerpt="", media_urls=[], removed={})
+    return list(seen.values())
+
+
+def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
+                  open_media: Callable[[MediaFile], bytes], source_home: str, result: ImportResult) -> None:
+    """Each distinct file once (size variants are files of their own, so every image the
+    source shows, srcset candidates included, is served byte-identical by the target)."""
+    for item in media:
+        key = canonical_url(item.source_url, source_home) or item.source_url
+        if key in result.media_map:
+            continue
+        uploaded = target.find_media(item.sha256)  # a re-run reads no file
+        if uploaded is None:
+            content = open_media(item)
+            sha256 = hashlib.sha256(content).hexdigest()
+            if sha256 != item.sha256:
+                result.warnings.append(f"{item.source_url}: stored file does not match its recorded sha256")
+            try:
+                uploaded = target.ensure_media(content=content, filename=item.filename, mime=item.mime,
+                                               sha256=sha256, title=item.title, alt_text=item.alt)
+            except MigrationError as err:
+                if "refused_file" not in err.details:
+                    raise
+                # The rest of the site goes on; verification reports the file as missing
+                # with this reason, and a re-run after the policy changes completes it.
+                result.refused_media[item.source_url] = err.message
+                result.warnings.append(f"{item.source_url}: {err.message}")
+                continue
+        result.media_map[key] = {"id": uploaded["id"], "url": uploaded["file_url"]}
+        result.count("media", created=uploaded["created"])
+
+
+def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem],
+                  result: ImportResult) -> dict[tuple[str, str], int]:
+    terms: dict[tuple[str, str], Term] = {}
+    for item in items:
+        for term in item.terms:
+            terms.setdefault((term.taxonomy, term.slug), term)
+    ids: dict[tuple[str, str], int] = {}
+
+    def ensure(term: Term, chain: tuple[str, ...] = ()) -> int:
+        key = (term.taxonomy, term.slug)
+        if key in ids:
+            return ids[key]
+        parent = 0
+        if term.taxonomy == "category" and term.parent_slug:
+            parent_term = terms.get(("category", term.parent_slug))
+            if parent_term is None or term.parent_slug in chain:
+                result.warnings.append(f"category {term.slug!r}: parent {term.parent_slug!r} not scraped,"
+                                       " imported at top level")
+            else:
+                parent = ensure(parent_term, (*chain, term.slug))
+        collection = "categories" if term.taxonomy == "category" else "tags"
+        done = target.ensure_term_info(collection, name=term.name, slug=term.slug, parent=parent,
+                                       description=term.description)
+        ids[key] = done["id"]
+        result.count(collection, created=done["created"])
+        return done["id"]
+
+    for term in terms.values():
+        ensure(term)
+    return ids
+
+
+def _pages_parent_first(items: list[ScrapedItem], result: ImportResult) -> tuple[list[ScrapedItem], set[str]]:
+    """Pages with parents before children, and the keys of pages imported at top level
+    because their parent was not scraped (or is their own descendant)."""
+    pages = {url_key(i.source_url): i for i in items if i.kind == "page"}
+    ordered: list[ScrapedItem] = []
+    placed: set[str] = set()
+    orphans: set[str] = set()
+
+    def place(key: str, chain: tuple[str, ...] = ()) -> None:
+        if key in placed:
+            return
+        page = pages[key]
+        parent = url_key(page.parent_url) if page.parent_url else None
+        if parent is not None and parent in pages and parent not in chain:
+            place(parent, (*chain, key))
+        elif parent is not None:
+            result.warnings.append(f"{page.source_url}: parent page {page.parent_url} not scraped,"
+                                   " imported at top level")
+            orphans.add(key)
+        placed.add(key)
+        ordered.append(page)
+
+    for key in pages:
+        place(key)
+    return ordered, orphans
+
+
+def _parent_id(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str]) -> int:
+    if item.kind != "page" or not item.parent_url or url_key(item.source_url) in orphans:
+        return 0
+    return ids.get(url_key(item.parent_url), 0)
+
+
+def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
+          term_ids: Mapping[tuple[str, str], int], rewriter: _Rewriter, result: ImportResult, *,
+          final: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "slug": item.slug, "title": item.title.strip(), "status": item.status,
+        "content": rewriter.rewrite(item.content_html, item.source_url, report=final),
+    }
+    # ``date`` wins over ``date_gmt`` in WordPress (the GMT one is derived from it with the
+    # target's timezone), so sending both would only make every re-run look changed.
+    if item.date and _LOCAL_DATE.match(item.date):
+        body["date"] = item.date[:19]
+    elif item.date_gmt and _LOCAL_DATE.match(item.date_gmt):
+        body["date_gmt"] = item.date_gmt[:19]
+    if item.kind == "page":
+        body["parent"] = _parent_id(item, ids, orphans)
+        body["menu_order"] = item.menu_order
+    else:
+        if item.excerpt.strip():
+            body["excerpt"] = rewriter.rewrite_text(item.excerpt)
+        body["categories"] = [term_ids[("category", t.slug)] for t in item.terms if t.taxonomy == "category"]
+        body["tags"] = [term_ids[("post_tag", t.slug)] for t in item.terms if t.taxonomy == "post_tag"]
+    if item.featured_image_url:
+        key = canonical_url(item.featured_image_url, item.source_url)
+        featured = result.media_map.get(key or "")
+        if featured:
+            body["featured_media"] = featured["id"]
+        elif final:
+            result.warnings.append(
+                f"{item.source_url}: featured image {item.featured_image_url} not downloaded")
+    return body
+
+
+def origin_text_rewriter(source_origins: Iterable[str], target_home: str) -> Callable[[str], str]:
+    """Text -> text with every variant of the source origins (``http``/``https``, ``//``,
+    JSON-escaped, urlencoded) replaced by the target's: what the import does to content
+    after links and media, and what verification expects to find."""
+    rewriter = UrlRewriter.for_migration([o.rstrip("/") for o in source_origins], target_home.rstrip("/"))
+    return lambda text: rewriter.rewrite_plain(text.encode("utf-8")).decode("utf-8")
+
+
+class _Rewriter:
+    """Source references in content -> target ones: media URLs, attachment ids in
+    ``wp-image-N`` classes, and links to imported pages and posts."""
+
+    def __init__(self, source_home: str, target_home: str, result: ImportResult) -> None:
+        host = urlsplit(source_home).netloc.lower()
+        bare = host.removeprefix("www.")
+        self.source_hosts = {bare, f"www.{bare}"}
+        self.target_home = target_home.rstrip("/")
+        self.result = result
+        self.links = UrlMap()
+        # Media are all imported before any content is written.
+        self.media = {k: v["url"] for k, v in result.media_map.items()}
+        self.ids_by_url = {v["url"]: v["id"] for v in result.media_map.values()}
+        # What is left after links and media: the origin written out as text (a JSON
+        # sample, "visit http://old.example"), in every variant Mode A rewrites.
+        self.rewrite_text = origin_text_rewriter([source_home], self.target_home)
+
+    def rewrite(self, html: str, base_url: str, *, report: bool) -> str:
+        html, _ = rewrite_media_urls(html, self.media, base_url)
+        soup = BeautifulSoup(html, "html.parser")
+        for img in soup.find_all("img"):
+            self._attachment_class(img, self.ids_by_url)
+        for anchor in soup.find_all("a", href=True):
+            self._link(anchor, base_url, report)
+        out = self.rewrite_text(str(soup))
+        if report and (left := sorted(h for h in self.source_hosts if h in out)):
+            self.result.warnings.append(f"{base_url}: content still mentions the source ({', '.join(left)})")
+        return out
+
+    @staticmethod
+    def _attachment_class(img: Tag, ids_by_url: Mapping[str, int]) -> None:
+        # WordPress reads the attachment id from this class (srcset, sizes, lazy loading):
+        # a source id would name an unrelated attachment on the target.
+        classes = img.get("class")
+        if not isinstance(classes, list) or not any(_WP_IMAGE_CLASS.match(c) for c in classes):
+            return
+        target_id = ids_by_url.get(str(img.get("src", "")))
+        kept = [c for c in classes if not _WP_IMAGE_CLASS.match(c)]
+        if target_id:
+            kept.append(f"wp-image-{target_id}")
+        img["class"] = kept
+        if not kept:
+            del img["class"]
+
+    def _link(self, anchor: Tag, base_url: str, report: bool) -> None:
+        href = str(anchor["href"])
+        absolute = urljoin(base_url, href.strip())
+        parts = urlsplit(absolute)
+        if parts.scheme in {"http", "https"} and parts.netloc.lower() in self.source_hosts:
+            mapped = self.links.get(absolute)
+            if mapped is None:
+                # Not imported (archives, the home page, files): same path on the target.
+                mapped = self.target_home + absolute[len(f"{parts.scheme}://{parts.netloc}"):]
+                if report:
+                    self.result.warnings.append(f"{base_url}: link to {absolute} not imported, kept its path")
+            anchor["href"] = mapped
+        if anchor.get("target"):
+            # WordPress adds this on save; adding it first keeps stored content equal to what
+            # the next run computes.
+            rel = anchor.get("rel") or []
+            rel = rel.split() if isinstance(rel, str) else list(rel)
+            if "noopener" not in rel:
+                anchor["rel"] = [*rel, "noopener"]
+
+
+# --- redirect map ---------------------------------------------------------------------------
+
+REDIRECT_FIELDS = ("kind", "from_path", "from_url", "to_url", "status", "same_path")
+
+
+def redirect_map(url_map: Mapping[str, str], media_map: Mapping[str, str] | None = None
+                 ) -> list[dict[str, Any]]:
+    """One entry per source URL: ``{"kind", "from_path", "from_url", "to_url", "status": 301,
+    "same_path"}``; ``kind`` is ``content`` (pages and posts) or ``media`` (``media_map``:
+    source file URL -> target file URL, which moves to the upload folder of the import date).
+
+    ``from_path`` (path and query, as requested on the migrated domain) is what the platform
+    matches once the domain points at the new site; ``from_url`` keeps the old host for a
+    platform that serves the old domain separately. Every source URL is listed, so the map
+    is also the record of where each page went; ``same_path`` marks the entries a
+    domain-level rule already covers (the platform may skip them).
+    """
+    entries = []
+    for kind, mapping in (("content", url_map), ("media", media_map or {})):
+        for source, target in sorted(mapping.items()):
+            src, dst = urlsplit(source), urlsplit(target)
+            from_path = (src.path or "/") + (f"?{src.query}" if src.query else "")
+            to_path = (dst.path or "/") + (f"?{dst.query}" if dst.query else "")
+            entries.append({"kind": kind, "from_path": from_path, "from_url": source, "to_url": target,
+                            "status": 301, "same_path": from_path.rstrip("/") == to_path.rstrip("/")})
+    return entries
+
+
+def write_redirect_map(stream: IO[str], entries: Iterable[Mapping[str, Any]],
+                       fmt: Literal["csv", "json"] = "csv") -> int:
+    """The artifact the platform loads: CSV with header
+    ``kind,from_path,from_url,to_url,status,same_path`` (one line per source URL), or JSON
+    ``{"version": 1, "redirects": [entry, ...]}``. Returns the number of entries."""
+    rows = [{k: e.get(k, "content") if k == "kind" else e[k] for k in REDIRECT_FIELDS} for e in entries]
+    if fmt == "json":
+        json.dump({"version": 1, "redirects": rows}, stream, ensure_ascii=False, indent=1)
+    else:
+        writer = csv.DictWriter(stream, fieldnames=list(REDIRECT_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)

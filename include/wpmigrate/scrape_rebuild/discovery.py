@@ -1,0 +1,785 @@
+"""Mode B discovery: which public pages, posts and media a source site has.
+
+Three sources, best first: the REST API (complete, with records the scraper can use as
+they are), sitemaps (complete on WordPress >= 5.5, kinds known from the sitemap names),
+and a bounded crawl from the home page for whatever neither listed. Only published
+content is public, so drafts, private, future and non-public post types never show up.
+Limits (pages, media) stop discovery with a recorded count instead of a silent cut.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+from bs4 import BeautifulSoup, Tag
+from lxml import etree
+
+from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
+from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
+
+PAGE_FIELDS = ("id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
+               "title", "content", "excerpt", "author", "featured_media", "parent", "menu_order",
+               "categories", "tags", "template")
+MEDIA_FIELDS = ("id", "date", "date_gmt", "modified", "slug", "status", "type", "link", "title", "author",
+                "caption", "alt_text", "description", "media_type", "mime_type", "source_url", "post",
+                "media_details")
+REST_PER_PAGE = 100
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+XML_TYPES = ("application/xml", "text/xml", "application/x-gzip", "application/gzip",
+             "application/octet-stream", "text/plain")
+MAX_SITEMAP_FILES = 200
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
+MAX_HTML_BYTES = 10 * 1024 * 1024
+
+_SESSION_PARAMS = frozenset({"phpsessid", "sid", "sessionid", "session_id", "jsessionid", "fbclid", "gclid",
+                             "msclkid", "_ga", "mc_cid", "mc_eid"})
+# Query parameters that open endless or useless URL spaces (calendars, comment replies,
+# searches, sharing buttons, previews, feeds).
+_TRAP_PARAMS = frozenset({"m", "replytocom", "s", "share", "action", "like_comment", "preview", "feed",
+                          "ical", "outlook-ical", "tribe-bar-date", "eventdisplay", "calendar", "month",
+                          "yr", "date", "doing_wp_cron", "rest_route", "attachment_id", "unapproved",
+                          "moderation-hash", "add-to-cart", "orderby", "filter"})
+_SKIP_PATH = re.compile(
+    r"/(wp-admin|wp-json|wp-includes|wp-content|feed|trackback|embed|comments/feed)(/|$)"
+    r"|/(wp-login|xmlrpc|wp-cron|wp-signup|wp-activate|wp-trackback|wp-comments-post)\.php$",
+    re.I,
+)
+_DATE_ARCHIVE = re.compile(r"/\d{4}/(\d{1,2}/(\d{1,2}/)?)?$")  # /2021/, /2021/03/, /2021/03/15/
+_PAGINATION = re.compile(r"^(?P<base>.*?/)page/(?P<n>\d+)/?$")
+_NON_HTML_EXT = re.compile(
+    r"\.(jpe?g|png|gif|webp|avif|svg|ico|bmp|tiff?|pdf|zip|gz|tgz|rar|7z|css|js|mjs|json|xml|txt|rss|atom"
+    r"|mp[34]|m4a|m4v|mov|avi|wmv|webm|ogg|ogv|wav|flac|woff2?|ttf|otf|eot|docx?|xlsx?|pptx?|csv|exe|dmg)$",
+    re.I,
+)
+_WP_SITEMAP = re.compile(r"wp-sitemap-(?P<provider>[a-z]+)-(?:(?P<sub>[a-z\d_-]+?)-)?\d+\.xml$")
+_PLUGIN_SITEMAP = re.compile(r"(?:^|/)(?P<sub>[a-z\d_-]+?)-sitemap\d*\.xml(\.gz)?$")  # Yoast, Rank Math
+_INDEX_NAMES = frozenset({"wp-sitemap.xml", "sitemap_index.xml", "sitemap.xml", "sitemap.xml.gz"})
+_TAXONOMY_HINT = re.compile(r"categor|tag|author|user|taxonom|format|topic", re.I)
+_API_LINK = re.compile(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", re.I)
+_ID_CLASS = re.compile(r"^(?:page-id|postid)-(\d+)$")
+
+
+@dataclass
+class DiscoveryLimits:
+    max_pages: int
+    max_media: int
+    pages_limit_hit: bool = False
+    media_limit_hit: bool = False
+    pages_not_migrated: int = 0  # known lower bound when the crawl stopped early
+    media_not_migrated: int = 0
+    fetch_budget_hit: bool = False
+    pages_count_is_lower_bound: bool = False  # the crawl stopped at the limit: more may exist
+
+    def messages(self) -> list[str]:
+        """What the report says about the limits (empty when none was reached)."""
+        out = []
+        if self.pages_limit_hit:
+            more = f"at least {self.pages_not_migrated:,}" if self.pages_count_is_lower_bound else (
+                f"{self.pages_not_migrated:,}")
+            out.append(f"{self.max_pages:,}-page limit reached: {more} more pages and posts not migrated")
+        if self.media_limit_hit:
+            out.append(f"{self.max_media:,}-media limit reached: {self.media_not_migrated:,} more media"
+                       " files not migrated")
+        if self.fetch_budget_hit:
+            out.append("crawl request budget reached: the site may have pages discovery did not see")
+        return out
+
+
+@dataclass
+class DiscoveryResult:
+    """What ``discover`` found. Everything but ``items``/``skipped`` is plain JSON data."""
+
+    items: list[DiscoveredItem]
+    skipped: list[Skipped]
+    site: dict[str, Any]  # name, description, home, rest_available, rest_base (+ rest_error)
+    terms: list[Term]
+    menu: list[dict[str, Any]]  # home page main navigation: [{title, url, children: [...]}]
+    limits: dict[str, Any]  # DiscoveryLimits as a dict, plus "messages"
+    notes: list[str]  # for the report: limits reached, how discovery worked
+    # REST ids the scraper resolves: terms_by_id {id: Term dict}, media_by_id {id: url},
+    # authors_by_id {id: name}, page_url_by_id {id: url}. Empty without the REST API.
+    lookups: dict[str, dict[int, Any]] = field(default_factory=dict)
+    crawl_filtered: dict[str, int] = field(default_factory=dict)  # links the crawl left out, by reason
+    requests: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Items by kind: {"page": n, "post": n, "media": n, "unknown": n}."""
+        return dict(Counter(i.kind for i in self.items))
+
+    @property
+    def counts_by_via(self) -> dict[str, int]:
+        return dict(Counter(i.via for i in self.items))
+
+    @property
+    def nav_menu(self) -> list[dict[str, Any]]:
+        return self.menu
+
+
+# ---------------------------------------------------------------------------- URLs
+
+def _strip_www(host: str) -> str:
+    return host[4:] if host.startswith("www.") else host
+
+
+def normalise_url(url: str) -> str:
+    """The URL as we keep it: lower-case scheme/host, default port dropped, no fragment,
+    session/tracking parameters dropped, percent-encoding normalised."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
+    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in _SESSION_PARAMS and not k.lower().startswith("utm_")]
+    return urlunsplit((scheme, netloc, path, urlencode(query, safe="/:"), ""))
+
+
+def dedupe_key(url: str) -> str:
+    """Same page whatever the form: no www., no trailing slash, http and https alike."""
+    parts = urlsplit(normalise_url(url))
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("", _strip_www(parts.netloc), path, parts.query, ""))
+
+
+# ---------------------------------------------------------------------------- discovery
+
+class _Discovery:
+    def __init__(self, fetcher: PoliteFetcher, home_url: str, *, include_pages: bool, include_posts: bool,
+                 include_media: bool, max_depth: int, max_pages: int, max_media: int,
+                 max_fetches: int, max_archive_pages: int, max_query_variants: int) -> None:
+        self.fetcher = fetcher
+        self.home = normalise_url(home_url)
+        self.include = {"page": include_pages, "post": include_posts, "media": include_media,
+                        "unknown": include_pages or include_posts}
+        self.max_depth = max_depth
+        self.max_fetches = max_fetches
+        self.max_archive_pages = max_archive_pages
+        self.max_query_variants = max_query_variants
+        self.items: list[DiscoveredItem] = []
+        self.skipped: list[Skipped] = []
+        self.seen: dict[str, DiscoveredItem | None] = {}  # dedupe key -> item (None: over a limit)
+        self.limits = DiscoveryLimits(max_pages=max_pages, max_media=max_media)
+        self.n_content = 0
+        self.n_media = 0
+        self.site: dict[str, Any] = {"name": "", "description": "", "home": self.home,
+                                     "rest_available": False, "rest_base": None}
+        self.terms: list[Term] = []
+        self.authors: dict[int, dict[str, str]] = {}
+        self.term_ids: dict[int, Term] = {}
+        self.nav_menu: list[dict[str, Any]] = []
+        self.filtered: Counter[str] = Counter()
+        self.rest_complete: set[str] = set()  # kinds the REST API listed completely
+        self.notes: list[str] = []
+
+    # -------------------------------------------------------------- helpers
+    def _same_site(self, url: str) -> bool:
+        """Same host (or its www. twin) and port; http and https count as the same site."""
+        a, b = urlsplit(normalise_url(url)), urlsplit(self.home)
+        return _strip_www(a.hostname or "") == _strip_www(b.hostname or "") and a.port == b.port
+
+    def _home_scheme(self, url: str) -> str:
+        # A same-site link with the other scheme would be a second origin (robots.txt, rate)
+        # for the same pages; the site's own scheme is the one that answers.
+        return urlunsplit(urlsplit(url)._replace(scheme=urlsplit(self.home).scheme))
+
+    def _skip(self, url: str, reason: str, detail: str = "") -> None:
+        self.skipped.append(Skipped(url=url, reason=reason, detail=detail))
+
+    def _get(self, url: str, **kw: Any) -> FetchResult | None:
+        try:
+            return self.fetcher.get(url, **kw)
+        except SkipUrl as exc:
+            self.skipped.append(exc.skipped)
+        except MigrationError as exc:
+            self._skip(url, "fetch_failed", exc.message)
+        return None
+
+    def add(self, item: DiscoveredItem) -> bool:
+        """Keep ``item`` unless already known, not wanted, or over a limit (then counted)."""
+        key = dedupe_key(item.url)
+        if key in self.seen or not self.include[item.kind]:
+            known = self.seen.get(key)
+            if known is not None and known.source_id is None:
+                known.source_id = item.source_id  # the crawl learns ids a sitemap does not give
+            return False
+        self.seen[key] = None
+        if item.kind == "media":
+            if self.n_media >= self.limits.max_media:
+                self.limits.media_limit_hit = True
+                self.limits.media_not_migrated += 1
+                return False
+            self.n_media += 1
+        else:
+            if self.n_content >= self.limits.max_pages:
+                self.limits.pages_limit_hit = True
+                self.limits.pages_not_migrated += 1
+                return False
+            self.n_content += 1
+        self.items.append(item)
+        self.seen[key] = item
+        return True
+
+    # -------------------------------------------------------------- home page
+    def fetch_home(self) -> FetchResult | None:
+        home = self._get(self.home, max_bytes=MAX_HTML_BYTES)
+        if home is None or not home.ok:
+            if home is not None:
+                self._skip(self.home, "http_error", f"HTTP {home.status_code}")
+            return None
+        final = normalise_url(home.url)
+        if self._same_site(final):
+            self.home = final  # e.g. http -> https or the www. twin
+            self.site["home"] = final
+        if home.content_type in HTML_TYPES:
+            soup = BeautifulSoup(home.content, "lxml")
+            self.site["name"], self.site["description"] = _site_identity(soup)
+            self.nav_menu = extract_nav_menu(soup, self.home)
+        return home
+
+    # -------------------------------------------------------------- REST API
+    def _rest_url(self, route: str, params: dict[str, Any] | None = None) -> str:
+        base = self.site["rest_base"]
+        query = urlencode(params or {})
+        if "rest_route=" in base:  # plain permalinks: ?rest_route=/wp/v2/...
+            return f"{base.rstrip('/')}/{route}" + (f"&{query}" if query else "")
+        return f"{base.rstrip('/')}/{route}" + (f"?{query}" if query else "")
+
+    def probe_rest(self, home: FetchResult | None) -> None:
+        candidates: list[str] = []
+        if home is not None:
+            match = _API_LINK.search(home.headers.get("link", ""))
+            if match:
+                candidates.append(urljoin(home.url, match.group(1)))
+        root = self.home.rstrip("/")
+        candidates += [f"{root}/wp-json/", f"{root}/?rest_route=/"]
+        errors = []
+        for base in dict.fromkeys(candidates):
+            if not self._same_site(base):
+                continue
+            result = self._get(base, max_bytes=MAX_HTML_BYTES)
+            if result is None:
+                continue
+            data = _json_or_none(result)
+            if result.ok and isinstance(data, dict) and "wp/v2" in (data.get("namespaces") or []):
+                self.site.update(rest_available=True, rest_base=base)
+                self.site["name"] = _plain(data.get("name")) or self.site["name"]
+                self.site["description"] = _plain(data.get("description")) or self.site["description"]
+                return
+            code = data.get("code") if isinstance(data, dict) else None
+            errors.append(f"{base}: HTTP {result.status_code}" + (f" ({code})" if code else ""))
+        self.site["rest_error"] = "; ".join(errors)
+
+    def _rest_page(self, route: str, fields: Iterable[str], page: int,
+                   content: bool = True) -> tuple[list[Any], int, int] | None:
+        """(records, X-WP-Total, X-WP-TotalPages) of one page of a collection, None on failure
+        (a Skipped for content, a note for terms and users, which security plugins often close)."""
+        url = self._rest_url(route, {"per_page": REST_PER_PAGE, "page": page, "_fields": ",".join(fields)})
+        result = self._get(url, content_types=("application/json",))
+        if result is None:
+            return None
+        data = _json_or_none(result) if result.ok else None
+        if not isinstance(data, list):
+            if content:
+                self._skip(url, "rest_error", f"HTTP {result.status_code}")
+            else:
+                self.notes.append(f"REST {route} unavailable (HTTP {result.status_code})")
+            return None
+        # A proxy may strip X-WP-TotalPages: then a full page means there may be another.
+        guess = page + 1 if len(data) >= REST_PER_PAGE else page
+        headers = result.headers
+        pages = _int(headers.get("x-wp-totalpages"), guess)
+        return data, _int(headers.get("x-wp-total"), (pages - 1) * REST_PER_PAGE + len(data)), pages
+
+    def _rest_all(self, route: str, fields: Iterable[str]) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        page = 1
+        while (answer := self._rest_page(route, fields, page, content=False)) is not None:
+            data, _, pages = answer
+            records += [r for r in data if isinstance(r, dict)]
+            if page >= pages or not data:
+                break
+            page += 1
+        return records
+
+    def _rest_items(self, route: str, fields: Iterable[str], kind: Kind) -> None:
+        """Items of one collection; paging stops at the limit, X-WP-Total counts the rest."""
+        page = 1
+        while (answer := self._rest_page(route, fields, page)) is not None:
+            data, total, pages = answer
+            for record in data:
+                if not isinstance(record, dict) or record.get("status") not in ("publish", "inherit", None):
+                    continue
+                link = record.get("source_url") if kind == "media" else record.get("link")
+                if not isinstance(link, str) or not link:
+                    continue
+                if kind != "media" and not self._same_site(link):
+                    self._skip(link, "off_site", f"REST {kind} {record.get('id')} links to another host")
+                    continue
+                self.add(DiscoveredItem(url=link, kind=kind, via="rest",
+                                        source_id=_int(record.get("id"), None), rest=_slim(record, kind)))
+            limit_hit = self.limits.media_limit_hit if kind == "media" else self.limits.pages_limit_hit
+            if page >= pages or not data or limit_hit:
+                left = max(0, total - page * REST_PER_PAGE) if page < pages else 0
+                if kind == "media":
+                    self.limits.media_not_migrated += left
+                else:
+                    self.limits.pages_not_migrated += left
+                self.rest_complete.add(kind)
+                return
+            page += 1
+        # A failed page leaves the kind incomplete: sitemaps and the crawl cover it.
+
+    def _term(self, record: dict[str, Any], term: Term) -> None:
+        self.terms.append(term)
+        if isinstance(record.get("id"), int):
+            self.term_ids[record["id"]] = term
+
+    def lookups(self) -> dict[str, dict[int, Any]]:
+        rest = [i for i in self.items if i.via == "rest" and i.source_id is not None]
+        return {
+            "terms_by_id": {k: asdict(t) for k, t in self.term_ids.items()},
+            "media_by_id": {i.source_id: i.url for i in rest if i.kind == "media"},
+            "authors_by_id": {k: a["name"] for k, a in self.authors.items()},
+            "page_url_by_id": {i.source_id: i.url for i in rest if i.kind == "page"},
+        }
+
+    def from_rest(self) -> None:
+        if self.include["post"]:
+            cats = self._rest_all("wp/v2/categories", ("id", "name", "slug", "parent", "description"))
+            slug_of = {c.get("id"): c.get("slug") for c in cats}
+            for c in cats:
+                self._term(c, Term("category", _plain(c.get("name")), str(c.get("slug", "")),
+                                   slug_of.get(c.get("parent")) if c.get("parent") else None,
+                                   _plain(c.get("description"))))
+            for t in self._rest_all("wp/v2/tags", ("id", "name", "slug", "description")):
+                self._term(t, Term("post_tag", _plain(t.get("name")), str(t.get("slug", "")), None,
+                                   _plain(t.get("description"))))
+        if self.include["page"] or self.include["post"]:
+            users = self._rest_all("wp/v2/users", ("id", "name", "slug"))
+            self.authors = {u["id"]: {"name": _plain(u.get("name")), "slug": str(u.get("slug", ""))}
+                            for u in users if isinstance(u.get("id"), int)}
+        collections: tuple[tuple[Kind, str, tuple[str, ...]], ...] = (
+            ("page", "wp/v2/pages", PAGE_FIELDS), ("post", "wp/v2/posts", PAGE_FIELDS),
+            ("media", "wp/v2/media", MEDIA_FIELDS))
+        for kind, route, fields in collections:
+            if self.include[kind]:
+                self._rest_items(route, fields, kind)
+
+    # -------------------------------------------------------------- sitemaps
+    def from_sitemaps(self) -> list[str]:
+        """Items from sitemaps; returns same-site URLs of unknown kind for the crawl to classify."""
+        root = self.home.rstrip("/")
+        candidates = [*self.fetcher.site_maps(self.home), f"{root}/wp-sitemap.xml",
+                      f"{root}/sitemap_index.xml", f"{root}/sitemap.xml"]
+        queue = deque((url, 0) for url in dict.fromkeys(candidates))
+        done: set[str] = set()
+        to_classify: list[str] = []
+        files = 0
+        while queue:
+            url, level = queue.popleft()
+            key = dedupe_key(url)
+            if key in done:
+                continue
+            done.add(key)
+            if not self._same_site(url):
+                self._skip(url, "off_site", "sitemap on another host")
+                continue
+            kind = sitemap_kind(url)
+            if kind is None:
+                self.filtered["sitemap_not_content"] += 1  # taxonomies, users: not fetched
+                continue
+            if kind.startswith("other:"):
+                self._skip(url, "unsupported_post_type", kind[6:])
+                continue
+            if files >= MAX_SITEMAP_FILES:
+                self._skip(url, "sitemap_limit", f"more than {MAX_SITEMAP_FILES} sitemap files")
+                continue
+            files += 1
+            result = self._get(url, max_bytes=MAX_SITEMAP_BYTES)
+            if result is None or not result.ok:
+                if result is not None and result.status_code not in (404, 410):
+                    self._skip(url, "http_error", f"HTTP {result.status_code}")
+                continue  # the guessed names are often missing: no news
+            body = result.content
+            try:
+                if body[:2] == b"\x1f\x8b":
+                    body = gunzip_capped(body, MAX_SITEMAP_BYTES, url)
+            except SkipUrl as exc:
+                self.skipped.append(exc.skipped)
+                continue
+            tag, locs = parse_sitemap(body)
+            if tag == "sitemapindex":
+                if level >= 3:
+                    self._skip(url, "sitemap_too_deep", "sitemap index nested more than 3 levels")
+                    continue
+                queue.extend((urljoin(url, loc), level + 1) for loc in locs)
+            elif tag == "urlset":
+                for loc in locs:
+                    loc = urljoin(url, loc)
+                    if not self._same_site(loc):
+                        self._skip(loc, "off_site", f"listed in {url}")
+                    elif kind == "unknown" or dedupe_key(loc) == dedupe_key(self.home):
+                        # A blog home is listed in WordPress's page sitemap but is not a page.
+                        to_classify.append(normalise_url(loc))
+                    else:
+                        self.add(DiscoveredItem(url=normalise_url(loc), kind=kind, via="sitemap"))  # type: ignore[arg-type]
+        return to_classify
+
+    # -------------------------------------------------------------- crawl
+    def _crawl_target(self, link: str, variants: dict[str, set[str]]) -> tuple[str, str | None]:
+        """(normalised URL, None) when the link is worth fetching, else (url, why not)."""
+        parts = urlsplit(link)
+        if parts.scheme.lower() not in ("http", "https"):
+            return link, "not_http"
+        if not self._same_site(link):
+            return link, "off_site"
+        url = self._home_scheme(normalise_url(link))
+        parts = urlsplit(url)
+        path = parts.path
+        if _SKIP_PATH.search(path):
+            return url, "wp_system_path"
+        if _NON_HTML_EXT.search(path):
+            return url, "non_html"
+        if _DATE_ARCHIVE.search(path):
+            return url, "date_archive"
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        keys = {k.lower() for k, _ in query}
+        if keys & _TRAP_PARAMS:
+            return url, "trap_query"
+        pagination = _PAGINATION.match(path)
+        paged = dict(query).get("paged")
+        page_n = int(pagination["n"]) if pagination else int(paged) if paged and paged.isdigit() else 0
+        if page_n > self.max_archive_pages:
+            return url, "pagination_cap"
+        if parts.query:
+            seen = variants.setdefault(path, set())
+            if parts.query not in seen and len(seen) >= self.max_query_variants:
+                return url, "query_variants"
+            seen.add(parts.query)
+        return url, None
+
+    def crawl(self, extra: list[str], home: FetchResult | None = None) -> None:
+        """Breadth-first from the home page (``home``: already fetched); pagination of a
+        listing keeps its depth. ``extra``: URLs to classify, as if linked from the home page."""
+        queue: deque[tuple[str, int]] = deque()
+        queued: set[str] = set()
+        for url, depth in [(self.home, 0), *((u, 1) for u in extra)]:
+            if dedupe_key(url) not in queued:
+                queued.add(dedupe_key(url))
+                queue.append((url, depth))
+        variants: dict[str, set[str]] = {}
+        fetches = 0
+        while queue:
+            if self.limits.pages_limit_hit:
+                self.limits.pages_count_is_lower_bound = True
+                break
+            if fetches >= self.max_fetches:
+                self.limits.fetch_budget_hit = True
+                break
+            url, depth = queue.popleft()
+            if url == self.home and home is not None and home.content_type in HTML_TYPES:
+                result: FetchResult | None = home  # no second request for the home page
+            else:
+                fetches += 1
+                result = self._get(url, max_bytes=MAX_HTML_BYTES, content_types=HTML_TYPES)
+            if result is None:
+                continue
+            if not result.ok:
+                self._skip(url, "http_error", f"HTTP {result.status_code}")
+                continue
+            final = normalise_url(result.url)
+            if not self._same_site(final):
+                self._skip(url, "off_site", f"redirects to {final}")
+                continue
+            soup = BeautifulSoup(result.content, "lxml")
+            kind, source_id, canonical = classify_html(soup, final)
+            item_url = canonical if canonical and self._same_site(canonical) else final
+            queued.update((dedupe_key(final), dedupe_key(item_url)))
+            if kind is not None:
+                self.add(DiscoveredItem(url=item_url, kind=kind, via="crawl", source_id=source_id,
+                                        depth=depth))
+            if depth >= self.max_depth:
+                continue
+            for link in _links(soup, final):
+                target, why_not = self._crawl_target(link, variants)
+                if why_not:
+                    self.filtered[why_not] += 1
+                    continue
+                key = dedupe_key(target)
+                if key in queued:
+                    continue
+                queued.add(key)
+                is_listing_page = bool(_PAGINATION.match(urlsplit(target).path)) or "paged=" in target
+                queue.append((target, depth if is_listing_page else depth + 1))
+
+
+# ---------------------------------------------------------------------------- parsing
+
+def sitemap_kind(url: str) -> str | None:
+    """What a sitemap file lists, from its name: page/post, "unknown" (an index or a generic
+    sitemap), "other:<post type>", or None for taxonomy/user/attachment sitemaps (no items)."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
+    if name in _INDEX_NAMES:
+        return "unknown"
+    core = _WP_SITEMAP.search(name)  # WordPress core: wp-sitemap-posts-page-1.xml
+    if core:
+        if core["provider"] != "posts":
+            return None  # taxonomies, users
+        sub = core["sub"] or ""
+        return {"page": "page", "post": "post"}.get(sub, None if sub == "attachment" else f"other:{sub}")
+    plugin = _PLUGIN_SITEMAP.search(name)  # Yoast, Rank Math: page-sitemap.xml, post-sitemap2.xml
+    if plugin:
+        sub = plugin["sub"]
+        if sub in ("page", "post"):
+            return sub
+        if sub == "attachment" or _TAXONOMY_HINT.search(sub):
+            return None
+        return f"other:{sub}"
+    return "unknown"
+
+
+def parse_sitemap(body: bytes) -> tuple[str, list[str]]:
+    """("urlset" | "sitemapindex" | "", locs). No DTD, no entities, no network: XML bombs
+    and external entities stay inert."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = etree.fromstring(body, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return "", []
+    tag = etree.QName(root).localname
+    locs = []
+    for child in root:
+        if isinstance(child.tag, str) and etree.QName(child).localname in ("url", "sitemap"):
+            loc = child.find("{*}loc")
+            if loc is not None and loc.text and loc.text.strip():
+                locs.append(loc.text.strip())
+    return tag, locs
+
+
+_WP_LISTING_CLASSES = frozenset({"home", "blog", "archive", "search", "error404", "paged", "single",
+                                 "attachment", "category", "tag", "author", "date", "search-results",
+                                 "search-no-results"})
+
+
+def classify_html(soup: BeautifulSoup, url: str) -> tuple[Kind | None, int | None, str | None]:
+    """(kind, source id, canonical URL) of a fetched page; kind None for WordPress pages that
+    are not single content (home blog, archives, search, 404, attachments, other post types)
+    and "unknown" when the page carries no WordPress markers at all (e.g. a static site)."""
+    body = soup.body
+    raw = body.get("class") if isinstance(body, Tag) else None
+    classes = set(raw if isinstance(raw, list) else str(raw or "").split())
+    canonical = None
+    for link in soup.find_all("link", href=True):
+        rels = link.get("rel") or []
+        rels = rels if isinstance(rels, list) else str(rels).split()
+        if "canonical" in rels and canonical is None:
+            canonical = normalise_url(urljoin(url, str(link["href"])))
+    source_id = None
+    for cls in classes:
+        match = _ID_CLASS.match(cls)
+        if match:
+            source_id = int(match[1])
+    if "attachment" in classes or "single-attachment" in classes:
+        return None, source_id, canonical
+    if "page" in classes and any(c.startswith("page-id-") for c in classes):
+        return "page", source_id, canonical
+    if "single-post" in classes:
+        return "post", source_id, canonical
+    if classes & _WP_LISTING_CLASSES or any(c.startswith(("wp-", "postid-", "page-template", "post-template"))
+                                            for c in classes):
+        return None, source_id, canonical
+    shortlink = _shortlink(soup, url)
+    if shortlink:
+        query = dict(parse_qsl(urlsplit(shortlink).query))
+        if query.get("page_id", "").isdigit():
+            return "page", int(query["page_id"]), canonical
+        if query.get("p", "").isdigit():
+            return "post", int(query["p"]), canonical
+    return "unknown", None, canonical
+
+
+def _shortlink(soup: BeautifulSoup, url: str) -> str | None:
+    for link in soup.find_all("link", href=True):
+        rels = link.get("rel") or []
+        if "shortlink" in (rels if isinstance(rels, list) else str(rels).split()):
+            return urljoin(url, str(link["href"]))
+    return None
+
+
+def _links(soup: BeautifulSoup, base: str) -> list[str]:
+    out = []
+    for a in soup.find_all(["a", "area"], href=True):
+        href = str(a["href"]).strip()
+        if href and not href.startswith("#"):
+            out.append(urljoin(base, href))
+    return out
+
+
+_NOT_MAIN_NAV = re.compile(r"pagination|breadcrumb|footer|social|skip|post-navigation|comment", re.I)
+
+
+def _main_nav(soup: BeautifulSoup) -> Tag | None:
+    selectors = ("header nav.wp-block-navigation", "nav.wp-block-navigation", "#site-navigation",
+                 "nav.main-navigation", ".main-navigation", "nav#primary-menu", "ul#primary-menu",
+                 "nav.primary-navigation", "ul#menu-main-menu", "header nav", "ul.nav-menu", "ul.menu")
+    for selector in selectors:
+        for el in soup.select(selector):
+            label = " ".join([*el.get("class", []), str(el.get("aria-label", "")), str(el.get("id", ""))])
+            if not _NOT_MAIN_NAV.search(label):
+                return el
+    for el in soup.find_all("nav"):
+        label = " ".join([*el.get("class", []), str(el.get("aria-label", "")), str(el.get("id", ""))])
+        if not _NOT_MAIN_NAV.search(label):
+            return el
+    return None
+
+
+def _menu_items(ul: Tag, base: str) -> list[dict[str, Any]]:
+    items = []
+    for li in ul.find_all("li", recursive=False):
+        own = next((a for a in li.find_all("a", href=True) if a.find_parent("li") is li), None)
+        sub = li.find("ul")
+        children = _menu_items(sub, base) if isinstance(sub, Tag) else []
+        if own is not None:
+            items.append({"title": own.get_text(" ", strip=True), "url": urljoin(base, str(own["href"])),
+                          "children": children})
+        elif children:  # a heading without a link that opens a submenu
+            label = li.find(string=True)
+            items.append({"title": str(label or "").strip(), "url": None, "children": children})
+    return items
+
+
+def extract_nav_menu(soup: BeautifulSoup, base: str) -> list[dict[str, Any]]:
+    """The home page's main navigation as nested ``{title, url, children}`` (URLs absolute)."""
+    nav = _main_nav(soup)
+    if nav is None:
+        return []
+    ul = nav if nav.name == "ul" else nav.find("ul")
+    if isinstance(ul, Tag):
+        return _menu_items(ul, base)
+    return [{"title": a.get_text(" ", strip=True), "url": urljoin(base, str(a["href"])), "children": []}
+            for a in nav.find_all("a", href=True)]
+
+
+_TITLE_SEPARATORS = (" – ", " — ", " | ", " - ", " · ", " » ")
+
+
+def _site_identity(soup: BeautifulSoup) -> tuple[str, str]:
+    def text(selector: str) -> str:
+        el = soup.select_one(selector)
+        return el.get_text(" ", strip=True) if el else ""
+
+    def meta(attr: str, value: str) -> str:
+        el = soup.find("meta", attrs={attr: value})
+        return str(el.get("content") or "").strip() if isinstance(el, Tag) else ""
+
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    head, tail = title, ""
+    for sep in _TITLE_SEPARATORS:
+        if sep in title:
+            head, tail = title.split(sep, 1)
+            break
+    name = meta("property", "og:site_name") or text(".wp-block-site-title") or text(".site-title") or head
+    description = (text(".wp-block-site-tagline") or text(".site-description")
+                   or meta("name", "description") or tail)
+    return name, description
+
+
+# ---------------------------------------------------------------------------- small helpers
+
+def _int(value: Any, default: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _plain(value: Any) -> str:
+    """REST gives term and user names HTML-escaped ("Reisen &amp; Café"); keep the text."""
+    return html.unescape(str(value or ""))
+
+
+def _json_or_none(result: FetchResult) -> Any:
+    try:
+        return result.json()
+    except ValueError:
+        return None
+
+
+_SIZE_KEYS = ("file", "width", "height", "mime_type", "source_url")
+
+
+def _slim(record: dict[str, Any], kind: Kind) -> dict[str, Any]:
+    """The REST record without what the scraper never needs (image EXIF, file sizes...)."""
+    if kind != "media":
+        return record
+    slim = dict(record)
+    details = record.get("media_details")
+    if isinstance(details, dict):
+        sizes = details.get("sizes") if isinstance(details.get("sizes"), dict) else {}
+        slim["media_details"] = {
+            **{k: details[k] for k in ("width", "height", "file", "filesize") if k in details},
+            "sizes": {name: {k: s[k] for k in _SIZE_KEYS if k in s}
+                      for name, s in sizes.items() if isinstance(s, dict)},
+        }
+    return slim
+
+
+def discover(
+    fetcher: PoliteFetcher,
+    home_url: str,
+    *,
+    include_pages: bool = True,
+    include_posts: bool = True,
+    include_media: bool = True,
+    max_depth: int = 3,
+    max_pages: int = 1000,
+    max_media: int = 10_000,
+    max_fetches: int | None = None,
+    max_archive_pages: int = 50,
+    max_query_variants: int = 5,
+    crawl: bool | None = None,
+) -> DiscoveryResult:
+    """Find the public pages, posts and media of the site at ``home_url``.
+
+    REST API first (when open: /wp-json/ or ?rest_route=), then sitemaps and a bounded
+    crawl for the kinds the API did not list completely (``crawl=None``: only then;
+    True/False forces it). ``max_pages`` caps pages and posts together, ``max_media`` the
+    media; what lies beyond is counted in ``limits``. ``max_fetches`` bounds the crawl's
+    requests (default 2 * max_pages + 100).
+    """
+    d = _Discovery(
+        fetcher, home_url, include_pages=include_pages, include_posts=include_posts,
+        include_media=include_media, max_depth=max_depth, max_pages=max_pages, max_media=max_media,
+        max_fetches=max_fetches if max_fetches is not None else 2 * max_pages + 100,
+        max_archive_pages=max_archive_pages, max_query_variants=max_query_variants,
+    )
+    home = d.fetch_home()
+    d.probe_rest(home)
+    if d.site["rest_available"]:
+        d.from_rest()
+    missing = {k for k in ("page", "post") if d.include[k]} - d.rest_complete
+    to_classify = d.from_sitemaps() if missing else []
+    if crawl or (crawl is None and missing):
+        d.crawl(to_classify, home)
+    notes = d.limits.messages() + d.notes
+    if not d.site["rest_available"]:
+        notes.append("REST API not available (" + (d.site.get("rest_error") or "no answer")
+                     + "): pages and posts found through sitemaps and a crawl; media only from content")
+    elif missing:
+        notes.append(f"REST API did not list every {' and '.join(sorted(missing))}: sitemaps and a crawl"
+                     " completed discovery")
+    return DiscoveryResult(
+        items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.nav_menu,
+        limits={**asdict(d.limits), "messages": d.limits.messages()}, notes=notes, lookups=d.lookups(),
+        crawl_filtered=dict(d.filtered), requests=fetcher.request_count,
+    )

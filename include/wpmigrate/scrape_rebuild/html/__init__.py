@@ -1,0 +1,1 @@
+"""Scraped HTML: page fields, the sanitiser and media references."""

@@ -1,0 +1,130 @@
+"""Mode B media download: every referenced file, streamed into the artifact store under
+its sha256 (so the same image found by two batches or two URLs is stored once), with its
+size and type checked before it is kept.
+
+``store`` is any path-like object with ``/``, ``open``, ``exists``, ``mkdir`` and
+``rename`` (an Airflow ``ObjectStoragePath`` in the DAG, a ``pathlib.Path`` in tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import posixpath
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild.records import MediaFile, Skipped
+
+log = logging.getLogger(__name__)
+
+MAX_MEDIA_BYTES = 512 * 1024 * 1024
+CHUNK = 256 * 1024
+# What WordPress accepts as media (its default upload_mimes, minus executables).
+ALLOWED_TYPES = ("image/", "video/", "audio/", "application/pdf", "application/msword",
+                 "application/vnd.openxmlformats-officedocument", "application/vnd.ms-",
+                 "application/vnd.oasis.opendocument", "application/zip")
+# Magic numbers of the formats a page shows, so an HTML error page served as 200 with an
+# image URL is not stored as the image.
+_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF",),
+}
+
+Opener = Callable[[str], AbstractContextManager[httpx.Response]]
+
+
+def filename_for(url: str, mime: str) -> str:
+    name = posixpath.basename(unquote(urlsplit(url).path)) or "file"
+    if "." not in name:
+        name += mimetypes.guess_extension(mime) or ""
+    return name
+
+
+def _type_of(response: httpx.Response, url: str) -> str:
+    header = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if header and header != "application/octet-stream":
+        return header
+    return mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
+
+
+def download_one(open_url: Opener, url: str, store: Any, meta: dict[str, Any] | None = None,
+                 max_bytes: int = MAX_MEDIA_BYTES) -> MediaFile | Skipped:
+    """Stream ``url`` into ``store/<sha256>``; a Skipped record says why not."""
+    meta = meta or {}
+    with open_url(url) as response:
+        if response.status_code != 200:
+            return Skipped(url, "media_http_status", f"HTTP {response.status_code}")
+        mime = _type_of(response, url)
+        if not mime.startswith(ALLOWED_TYPES):
+            return Skipped(url, "media_type", f"{mime} is not a media type WordPress accepts")
+        declared = int(response.headers.get("content-length") or 0)
+        if declared > max_bytes:
+            return Skipped(url, "media_too_large", f"{declared} bytes > {max_bytes}")
+        tmp = store / f".part-{uuid.uuid4().hex}"
+        digest = hashlib.sha256()
+        size = 0
+        head = b""
+        with tmp.open("wb") as out:
+            for chunk in response.iter_bytes(CHUNK):
+                if len(head) < 16:
+                    head += chunk[:16]
+                size += len(chunk)
+                if size > max_bytes:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+    if size > max_bytes:
+        tmp.unlink()
+        return Skipped(url, "media_too_large", f"more than {max_bytes} bytes")
+    magic = _MAGIC.get(mime)
+    if magic and not head.startswith(magic):
+        tmp.unlink()
+        return Skipped(url, "media_type", f"served as {mime} but the bytes are not {mime}")
+    sha = digest.hexdigest()
+    final = store / sha
+    if final.exists():
+        tmp.unlink()
+    else:
+        tmp.rename(final)
+    return MediaFile(source_url=url, sha256=sha, size=size, mime=mime, artifact_uri=str(final),
+                     filename=filename_for(url, mime), alt=meta.get("alt", ""),
+                     caption=meta.get("caption", ""), title=meta.get("title", ""),
+                     source_id=meta.get("source_id"))
+
+
+def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: Any,
+                 progress: Callable[[dict[str, Any]], None] | None = None,
+                 ) -> Iterator[MediaFile | Skipped]:
+    """``refs``: ``{"url": ..., "alt"?, "caption"?, "title"?, "source_id"?}``, deduplicated by URL."""
+    store.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    done = 0
+    for ref in refs:
+        url = ref["url"]
+        if url in seen:
+            continue
+        seen.add(url)
+        try:
+            yield download_one(open_url, url, store, ref)
+        except httpx.HTTPError as err:
+            # A transient failure of one file fails the task (and its retry resumes: stored
+            # files are found by hash); a guard refusal or a bad URL is recorded and skipped.
+            if isinstance(err, httpx.TransportError):
+                raise
+            yield Skipped(url, "media_fetch", f"{type(err).__name__}: {err}")
+        except MigrationError as err:  # e.g. the address guard refused a private host
+            yield Skipped(url, "media_refused", f"{err.code}: {err.message}")
+        done += 1
+        if progress and done % 50 == 0:
+            progress({"media_done": done})

@@ -1,0 +1,188 @@
+"""Mode B verification: the rebuilt target, read back over HTTP like a visitor would.
+
+For every scraped page and post: its target URL answers 200 with the same title and the
+same normalised text, and nothing in its main content still points at the source origin.
+For every media file: the target serves the same bytes (sha256). Counts per type and the
+discovery's skips and limits are reported; any loss fails the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from bs4 import BeautifulSoup
+
+from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
+from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
+
+# (title, main content html) of a rendered page.
+Extractor = Callable[[str, str], tuple[str, str]]
+_URL_ATTRS = ("href", "src", "poster", *LAZY_URL_ATTRS)
+_MAX_LOSSES = 500
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def source_links(html: str, base_url: str, source_origins: Iterable[str]) -> list[str]:
+    """URLs in ``html`` (links, images, srcset candidates, inline CSS) on a source origin,
+    scheme-insensitive (``//host`` and ``http``/``https`` twins count)."""
+    hosts = {urlsplit(o).netloc.lower() for o in source_origins}
+    found: list[str] = []
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(True):
+        for attr in (*_URL_ATTRS, *SRCSET_ATTRS):
+            value = tag.get(attr)
+            if not value:
+                continue
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            # srcset candidates as browsers split them (a CDN URL may hold commas)
+            candidates = [url for url, _ in parse_srcset(text)] if attr in SRCSET_ATTRS else [text]
+            for candidate in candidates:
+                absolute = urljoin(base_url, candidate)
+                if urlsplit(absolute).netloc.lower() in hosts:
+                    found.append(absolute)
+        style = tag.get("style")
+        if style and any(h in str(style).lower() for h in hosts):
+            found.append(f"style: {str(style)[:120]}")
+    return found
+
+
+def verify_rebuild(
+    *,
+    client: httpx.Client,
+    scraped: Iterable[ScrapedItem],
+    url_map: Mapping[str, str],
+    media: Iterable[MediaFile],
+    media_url_map: Mapping[str, str],
+    source_origins: Iterable[str],
+    extract: Extractor,
+    normalise: Callable[[str], str],
+    discovery: Mapping[str, Any] | None = None,
+    expected_text: Callable[[str], str] = lambda html: html,
+    refused_media: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Read the target back and compare. ``url_map``: source page/post URL -> target URL;
+    ``media_url_map``: source media URL -> target media URL; ``expected_text`` turns scraped
+    content into what the target should say (the import rewrites the source origin written
+    out as text to the target's)."""
+    origins = sorted({_origin(o) for o in source_origins})
+    losses: list[dict[str, Any]] = []
+    counts: Counter[str] = Counter()
+    items: list[dict[str, Any]] = []
+
+    def loss(kind: str, url: str, detail: str) -> None:
+        counts[f"loss_{kind}"] += 1
+        if len(losses) < _MAX_LOSSES:
+            losses.append({"check": kind, "url": url, "detail": detail})
+
+    for item in scraped:
+        counts[f"{item.kind}s_scraped"] += 1
+        target_url = url_map.get(item.source_url)
+        row: dict[str, Any] = {"kind": item.kind, "source_url": item.source_url, "target_url": target_url}
+        items.append(row)
+        if not target_url:
+            loss("missing", item.source_url, f"{item.kind} {item.title!r} has no target URL")
+            continue
+        response = client.get(target_url, follow_redirects=True)
+        row["status"] = response.status_code
+        if response.status_code != 200:
+            loss("http_status", item.source_url, f"{target_url} answered {response.status_code}")
+            continue
+        title, content = extract(response.text, str(response.url))
+        row["title_ok"] = normalise(title) == normalise(item.title)
+        if not row["title_ok"]:
+            loss("title", item.source_url, f"source {item.title!r} != target {title!r}")
+        expected = normalise(expected_text(item.content_html))
+        row["text_ok"] = normalise(content) == expected
+        if not row["text_ok"]:
+            loss("text", item.source_url, _first_difference(expected, normalise(content)))
+        leftovers = source_links(content, str(response.url), origins)
+        if leftovers:
+            loss("source_links", item.source_url,
+                 f"{len(leftovers)} link(s) to the source, e.g. {leftovers[0]}")
+        counts[f"{item.kind}s_verified"] += int(row["title_ok"] and row["text_ok"] and not leftovers)
+
+    seen: set[str] = set()
+    total_bytes = 0
+    for file in media:
+        if file.source_url in seen:
+            continue
+        seen.add(file.source_url)
+        counts["media_expected"] += 1
+        target_url = media_url_map.get(file.source_url)
+        if not target_url:
+            why = (refused_media or {}).get(file.source_url)
+            loss("media_missing", file.source_url, why or "not on the target")
+            continue
+        digest, size = _sha256_of(client, target_url)
+        if digest != file.sha256:
+            loss("media_hash", file.source_url, f"{target_url}: sha256 {digest} != {file.sha256}")
+            continue
+        counts["media_verified"] += 1
+        total_bytes += size
+
+    discovery = dict(discovery or {})
+    skipped = list(discovery.get("skipped", []))
+    notes = list(discovery.get("notes", []))
+    sections = {
+        "content": _section("Pages and posts at their new URLs (200, same title, same text)",
+                            counts["pages_scraped"] + counts["posts_scraped"],
+                            [x for x in losses if x["check"] in ("missing", "http_status", "title", "text")]),
+        "source_links": _section("No link or image in the target content points at the source",
+                                 counts["pages_scraped"] + counts["posts_scraped"],
+                                 [x for x in losses if x["check"] == "source_links"]),
+        "media": _section("Media on the target, byte-identical (sha256)", counts["media_expected"],
+                          [x for x in losses if x["check"].startswith("media")]),
+        "discovery": {"title": "Discovery: what was found, skipped and why",
+                      "status": "warn" if skipped or notes else "pass",
+                      "checked": sum(int(v) for v in (discovery.get("counts") or {}).values()),
+                      "problem_count": 0, "warning_count": len(skipped), "notes": notes,
+                      "warnings": skipped[:_MAX_LOSSES], "counts": discovery.get("counts") or {}},
+    }
+    return {
+        "ok": not losses,
+        "mode": "scrape_rebuild",
+        "old_origins": origins,
+        "counts": dict(counts),
+        "media_bytes": total_bytes,
+        "losses": losses,
+        "losses_total": sum(v for k, v in counts.items() if k.startswith("loss_")),
+        "sections": sections,
+        "items": items,
+        "skipped": skipped,
+        "limits": discovery.get("limits", {}),
+    }
+
+
+def _section(title: str, checked: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"title": title, "status": "fail" if problems else "pass", "checked": checked,
+            "problem_count": len(problems), "problems": problems[:100]}
+
+
+def _sha256_of(client: httpx.Client, url: str) -> tuple[str | None, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with client.stream("GET", url, follow_redirects=True) as response:
+        if response.status_code != 200:
+            return None, 0
+        for chunk in response.iter_bytes():
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _first_difference(expected: str, actual: str, context: int = 40) -> str:
+    for index, (a, b) in enumerate(zip(expected, actual, strict=False)):
+        if a != b:
+            start = max(0, index - context)
+            end = index + context
+            return f"at {index}: source …{expected[start:end]!r} target …{actual[start:end]!r}"
+    return f"lengths differ: source {len(expected)} chars, target {len(actual)} chars"
