@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -42,10 +42,10 @@ from wpmigrate.full_access.files.manifest import (
     join_safe,
     read_json,
 )
+from wpmigrate.full_access.files.progress_throttle import Progress, ProgressThrottle
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[dict[str, Any]], None]
 _SAMPLE_LIMIT = 100
 TMP_PREFIX = ".wpmigrate-"  # temporary names: fixed length, so a 255-byte file name still fits
 
@@ -54,7 +54,7 @@ class _IntegrityError(Exception):
     """The artifact does not match its manifest record."""
 
 
-def _hashing_lines(path: StoragePath, digest: Any) -> Any:
+def _hashing_lines(path: StoragePath, digest: Any) -> Iterator[bytes]:
     with path.open("rb") as fh:
         for line in fh:
             digest.update(line)
@@ -85,9 +85,9 @@ def _check_manifest(in_dir: StoragePath) -> tuple[int, int]:
 
 def _place(tmp: StoragePath, dest: StoragePath) -> None:
     try:
-        tmp.replace(dest)  # type: ignore[attr-defined]  # pathlib: atomic overwrite
+        tmp.replace(dest)  # pathlib: atomic overwrite
     except (AttributeError, NotImplementedError):
-        tmp.rename(dest)  # type: ignore[attr-defined]  # UPath: fsspec mv (local rename, S3 copy)
+        tmp.rename(dest)  # UPath: fsspec mv (local rename, S3 copy)
 
 
 class _Importer:
@@ -95,25 +95,17 @@ class _Importer:
                  progress_seconds: float) -> None:
         self.in_dir, self.target = in_dir, target
         self.files_root = in_dir / FILES_DIR
-        self.progress_fn, self.progress_seconds = progress, progress_seconds
         self.lock = threading.Lock()
+        self.progress = ProgressThrottle(progress, progress_seconds, self.lock)
         self.counts = {"copied": 0, "skipped_identical": 0, "bytes": 0, "errors": 0, "files_done": 0}
         self.error_samples: list[dict[str, str]] = []
         self.integrity_errors = 0
         self.files_total = self.bytes_total = 0
         self.made_dirs: set[str] = set()
-        self._last = float("-inf")
 
     def emit(self, force: bool = False) -> None:
-        if self.progress_fn is None:
-            return
-        with self.lock:
-            now = time.monotonic()
-            if not force and now - self._last < self.progress_seconds:
-                return
-            self._last = now
-            self.progress_fn({"phase": "import_files", "files_total": self.files_total,
-                              "bytes_total": self.bytes_total, **self.counts})
+        self.progress(lambda: {"phase": "import_files", "files_total": self.files_total,
+                               "bytes_total": self.bytes_total, **self.counts}, force=force)
 
     def one(self, entry: ManifestEntry) -> None:
         try:
@@ -178,7 +170,7 @@ class _Importer:
         finally:
             if not placed:
                 with contextlib.suppress(Exception):
-                    tmp.unlink()  # type: ignore[attr-defined]
+                    tmp.unlink()
         return "copied"
 
 

@@ -15,7 +15,7 @@ An export stores each source file at ``<out_dir>/files/<path>`` and lists it in
 Everything here streams: a manifest is read and written line by line, files are
 hashed in chunks, so memory does not depend on the number or size of files.
 Path objects are ``pathlib.Path`` or ``ObjectStoragePath``/UPath; only the portable
-operations (``/``, ``open``, ``exists``, ``stat``, ``is_file``) are used.
+operations of ``StoragePath`` are used.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, Protocol
 
 MANIFEST_NAME = "files-manifest.jsonl"
 SUMMARY_NAME = "files-summary.json"
@@ -43,13 +43,17 @@ class StoragePath(Protocol):
     @property
     def parent(self) -> StoragePath: ...
     def __truediv__(self, other: str) -> StoragePath: ...
-    def open(self, mode: str = ...) -> Any: ...
+    def open(self, mode: str) -> IO[bytes]: ...  # binary modes only
     def exists(self) -> bool: ...
     def is_file(self) -> bool: ...
     def is_dir(self) -> bool: ...
     def stat(self) -> Any: ...
-    def mkdir(self, parents: bool = ..., exist_ok: bool = ...) -> None: ...
+    def mkdir(self, *, parents: bool = ..., exist_ok: bool = ...) -> None: ...
     def iterdir(self) -> Iterator[StoragePath]: ...
+    def unlink(self) -> None: ...
+    # ``Any``: pathlib takes ``str | PurePath``, UPath its own type; both accept their kind.
+    def replace(self, target: Any) -> Any: ...
+    def rename(self, target: Any) -> Any: ...
 
 
 class UnsafePath(ValueError):
@@ -187,7 +191,7 @@ def read_json(path: StoragePath) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def hash_stream(fh: BinaryIO, chunk: int = CHUNK) -> tuple[int, str]:
+def hash_stream(fh: IO[bytes], chunk: int = CHUNK) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     while data := fh.read(chunk):
