@@ -19,7 +19,7 @@ import pytest
 from upath import UPath
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.files.exporter import _close_client, _remote_chunks, export_files
+from wpmigrate.full_access.files.exporter import export_files
 from wpmigrate.full_access.files.importer import TMP_PREFIX, import_files
 from wpmigrate.full_access.files.manifest import (
     FILES_DIR,
@@ -30,6 +30,8 @@ from wpmigrate.full_access.files.manifest import (
     iter_manifest,
     verify_tree,
 )
+from wpmigrate.full_access.files.sftp_pipeline import remote_chunks
+from wpmigrate.full_access.files.sftp_session import close_client
 from wpsandbox.services import PrivateSshd
 
 pytestmark = [
@@ -273,11 +275,11 @@ def test_reader_handles_files_that_changed_size(sshd: PrivateSshd, tmp_path: Pat
             (tmp_path / "f").write_bytes(data)
             for listed in {0, max(0, actual - 5000), actual, actual + 1, actual + 100_000}:
                 with sftp.open(str(tmp_path / "f"), "rb") as src:
-                    got = b"".join(_remote_chunks(sftp, src, listed))
+                    got = b"".join(remote_chunks(sftp, src, listed))
                 assert got == data, (actual, listed)
         assert sftp.stat(str(tmp_path / "f")).st_size == actual  # still usable afterwards
     finally:
-        _close_client(sftp)
+        close_client(sftp)
 
 
 def test_export_errors(sshd: PrivateSshd, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Manifest format, path safety, verification and skip rules (no network)."""
+"""Manifest format, path safety and verification (no network)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from upath import UPath
 
-from wpmigrate.full_access.files.exporter import DEFAULT_SKIP, SkipRules
 from wpmigrate.full_access.files.manifest import (
     ManifestEntry,
     ManifestError,
@@ -111,21 +110,3 @@ def test_verify_tree_reports_each_problem(tmp_path: Path, as_upath: bool) -> Non
     assert {m.path for m in verify_tree(root, entries, check_hash=False)} == {
         "d/short.txt", "d/dir", "d/missing.txt"}
     assert hash_path(root / "d" / "ok.txt") == (5, h)
-
-
-def test_default_skip_rules() -> None:
-    rules = SkipRules(DEFAULT_SKIP)
-    skipped = ["cache", "et-cache", "upgrade", "backups", "backup-db", "backups-dup-lite", "ai1wm-backups",
-               "updraft", "wflogs", "debug.log", "object-cache.php", "uploads/backwpup-abc123-backups",
-               "mu-plugins/wpengine-common", "themes/x/.git", "plugins/p/sub/.svn", "uploads/.DS_Store"]
-    kept = ["uploads", "uploads/2024/cache.jpg", "plugins/p/cache", "plugins/p/node_modules",
-            "themes/x/debug.log", "uploads/backup.zip", "plugins/backupwordpress", "mu-plugins/mine.php",
-            "languages", "themes/.gitignore", "Cache"]
-    assert {p: rules(p) for p in skipped if rules(p) is None} == {}
-    assert {p: rules(p) for p in kept if rules(p) is not None} == {}
-
-
-def test_skip_rules_general_globstar() -> None:
-    rules = SkipRules(["uploads/**/tmp", "**/x/*.bak"])
-    assert rules("uploads/tmp") and rules("uploads/a/b/tmp") and not rules("themes/tmp")
-    assert rules("x/a.bak") and rules("a/b/x/c.bak") and not rules("a/x/c.bak.txt")
