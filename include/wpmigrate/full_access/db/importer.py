@@ -26,15 +26,16 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Protocol
 
 import MySQLdb
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.db.connect import error_code, is_connection_lost, quote_ident
+from wpmigrate.full_access.db.connect import error_code, is_connection_lost
 from wpmigrate.full_access.db.exporter import MANIFEST_FORMAT
 from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, PathLike, RowReader
+from wpmigrate.full_access.db.sql import as_str, current_database, query, quote_ident
 from wpmigrate.full_access.db.table_prefix import (
     map_option_name,
     map_references,
@@ -45,6 +46,7 @@ from wpmigrate.full_access.db.table_prefix import (
     unprefixed,
     validate_prefix,
 )
+from wpmigrate.full_access.db.throttle import Progress, ProgressThrottle
 from wpmigrate.rewrite.url_rewrite import DEFAULT_SKIP_COLUMNS
 
 __all__ = ["DEFAULT_SKIP_COLUMNS", "import_database", "temp_name"]
@@ -61,8 +63,6 @@ TRANSIENT_LIKE = (r"\_transient\_%", r"\_site\_transient\_%")
 # max_allowed_packet). Strict mode alone still accepts zero dates.
 SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES"
 
-Progress = Callable[[dict[str, Any]], None]
-
 
 class Rewriter(Protocol):
     stats: Any
@@ -78,21 +78,8 @@ def temp_name(kind: str, table: str) -> str:
     return kind + table[:40] + "_" + hashlib.sha1(table.encode()).hexdigest()[:14]
 
 
-def _s(v: Any) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes | bytearray) else str(v)
-
-
-def _sql(conn: MySQLdb.Connection, stmt: str | bytes, args: Sequence[Any] | None = None) -> list[tuple]:
-    cur = conn.cursor()
-    try:
-        cur.execute(stmt, args)
-        return list(cur.fetchall() or ())
-    finally:
-        cur.close()
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("_", "\\_")
+def _like_escape(pattern: str) -> str:
+    return pattern.replace("\\", "\\\\").replace("_", "\\_")
 
 
 def _preserve_condition(conn: MySQLdb.Connection, patterns: Sequence[str], column: str) -> str:
@@ -100,18 +87,21 @@ def _preserve_condition(conn: MySQLdb.Connection, patterns: Sequence[str], colum
     other character, ``_`` included, is literal)."""
     parts = []
     for p in patterns:
-        lit = _s(conn.literal(_like_escape(p) if "%" in p else p))
+        lit = as_str(conn.literal(_like_escape(p) if "%" in p else p))
         parts.append(f"{column} LIKE {lit}" if "%" in p else f"{column} = {lit}")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def _base_tables(conn: MySQLdb.Connection) -> set[str]:
+    return {as_str(n) for n, kind in query(conn, "SHOW FULL TABLES") if as_str(kind) == "BASE TABLE"}
 
 
 def drop_staging_tables(conn: MySQLdb.Connection) -> list[str]:
     """Drop the ``_wpm_new_*`` / ``_wpm_old_*`` tables an interrupted import left behind
     (never a live table); return their names."""
-    left = sorted(_s(n) for n, kind in _sql(conn, "SHOW FULL TABLES")
-                  if _s(kind) == "BASE TABLE" and _s(n).startswith((NEW, OLD)))
+    left = sorted(t for t in _base_tables(conn) if t.startswith((NEW, OLD)))
     if left:
-        _sql(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
+        query(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
     return left
 
 
@@ -145,17 +135,6 @@ def _fix_collations(sql: str, known: set[str], mapped: dict[str, str]) -> str:
                 return m.group(1) + cand
         return m.group(0)
     return re.sub(r"(COLLATE[= ]\s*)([A-Za-z0-9_]+)", repl, sql)
-
-
-class _Throttle:
-    def __init__(self, fn: Progress | None, interval: float) -> None:
-        self.fn, self.interval, self.last = fn, interval, float("-inf")
-
-    def __call__(self, event: dict[str, Any], force: bool = False) -> None:
-        now = time.monotonic()
-        if self.fn and (force or now - self.last >= self.interval):
-            self.last = now
-            self.fn(event)
 
 
 class _Column:
@@ -209,7 +188,7 @@ class _TableLoader:
 
     def _pk_desc(self, row: Sequence[Any]) -> dict[str, Any]:
         return {self.names[i]: (row[i] if isinstance(row[i], int) else
-                                _s(row[i][:100]) if isinstance(row[i], bytes) else None)
+                                as_str(row[i][:100]) if isinstance(row[i], bytes) else None)
                 for i in self.pk}
 
     def _transform(self, row: tuple) -> tuple[tuple, tuple] | None:
@@ -219,7 +198,7 @@ class _TableLoader:
         if self.option_idx is not None and isinstance(values[self.option_idx], bytes):
             name = map_option_name(values[self.option_idx], imp.source_prefix, imp.target_prefix)
             if name is None:  # stale {target}user_roles of an old prefix change
-                imp.report_list("dropped_stale_options", _s(values[self.option_idx]))
+                imp.report_list("dropped_stale_options", as_str(values[self.option_idx]))
                 return None
             if name in imp.preserved_names:  # the target's value wins (see _carry_options)
                 return None
@@ -227,7 +206,7 @@ class _TableLoader:
         if self.meta_key_idx is not None and isinstance(values[self.meta_key_idx], bytes):
             key = map_usermeta_key(values[self.meta_key_idx], imp.source_prefix, imp.target_prefix)
             if key is None:
-                imp.report_list("dropped_stale_usermeta", {"meta_key": _s(values[self.meta_key_idx]),
+                imp.report_list("dropped_stale_usermeta", {"meta_key": as_str(values[self.meta_key_idx]),
                                                           **self._pk_desc(row)})
                 return None
             values[self.meta_key_idx] = key
@@ -290,7 +269,7 @@ class _TableLoader:
             return
         self.current_pk = self._pk_desc(batch[0][0])
         try:
-            _sql(self.conn, bytes(stmt))
+            query(self.conn, bytes(stmt))
         except MySQLdb.IntegrityError as exc:
             if error_code(exc) != 1062:
                 raise
@@ -306,12 +285,12 @@ class _TableLoader:
         for values, original in batch:
             self.current_pk = self._pk_desc(values)
             try:
-                _sql(self.conn, self.header + self._encode(values))
+                query(self.conn, self.header + self._encode(values))
                 continue
             except MySQLdb.IntegrityError as exc:
                 if error_code(exc) != 1062 or original is None:
                     raise
-            _sql(self.conn, self.header + self._encode(original))
+            query(self.conn, self.header + self._encode(original))
             self.imp.report_list("unique_collisions_kept_original",
                                  {"table": self.target, **self._pk_desc(values)})
 
@@ -352,7 +331,7 @@ class _TableLoader:
                 first[i], rest_v = v[:cut], v[cut:]
                 if rest_v:
                     rest.append((i, rest_v))
-        _sql(self.conn, self.header + self._encode(tuple(first)))
+        query(self.conn, self.header + self._encode(tuple(first)))
         for i, v in rest:
             col = self.cols[i]
             ident = quote_ident(col.name).encode()
@@ -361,7 +340,7 @@ class _TableLoader:
                 cut = pos + self._cut(v[pos:pos + piece + 8], piece, col)
                 stmt = (b"UPDATE " + quote_ident(self.tmp).encode() + b" SET " + ident + b" = CONCAT(" +
                         ident + b", " + self._literal(v[pos:cut], col) + b")" + where)
-                _sql(self.conn, stmt)
+                query(self.conn, stmt)
                 pos = cut
         self.conn.commit()
 
@@ -390,12 +369,12 @@ class _TableLoader:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(b"\t".join(field(v) for v in values) + b"\n")
-            stmt = (f"LOAD DATA LOCAL INFILE {_s(self.conn.literal(tmp_path))} INTO TABLE "
+            stmt = (f"LOAD DATA LOCAL INFILE {as_str(self.conn.literal(tmp_path))} INTO TABLE "
                     f"{quote_ident(self.tmp)} CHARACTER SET binary FIELDS TERMINATED BY '\\t' "
                     f"ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
                     f"({', '.join(quote_ident(n) for n in self.names)})")
             try:
-                _sql(self.conn, stmt)
+                query(self.conn, stmt)
             except MySQLdb.Error as exc:
                 if is_connection_lost(exc):
                     raise
@@ -407,7 +386,7 @@ class _TableLoader:
                     "max_allowed_packet or enable local_infile on the target", permanent=True,
                     details={"table": self.target, "pk": self._pk_desc(values)},
                 ) from exc
-            warnings = _sql(self.conn, "SHOW WARNINGS")
+            warnings = query(self.conn, "SHOW WARNINGS")
             if warnings:
                 raise MigrationError(ErrorCode.IMPORT_FAILED,
                                      f"LOAD DATA of an oversized row of {self.target} warned: {warnings[:3]}",
@@ -421,7 +400,7 @@ class _TableLoader:
 class _Import:
     def __init__(self, conn: MySQLdb.Connection, in_dir: PathLike, source_prefix: str, target_prefix: str,
                  rewriter: Rewriter, preserve_options: Sequence[str], service_users: Sequence[str],
-                 skip_columns: Collection[tuple[str, str]], progress: _Throttle) -> None:
+                 skip_columns: Collection[tuple[str, str]], progress: ProgressThrottle) -> None:
         self.conn, self.in_dir = conn, in_dir
         self.source_prefix, self.target_prefix = source_prefix, target_prefix
         self.rewriter, self.preserve_options = rewriter, list(preserve_options)
@@ -462,39 +441,37 @@ class _Import:
                      "SET SESSION unique_checks = 1",
                      "SET SESSION time_zone = '+00:00'",
                      "SET NAMES utf8mb4"):
-            _sql(conn, stmt)
+            query(conn, stmt)
         conn.autocommit(False)
-        db = _s(_sql(conn, "SELECT DATABASE()")[0][0])
+        db = current_database(conn)
         lock = ("wpmigrate-import-" + db)[:64]
-        if _sql(conn, "SELECT GET_LOCK(%s, 0)", (lock,))[0][0] != 1:
+        if query(conn, "SELECT GET_LOCK(%s, 0)", (lock,))[0][0] != 1:
             raise MigrationError(ErrorCode.IMPORT_FAILED, f"another import into {db!r} is running",
                                  permanent=False, details={"database": db})
         try:
             return self._run(manifest, started)
         finally:
             with contextlib.suppress(MySQLdb.Error):  # if the connection is gone, so is the lock
-                _sql(conn, "SELECT RELEASE_LOCK(%s)", (lock,))
+                query(conn, "SELECT RELEASE_LOCK(%s)", (lock,))
 
-    def _live_tables(self) -> set[str]:
-        return {_s(n) for n, kind in _sql(self.conn, "SHOW FULL TABLES") if _s(kind) == "BASE TABLE"}
 
     def _drop_leftovers(self) -> list[str]:
         return drop_staging_tables(self.conn)
 
     def _run(self, manifest: dict[str, Any], started: float) -> dict[str, Any]:
         conn, report = self.conn, self.report
-        self.max_packet = int(_sql(conn, "SELECT @@max_allowed_packet")[0][0])
+        self.max_packet = int(query(conn, "SELECT @@max_allowed_packet")[0][0])
         self.statement_limit = min(self.max_packet - PACKET_MARGIN, MAX_STATEMENT_BYTES)
-        if not int(_sql(conn, "SELECT @@local_infile")[0][0]):
+        if not int(query(conn, "SELECT @@local_infile")[0][0]):
             self.local_infile = False
         report["leftovers_dropped"] = self._drop_leftovers()
-        live = self._live_tables()
-        known_collations = {_s(r[0]).lower() for r in _sql(conn, "SHOW COLLATION")}
+        live = _base_tables(conn)
+        known_collations = {as_str(r[0]).lower() for r in query(conn, "SHOW COLLATION")}
         tgt = self.target_prefix
         live_options, live_users, live_usermeta = tgt + "options", tgt + "users", tgt + "usermeta"
         if self.preserve_options and live_options in live:
             cond = _preserve_condition(conn, self.preserve_options, "option_name")
-            self.preserved_names = {bytes(r[0]) for r in _sql(
+            self.preserved_names = {bytes(r[0]) for r in query(
                 conn, f"SELECT option_name FROM {quote_ident(live_options)} WHERE {cond}")}
 
         plan: list[tuple[str, str, dict[str, Any]]] = []
@@ -508,7 +485,7 @@ class _Import:
             fks += [(target, fk) for fk in table_fks]
             create = _fix_collations(rename_create_table(create, temp_name(NEW, target)),
                                      known_collations, report["collations_mapped"])
-            _sql(conn, create)
+            query(conn, create)
             loader = _TableLoader(self, source, target, meta)
             self.context = {"table": target, "loader": loader}
             rows = loader.load(self.in_dir / meta["data_file"])
@@ -521,7 +498,7 @@ class _Import:
             self._carry_service_users(live_users, live_usermeta, live_usermeta in live)
         # Counts as they will be live (dropped source rows and carried target rows included).
         for target in targets:
-            n = _sql(conn, f"SELECT COUNT(*) FROM {quote_ident(temp_name(NEW, target))}")[0][0]
+            n = query(conn, f"SELECT COUNT(*) FROM {quote_ident(temp_name(NEW, target))}")[0][0]
             report["tables"][target]["rows"] = int(n)
         conn.commit()
 
@@ -536,13 +513,13 @@ class _Import:
         self.context = {"step": "swap"}
         # RENAME waits for every open transaction on these tables (a long report query, a
         # stuck client); bound the wait so the task fails and retries instead of hanging.
-        _sql(conn, f"SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECONDS}")
-        _sql(conn, "RENAME TABLE " + ", ".join(pairs))
+        query(conn, f"SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECONDS}")
+        query(conn, "RENAME TABLE " + ", ".join(pairs))
         if swapped_old:
-            _sql(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in swapped_old))
+            query(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in swapped_old))
         for target, fk in fks:  # after the drop: constraint names are unique per database
             try:
-                _sql(conn, f"ALTER TABLE {quote_ident(target)} ADD {fk}")
+                query(conn, f"ALTER TABLE {quote_ident(target)} ADD {fk}")
                 report["foreign_keys"].append({"table": target, "constraint": fk})
             except MySQLdb.Error as exc:
                 if is_connection_lost(exc):
@@ -563,21 +540,21 @@ class _Import:
         conn = self.conn
         tmp = quote_ident(temp_name(NEW, live_options))
         live = quote_ident(live_options)
-        new_cols = {_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {tmp}")}
-        live_cols = [_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {live}")]
+        new_cols = {as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {tmp}")}
+        live_cols = [as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {live}")]
         cols = ", ".join(quote_ident(c) for c in live_cols if c in new_cols and c != "option_id")
         keep = _preserve_condition(conn, self.preserve_options, "o.option_name")
         not_transient = " AND ".join(f"o.option_name NOT LIKE '{p}'" for p in TRANSIENT_LIKE)
         target_only = (f"NOT {keep} AND {not_transient} AND NOT EXISTS "
                        f"(SELECT 1 FROM {tmp} n WHERE n.option_name = o.option_name)")
-        self.report["preserved_options"] = [_s(r[0]) for r in _sql(
+        self.report["preserved_options"] = [as_str(r[0]) for r in query(
             conn, f"SELECT o.option_name FROM {live} o WHERE {keep} ORDER BY 1")]
-        kept = [_s(r[0]) for r in _sql(conn, f"SELECT o.option_name FROM {live} o WHERE {target_only}"
-                                             " ORDER BY 1")]
+        kept = [as_str(r[0]) for r in query(conn, f"SELECT o.option_name FROM {live} o WHERE {target_only}"
+                                                " ORDER BY 1")]
         self.report["kept_target_options"] = kept[:REPORT_LIST_LIMIT]
         self.report["kept_target_options_count"] = len(kept)
         # Source rows with a preserved name were already skipped while loading.
-        _sql(conn, f"INSERT INTO {tmp} ({cols}) SELECT {cols} FROM {live} o WHERE {keep} OR ({target_only})")
+        query(conn, f"INSERT INTO {tmp} ({cols}) SELECT {cols} FROM {live} o WHERE {keep} OR ({target_only})")
         conn.commit()
 
     def _carry_service_users(self, live_users: str, live_usermeta: str, has_meta: bool) -> None:
@@ -586,32 +563,32 @@ class _Import:
         conn = self.conn
         tu, tm = quote_ident(temp_name(NEW, live_users)), quote_ident(temp_name(NEW, live_usermeta))
         lu, lm = quote_ident(live_users), quote_ident(live_usermeta)
-        new_cols = {_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {tu}")}
-        user_cols = [_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {lu}")
-                     if _s(r[0]) in new_cols and _s(r[0]) != "ID"]
+        new_cols = {as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {tu}")}
+        user_cols = [as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {lu}")
+                     if as_str(r[0]) in new_cols and as_str(r[0]) != "ID"]
         for login in self.service_users:
-            found = _sql(conn, f"SELECT ID FROM {lu} WHERE user_login = %s", (login,))
+            found = query(conn, f"SELECT ID FROM {lu} WHERE user_login = %s", (login,))
             if not found:
                 self.report["warnings"].append(f"service user {login!r} not found on the target")
                 continue
             old_id = int(found[0][0])
-            clash = _sql(conn, f"SELECT ID FROM {tu} WHERE user_login = %s", (login,))
+            clash = query(conn, f"SELECT ID FROM {tu} WHERE user_login = %s", (login,))
             if clash:
                 new_login = self._free_login(tu, login)
-                _sql(conn, f"UPDATE {tu} SET user_login = %s WHERE ID = %s", (new_login, int(clash[0][0])))
+                query(conn, f"UPDATE {tu} SET user_login = %s WHERE ID = %s", (new_login, int(clash[0][0])))
                 self.report["renamed_users"].append(
                     {"login": login, "renamed_to": new_login, "source_user_id": int(clash[0][0]),
                      "reason": "same login as a platform service user"})
-            used = _sql(conn, f"SELECT (SELECT COUNT(*) FROM {tu} WHERE ID = %s) + "
-                              f"(SELECT COUNT(*) FROM {tm} WHERE user_id = %s)", (old_id, old_id))[0][0]
+            used = query(conn, f"SELECT (SELECT COUNT(*) FROM {tu} WHERE ID = %s) + "
+                               f"(SELECT COUNT(*) FROM {tm} WHERE user_id = %s)", (old_id, old_id))[0][0]
             if used:  # the source has this ID (or orphan usermeta for it): fresh ID
-                new_id = int(_sql(conn, f"SELECT GREATEST(COALESCE((SELECT MAX(ID) FROM {tu}), 0), "
-                                        f"COALESCE((SELECT MAX(user_id) FROM {tm}), 0)) + 1")[0][0])
+                new_id = int(query(conn, f"SELECT GREATEST(COALESCE((SELECT MAX(ID) FROM {tu}), 0), "
+                                         f"COALESCE((SELECT MAX(user_id) FROM {tm}), 0)) + 1")[0][0])
             else:
                 new_id = old_id
             cols = ", ".join(quote_ident(c) for c in user_cols)
-            _sql(conn, f"INSERT INTO {tu} (`ID`, {cols}) SELECT %s, {cols} FROM {lu} WHERE ID = %s",
-                 (new_id, old_id))
+            query(conn, f"INSERT INTO {tu} (`ID`, {cols}) SELECT %s, {cols} FROM {lu} WHERE ID = %s",
+                  (new_id, old_id))
             meta_rows = 0
             if has_meta:
                 cur = conn.cursor()
@@ -629,7 +606,7 @@ class _Import:
         for n in range(1, 1000):
             suffix = "-source" if n == 1 else f"-source{n}"
             cand = login[: 60 - len(suffix)] + suffix
-            if not _sql(self.conn, f"SELECT 1 FROM {tu} WHERE user_login = %s", (cand,)):
+            if not query(self.conn, f"SELECT 1 FROM {tu} WHERE user_login = %s", (cand,)):
                 return cand
         raise MigrationError(ErrorCode.IMPORT_FAILED, f"no free login for {login!r}", permanent=True)
 
@@ -667,7 +644,7 @@ def import_database(
     validate_prefix(source_prefix)
     validate_prefix(target_prefix)
     imp = _Import(conn, in_dir, source_prefix, target_prefix, rewriter, preserve_options,
-                  service_users, set(skip_columns), _Throttle(progress, progress_interval))
+                  service_users, set(skip_columns), ProgressThrottle(progress, progress_interval))
     try:
         return imp.run()
     except MigrationError as exc:
