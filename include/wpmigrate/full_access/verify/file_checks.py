@@ -13,7 +13,7 @@ from wpmigrate.full_access.verify.report import ProblemList, Section, section
 
 
 def _field(entry: object, *names: str) -> Any:
-    """A manifest field from a dict or a ``file_manifest.ManifestEntry``."""
+    """A manifest field from a dict or a ``files.manifest.ManifestEntry``."""
     for name in names:
         value = entry.get(name) if isinstance(entry, Mapping) else getattr(entry, name, None)
         if value is not None:

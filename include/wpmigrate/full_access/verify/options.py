@@ -19,7 +19,7 @@ class VerifyOptions:
     target_prefix: str
     old_origins: tuple[str, ...]
     target_url: str | None
-    # ``file_manifest.ManifestEntry`` objects or dicts (path, sha256, size); streamed once.
+    # ``files.manifest.ManifestEntry`` objects or dicts (path, sha256, size); streamed once.
     files_manifest: Iterable[Any] | None
     # str, pathlib.Path or ObjectStoragePath of the target's wp-content.
     target_wp_content: Any | None

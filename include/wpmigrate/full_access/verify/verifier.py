@@ -84,7 +84,7 @@ def verify_full_access(
 ) -> dict[str, Any]:
     """Compare a Mode A source and target; return the verification report (JSON-able).
 
-    ``files_manifest``: ``file_manifest.ManifestEntry`` objects or dicts with ``path`` (relative
+    ``files_manifest``: ``files.manifest.ManifestEntry`` objects or dicts with ``path`` (relative
     to wp-content), ``sha256`` and optionally ``size`` (e.g. ``iter_manifest(path)``; streamed).
     ``skip_columns``: ``(unprefixed table, column)`` pairs the import never rewrites, so the
     old-origin scan leaves them out; a mapping's values are the reasons shown in the report.
