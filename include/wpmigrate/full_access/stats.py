@@ -11,29 +11,17 @@ import re
 from pathlib import Path
 from typing import Any
 
+from wpmigrate.full_access.db.sql import Connection, quote_ident, scalar
+
 # 'a:3:{i:0;s:19:"akismet/akismet.php";...}': the element count comes first, and each
 # plugin is a string value; we count string values as a cross-check on odd arrays.
 _ARRAY_HEAD = re.compile(rb"^a:(\d+):\{")
 _STRING_VALUE = re.compile(rb'i:\d+;s:\d+:"')
 
 
-def _q(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
-
-
-def _scalar(conn: Any, sql: str, args: tuple[Any, ...] = ()) -> Any:
-    cur = conn.cursor()
-    try:
-        cur.execute(sql, args)
-        row = cur.fetchone()
-    finally:
-        cur.close()
-    return row[0] if row else None
-
-
-def _option(conn: Any, prefix: str, name: str) -> bytes | None:
-    sql = f"SELECT option_value FROM {_q(prefix + 'options')} WHERE option_name = %s"
-    value = _scalar(conn, sql, (name,))
+def _option(conn: Connection, prefix: str, name: str) -> bytes | None:
+    sql = f"SELECT option_value FROM {quote_ident(prefix + 'options')} WHERE option_name = %s"
+    value = scalar(conn, sql, (name,))
     if isinstance(value, str):
         value = value.encode("utf-8")
     return value
@@ -52,8 +40,8 @@ def count_serialized_array(value: bytes | None) -> int:
     return declared if found in (0, declared) else min(declared, found)
 
 
-def _table_exists(conn: Any, table: str) -> bool:
-    return bool(_scalar(
+def _table_exists(conn: Connection, table: str) -> bool:
+    return bool(scalar(
         conn,
         "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
         (table,),
@@ -82,7 +70,7 @@ def tree_bytes(root: str | os.PathLike[str]) -> int:
 
 
 def site_stats(
-    conn: Any, prefix: str, wp_content_path: str | os.PathLike[str] | None = None
+    conn: Connection, prefix: str, wp_content_path: str | os.PathLike[str] | None = None
 ) -> dict[str, Any]:
     """``{pagesCount, postsCount, mediaCount, usersCount, pluginsCount, totalSizeMb}``.
 
@@ -90,26 +78,26 @@ def site_stats(
     attachment; plugins are the active ones (``active_plugins``, plus network-active
     ones on multisite).
     """
-    posts = _q(prefix + "posts")
+    posts = quote_ident(prefix + "posts")
 
-    def count(sql: str, args: tuple[Any, ...] = ()) -> int:
-        return int(_scalar(conn, sql, args) or 0)
+    def count(sql: str) -> int:
+        return int(scalar(conn, sql) or 0)
 
     pages = count(f"SELECT COUNT(*) FROM {posts} WHERE post_type = 'page' AND post_status = 'publish'")
     posts_n = count(f"SELECT COUNT(*) FROM {posts} WHERE post_type = 'post' AND post_status = 'publish'")
     media = count(f"SELECT COUNT(*) FROM {posts} WHERE post_type = 'attachment'")
-    users = count(f"SELECT COUNT(*) FROM {_q(prefix + 'users')}")
+    users = count(f"SELECT COUNT(*) FROM {quote_ident(prefix + 'users')}")
     plugins = count_serialized_array(_option(conn, prefix, "active_plugins"))
     if _table_exists(conn, prefix + "sitemeta"):
-        network = _scalar(
+        network = scalar(
             conn,
-            f"SELECT meta_value FROM {_q(prefix + 'sitemeta')} "
+            f"SELECT meta_value FROM {quote_ident(prefix + 'sitemeta')} "
             "WHERE meta_key = 'active_sitewide_plugins' LIMIT 1",
         )
         plugins += count_serialized_array(network.encode() if isinstance(network, str) else network)
 
     # information_schema sizes are InnoDB estimates (pages), good enough for a size in MB.
-    tables = _scalar(
+    tables = scalar(
         conn,
         "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA = DATABASE() AND LEFT(TABLE_NAME, CHAR_LENGTH(%s)) = %s",

@@ -1,7 +1,7 @@
 """Verification of a Mode A migration.
 
-Pure parts (URL variants, title normalisation, the PHP oracle, HTML escaping) run
-anywhere. The ``sandbox`` tests verify the real source WordPress against itself and
+The report's HTML escaping runs anywhere (the pure parts of the checks are unit-tested
+in tests/unit/full_access/verify/). The ``sandbox`` tests verify the real source WordPress against itself and
 against a copy (different table prefix) that is then damaged on purpose: each kind of
 damage must be reported. The source is only ever read (read-only DB user).
 """
@@ -22,98 +22,12 @@ import pytest
 
 from wpmigrate.core.report_html import render_report_html
 from wpmigrate.full_access.db.connect import DbParams, connect
-from wpmigrate.full_access.stats import count_serialized_array, site_stats
-from wpmigrate.full_access.verify.verifier import (
-    PhpUnserializeOracle,
-    covering_variants,
-    normalise_title,
-    origin_variants,
-    title_matches,
-    verify_full_access,
-)
+from wpmigrate.full_access.stats import site_stats
+from wpmigrate.full_access.verify.verifier import verify_full_access
 
 OLD_ORIGIN = "https://old-site.example"
 
-# ---------------------------------------------------------------- pure parts
-
-
-def test_origin_variants_cover_every_spelling() -> None:
-    variants = origin_variants("https://www.Old-Site.example/")
-    for expected in (
-        "http://www.old-site.example", "https://old-site.example", "//old-site.example",
-        "https:\\/\\/www.old-site.example", "\\/\\/old-site.example",
-        "https%3A%2F%2Fold-site.example", "%2F%2Fwww.old-site.example", "%2f%2fold-site.example",
-    ):
-        assert expected in variants
-    assert len(variants) == len(set(variants))
-
-
-def test_origin_variants_keep_the_port_and_skip_www_for_ips() -> None:
-    variants = origin_variants("http://127.0.0.1:8080")
-    assert "//127.0.0.1:8080" in variants
-    assert "http%3A%2F%2F127.0.0.1%3A8080" in variants
-    assert not any("www." in v for v in variants)
-
-
-def test_covering_variants_are_minimal_and_complete() -> None:
-    variants = origin_variants("https://old.example")
-    cover = covering_variants(variants)
-    assert set(cover) == {
-        f"{sep}{h}"
-        for sep in ("//", "\\/\\/", "%2F%2F", "%2f%2f")
-        for h in ("old.example", "www.old.example")
-    }
-    for v in variants:  # every variant is found by searching the cover
-        assert any(c in v for c in cover)
-
-
-@pytest.mark.parametrize(
-    ("source", "rendered"),
-    [
-        ("Don't stop -- \"believing\"...", "Don&#8217;t stop &#8212; &#8220;believing&#8221;&#8230;"),
-        ("Tom & Jerry", "Tom &amp; Jerry"),
-        ("Tom & Jerry", "Tom &#038; Jerry"),
-        ("Wordpress tips", "WordPress tips"),  # capital_P_dangit
-        ("2x4 (c) 2024", "2&#215;4 &#169; 2024"),
-        ("東京のカフェ ☕ Café", "東京のカフェ ☕ Café"),
-        ("  spaced   out ", "spaced out"),
-    ],
-)
-def test_title_normalisation_undoes_wptexturize(source: str, rendered: str) -> None:
-    assert normalise_title(source) == normalise_title(rendered)
-
-
-def test_title_matches_document_title_and_protected_prefix() -> None:
-    assert title_matches("Hello world", ["Hello world &#8211; My Site"])
-    assert title_matches("Hello world", [None, "Protected: Hello world"], protected=True)
-    assert not title_matches("Hello world", ["Hello", "Another post &#8211; My Site"])
-    assert title_matches("", ["anything"])  # untitled posts have nothing to compare
-
-
-@pytest.mark.skipif(shutil.which("php") is None, reason="needs the php CLI")
-def test_php_oracle_judges_like_php() -> None:
-    good = [
-        b'a:1:{s:3:"url";s:21:"https://example.com/x";}',
-        b"b:0;", b"N;", b"i:-5;", b"d:0.5;",
-        'a:1:{i:0;s:5:"café";}'.encode(),  # 5 bytes, 4 characters
-        b'O:9:"NotLoaded":1:{s:1:"a";i:1;}',  # class not loaded: still valid
-    ]
-    bad = [
-        b'a:1:{s:3:"url";s:22:"https://example.com/x";}',  # wrong length
-        'a:1:{i:0;s:4:"café";}'.encode(),  # character count instead of bytes
-        b'a:2:{i:0;i:1;',  # truncated
-        b"s:5:\"abc\";",
-    ]
-    with PhpUnserializeOracle() as oracle:
-        assert oracle.check(good + bad) == [True] * len(good) + [False] * len(bad)
-        assert oracle.check([b"x" * 3_000_000 + b"\n\r"]) == [False]  # newlines survive base64
-
-
-def test_count_serialized_array() -> None:
-    assert count_serialized_array(b'a:2:{i:0;s:19:"akismet/akismet.php";i:1;s:9:"hello.php";}') == 2
-    assert count_serialized_array(b"a:0:{}") == 0
-    assert count_serialized_array(None) == 0
-    assert count_serialized_array(b"not serialized") == 0
+# ---------------------------------------------------------------- report HTML
 
 
 def _fake_report(ok: bool = False) -> dict[str, Any]:

@@ -116,8 +116,3 @@ def connect(
 
 def is_connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, MySQLdb.Error) and error_code(exc) in CONNECTION_LOST
-
-
-def quote_ident(name: str) -> str:
-    """Backtick-quote an identifier (table or column name)."""
-    return "`" + name.replace("`", "``") + "`"

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +25,11 @@ import MySQLdb
 import MySQLdb.cursors
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.db.connect import error_code, is_connection_lost, quote_ident
+from wpmigrate.full_access.db.connect import error_code, is_connection_lost
 from wpmigrate.full_access.db.row_stream import CODEC, PathLike, RowWriter
+from wpmigrate.full_access.db.sql import as_str, current_database, primary_key, query, quote_ident
 from wpmigrate.full_access.db.table_prefix import select_site_tables, validate_prefix
+from wpmigrate.full_access.db.throttle import Progress, ProgressThrottle
 
 MANIFEST_FORMAT = "wpmigrate-db-export"
 MANIFEST_VERSION = 1
@@ -38,62 +39,28 @@ BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longbl
                 "multipolygon", "geometrycollection"}
 TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
 
-Progress = Callable[[dict[str, Any]], None]
-
-
-class _Throttle:
-    def __init__(self, fn: Progress | None, interval: float) -> None:
-        self.fn, self.interval, self.last = fn, interval, float("-inf")
-
-    def __call__(self, event: dict[str, Any], force: bool = False) -> None:
-        now = time.monotonic()
-        if self.fn and (force or now - self.last >= self.interval):
-            self.last = now
-            self.fn(event)
-
-
-def _s(v: Any) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes | bytearray) else str(v)
-
-
-def _query(conn: MySQLdb.Connection, sql: str, args: Sequence[Any] | None = None) -> list[tuple]:
-    cur = conn.cursor()
-    try:
-        cur.execute(sql, args)
-        return list(cur.fetchall())
-    finally:
-        cur.close()
-
-
 def _safe_file_stem(index: int, table: str) -> str:
     return f"{index:04d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', table)}"
 
 
 def _table_columns(conn: MySQLdb.Connection, db: str, table: str) -> list[dict[str, Any]]:
-    rows = _query(conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, EXTRA"
-                        " FROM information_schema.COLUMNS"
-                        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-                  (db, table))
+    rows = query(conn, "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, EXTRA"
+                       " FROM information_schema.COLUMNS"
+                       " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+                 (db, table))
     cols = []
     for name, data_type, column_type, charset, extra in rows:
-        dt = _s(data_type).lower()
+        dt = as_str(data_type).lower()
         cols.append({
-            "name": _s(name),
-            "type": _s(column_type),
+            "name": as_str(name),
+            "type": as_str(column_type),
             "binary": dt in BINARY_TYPES,
             "text": dt in TEXT_TYPES,
-            "charset": _s(charset) if charset else None,
+            "charset": as_str(charset) if charset else None,
             # Generated columns are recomputed by the target; values cannot be inserted.
-            "generated": "GENERATED" in _s(extra).upper(),  # MySQL and MariaDB spell it so
+            "generated": "GENERATED" in as_str(extra).upper(),  # MySQL and MariaDB spell it so
         })
     return cols
-
-
-def _primary_key(conn: MySQLdb.Connection, db: str, table: str) -> list[str]:
-    rows = _query(conn, "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
-                        " AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
-                  (db, table))
-    return [_s(r[0]) for r in rows]
 
 
 def _literal(conn: MySQLdb.Connection, value: Any, column: dict[str, Any]) -> str:
@@ -137,7 +104,7 @@ def _stream(conn: MySQLdb.Connection, sql: str) -> Iterator[tuple]:
 
 
 def _export_table(conn: MySQLdb.Connection, table: str, meta: dict[str, Any], writer: RowWriter,
-                  page_rows: int, progress: _Throttle) -> None:
+                  page_rows: int, progress: ProgressThrottle) -> None:
     cols = [c for c in meta["columns"] if not c["generated"]]
     names = [c["name"] for c in cols]
     select = ", ".join(quote_ident(n) for n in names)
@@ -160,7 +127,7 @@ def _export_table(conn: MySQLdb.Connection, table: str, meta: dict[str, Any], wr
         where = f" WHERE {_after_condition(conn, pk, pk_cols, last)}" if last is not None else ""
         sql = f"SELECT {select} FROM {quote_ident(table)}{where} ORDER BY {order} LIMIT {int(page_rows)}"
         n = 0
-        row: tuple = ()
+        row = ()
         for row in _stream(conn, sql):
             writer.write(row)
             n += 1
@@ -184,7 +151,7 @@ def export_database(
     written last as ``out_dir/manifest.json``, so its presence means a complete export).
     """
     validate_prefix(table_prefix)
-    throttle = _Throttle(progress, progress_interval)
+    throttle = ProgressThrottle(progress, progress_interval)
     current: dict[str, Any] = {}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -195,29 +162,29 @@ def export_database(
                      "SET SESSION time_zone = '+00:00'",
                      "SET SESSION net_write_timeout = 600",
                      "SET SESSION net_read_timeout = 600"):
-            _query(conn, stmt)
-        db = _s(_query(conn, "SELECT DATABASE()")[0][0] or b"")
-        version = _s(_query(conn, "SELECT VERSION()")[0][0])
-        listing = _query(conn, "SHOW FULL TABLES")
-        kinds = {_s(name): _s(kind) for name, kind in listing}
+            query(conn, stmt)
+        db = current_database(conn)
+        version = as_str(query(conn, "SELECT VERSION()")[0][0])
+        listing = query(conn, "SHOW FULL TABLES")
+        kinds = {as_str(name): as_str(kind) for name, kind in listing}
         site = select_site_tables(kinds, table_prefix)
         skipped = [{"name": t, "reason": "view: not exported (recreate it on the target if needed)"}
                    for t in site if kinds[t] != "BASE TABLE"]
         tables = [t for t in site if kinds[t] == "BASE TABLE"]
-        _query(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        query(conn, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         started = datetime.now(UTC)
         manifest_tables: dict[str, Any] = {}
         for index, table in enumerate(tables):
             current = {"table": table}
-            info = _query(conn, "SELECT ENGINE, TABLE_ROWS FROM information_schema.TABLES"
-                                " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (db, table))
-            engine = _s(info[0][0]) if info and info[0][0] else ""
-            create = _s(_query(conn, f"SHOW CREATE TABLE {quote_ident(table)}")[0][1])
+            info = query(conn, "SELECT ENGINE, TABLE_ROWS FROM information_schema.TABLES"
+                               " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (db, table))
+            engine = as_str(info[0][0]) if info and info[0][0] else ""
+            create = as_str(query(conn, f"SHOW CREATE TABLE {quote_ident(table)}")[0][1])
             meta: dict[str, Any] = {
                 "engine": engine,
                 "consistent": engine.lower() == "innodb",  # MyISAM & co. have no snapshot
                 "rows_estimate": int(info[0][1] or 0) if info else 0,
-                "primary_key": _primary_key(conn, db, table),
+                "primary_key": primary_key(conn, db, table),
                 "columns": _table_columns(conn, db, table),
             }
             stem = _safe_file_stem(index, table)
@@ -239,14 +206,14 @@ def export_database(
             throttle({"phase": "export", "table": table, "rows_done": writer.rows,
                       "rows_total": writer.rows}, force=True)
         conn.rollback()  # ends the read-only snapshot
-        charset = _query(conn, "SELECT @@character_set_database, @@collation_database")[0]
+        charset = query(conn, "SELECT @@character_set_database, @@collation_database")[0]
         manifest = {
             "format": MANIFEST_FORMAT,
             "version": MANIFEST_VERSION,
             "codec": CODEC,
             "server_version": version,
-            "database_charset": _s(charset[0]),
-            "database_collation": _s(charset[1]),
+            "database_charset": as_str(charset[0]),
+            "database_collation": as_str(charset[1]),
             "connection_charset": "utf8mb4",
             "values": "raw stored bytes (character_set_results=binary); integers as int",
             "source_prefix": table_prefix,

@@ -5,11 +5,8 @@ Order of work, each step safe to repeat (a retried task starts again from the to
 2. Drop ``_wpm_new_*`` / ``_wpm_old_*`` leftovers of an earlier, interrupted attempt.
 3. Per table: CREATE ``_wpm_new_<table>`` from the prefix-mapped schema, stream the
    artifact rows (sha256 checked), map prefixes, rewrite URLs, INSERT in statements
-   sized to the target's ``max_allowed_packet``, commit per statement (bounded undo).
-   A row too big for one statement is never skipped: its large values are appended in
-   pieces (UPDATE ... CONCAT by primary key), or, beyond max_allowed_packet (where
-   CONCAT itself fails), sent with LOAD DATA LOCAL; if neither is possible the import
-   fails with the table, key and size.
+   sized to the target's ``max_allowed_packet``, commit per statement (bounded undo);
+   rows too big for one statement included (``table_loader``).
 4. Carry the target's own data into the new tables: preserved options (target value
    wins), target-only options (minus transients), platform service users + usermeta.
 5. One ``RENAME TABLE`` for all tables (atomic in MariaDB/MySQL), drop the old ones.
@@ -22,29 +19,27 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 import MySQLdb
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.db.connect import error_code, is_connection_lost, quote_ident
+from wpmigrate.full_access.db.connect import error_code, is_connection_lost
 from wpmigrate.full_access.db.exporter import MANIFEST_FORMAT
-from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, PathLike, RowReader
+from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, PathLike
+from wpmigrate.full_access.db.sql import as_str, current_database, query, quote_ident
+from wpmigrate.full_access.db.table_loader import PACKET_MARGIN, Rewriter, TableLoader
 from wpmigrate.full_access.db.table_prefix import (
-    map_option_name,
     map_references,
     map_table_name,
-    map_usermeta_key,
     rename_create_table,
     split_foreign_keys,
-    unprefixed,
     validate_prefix,
 )
+from wpmigrate.full_access.db.throttle import Progress, ProgressThrottle
 from wpmigrate.rewrite.url_rewrite import DEFAULT_SKIP_COLUMNS
 
 __all__ = ["DEFAULT_SKIP_COLUMNS", "import_database", "temp_name"]
@@ -53,21 +48,12 @@ NEW, OLD = "_wpm_new_", "_wpm_old_"
 SWAP_LOCK_WAIT_SECONDS = 60
 ER_LOCK_WAIT_TIMEOUT = 1205
 MAX_STATEMENT_BYTES = 4 << 20  # bigger multi-row INSERTs gain nothing and cost memory
-PACKET_MARGIN = 1024  # protocol header and slack below max_allowed_packet
 REPORT_LIST_LIMIT = 200
 TRANSIENT_LIKE = (r"\_transient\_%", r"\_site\_transient\_%")
 # Strict mode on purpose (beyond the NO_AUTO_VALUE_ON_ZERO the data needs): without it
 # MariaDB silently turns a value it cannot store into '?' or NULL (e.g. a CONCAT past
 # max_allowed_packet). Strict mode alone still accepts zero dates.
 SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES"
-
-Progress = Callable[[dict[str, Any]], None]
-
-
-class Rewriter(Protocol):
-    stats: Any
-
-    def rewrite(self, value: bytes) -> bytes: ...
 
 
 def temp_name(kind: str, table: str) -> str:
@@ -78,21 +64,8 @@ def temp_name(kind: str, table: str) -> str:
     return kind + table[:40] + "_" + hashlib.sha1(table.encode()).hexdigest()[:14]
 
 
-def _s(v: Any) -> str:
-    return v.decode("utf-8") if isinstance(v, bytes | bytearray) else str(v)
-
-
-def _sql(conn: MySQLdb.Connection, stmt: str | bytes, args: Sequence[Any] | None = None) -> list[tuple]:
-    cur = conn.cursor()
-    try:
-        cur.execute(stmt, args)
-        return list(cur.fetchall() or ())
-    finally:
-        cur.close()
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("_", "\\_")
+def _like_escape(pattern: str) -> str:
+    return pattern.replace("\\", "\\\\").replace("_", "\\_")
 
 
 def _preserve_condition(conn: MySQLdb.Connection, patterns: Sequence[str], column: str) -> str:
@@ -100,24 +73,22 @@ def _preserve_condition(conn: MySQLdb.Connection, patterns: Sequence[str], colum
     other character, ``_`` included, is literal)."""
     parts = []
     for p in patterns:
-        lit = _s(conn.literal(_like_escape(p) if "%" in p else p))
+        lit = as_str(conn.literal(_like_escape(p) if "%" in p else p))
         parts.append(f"{column} LIKE {lit}" if "%" in p else f"{column} = {lit}")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+
+
+def _base_tables(conn: MySQLdb.Connection) -> set[str]:
+    return {as_str(n) for n, kind in query(conn, "SHOW FULL TABLES") if as_str(kind) == "BASE TABLE"}
 
 
 def drop_staging_tables(conn: MySQLdb.Connection) -> list[str]:
     """Drop the ``_wpm_new_*`` / ``_wpm_old_*`` tables an interrupted import left behind
     (never a live table); return their names."""
-    left = sorted(_s(n) for n, kind in _sql(conn, "SHOW FULL TABLES")
-                  if _s(kind) == "BASE TABLE" and _s(n).startswith((NEW, OLD)))
+    left = sorted(t for t in _base_tables(conn) if t.startswith((NEW, OLD)))
     if left:
-        _sql(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
+        query(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
     return left
-
-
-def _unparseable_count(stats: Any) -> int:
-    u = getattr(stats, "unparseable", 0)
-    return u if isinstance(u, int) else len(u)
 
 
 def _stats_dict(stats: Any) -> dict[str, Any]:
@@ -147,281 +118,10 @@ def _fix_collations(sql: str, known: set[str], mapped: dict[str, str]) -> str:
     return re.sub(r"(COLLATE[= ]\s*)([A-Za-z0-9_]+)", repl, sql)
 
 
-class _Throttle:
-    def __init__(self, fn: Progress | None, interval: float) -> None:
-        self.fn, self.interval, self.last = fn, interval, float("-inf")
-
-    def __call__(self, event: dict[str, Any], force: bool = False) -> None:
-        now = time.monotonic()
-        if self.fn and (force or now - self.last >= self.interval):
-            self.last = now
-            self.fn(event)
-
-
-class _Column:
-    __slots__ = ("binary", "charset", "name", "rewrite", "text")
-
-    def __init__(self, meta: dict[str, Any], rewrite: bool) -> None:
-        self.name: str = meta["name"]
-        self.binary: bool = bool(meta["binary"])
-        self.text: bool = bool(meta["text"])
-        self.charset: str | None = meta.get("charset")
-        self.rewrite = rewrite and self.text
-
-
-class _TableLoader:
-    """Streams one artifact into one temporary table."""
-
-    def __init__(self, imp: _Import, source: str, target: str, meta: dict[str, Any]) -> None:
-        self.imp, self.conn = imp, imp.conn
-        self.source, self.target, self.meta = source, target, meta
-        self.tmp = temp_name(NEW, target)
-        base = unprefixed(target, imp.target_prefix)
-        exported = [c for c in meta["columns"] if not c["generated"]]
-        self.cols = [_Column(c, (base, c["name"]) not in imp.skip_columns) for c in exported]
-        self.names = [c.name for c in self.cols]
-        self.pk = [self.names.index(c) for c in meta["primary_key"] if c in self.names]
-        self.header = ("INSERT INTO " + quote_ident(self.tmp) + " (" +
-                       ", ".join(quote_ident(n) for n in self.names) + ") VALUES ").encode()
-        self.option_idx = self.names.index("option_name") if base == "options" else None
-        self.meta_key_idx = self.names.index("meta_key") if base == "usermeta" else None
-        self.rows = 0
-        self.current_pk: Any = None
-
-    # -- value encoding -------------------------------------------------------------
-    def _literal(self, v: Any, col: _Column) -> bytes:
-        if v is None:
-            return b"NULL"
-        if isinstance(v, int):
-            return str(v).encode()
-        if col.binary:
-            return b"X'" + v.hex().encode() + b"'"
-        if col.text:
-            # _binary: the bytes are the column's stored bytes, whatever its charset.
-            return b"_binary'" + self.conn.escape_string(v) + b"'"
-        return b"'" + self.conn.escape_string(v) + b"'"
-
-    def _key_literal(self, v: Any, col: _Column) -> bytes:
-        # For WHERE pk = ...: in the column's charset so the primary key index is used.
-        if isinstance(v, bytes) and col.text and col.charset:
-            return b"_" + col.charset.encode() + b"'" + self.conn.escape_string(v) + b"'"
-        return self._literal(v, col)
-
-    def _pk_desc(self, row: Sequence[Any]) -> dict[str, Any]:
-        return {self.names[i]: (row[i] if isinstance(row[i], int) else
-                                _s(row[i][:100]) if isinstance(row[i], bytes) else None)
-                for i in self.pk}
-
-    def _transform(self, row: tuple) -> tuple[tuple, tuple] | None:
-        """(rewritten row, original row) or None when the row is dropped."""
-        imp = self.imp
-        values = list(row)
-        if self.option_idx is not None and isinstance(values[self.option_idx], bytes):
-            name = map_option_name(values[self.option_idx], imp.source_prefix, imp.target_prefix)
-            if name is None:  # stale {target}user_roles of an old prefix change
-                imp.report_list("dropped_stale_options", _s(values[self.option_idx]))
-                return None
-            if name in imp.preserved_names:  # the target's value wins (see _carry_options)
-                return None
-            values[self.option_idx] = name
-        if self.meta_key_idx is not None and isinstance(values[self.meta_key_idx], bytes):
-            key = map_usermeta_key(values[self.meta_key_idx], imp.source_prefix, imp.target_prefix)
-            if key is None:
-                imp.report_list("dropped_stale_usermeta", {"meta_key": _s(values[self.meta_key_idx]),
-                                                          **self._pk_desc(row)})
-                return None
-            values[self.meta_key_idx] = key
-        original = tuple(values)
-        rewriter = imp.rewriter
-        for i, col in enumerate(self.cols):
-            v = values[i]
-            if col.rewrite and isinstance(v, bytes) and v:
-                before = _unparseable_count(rewriter.stats)
-                values[i] = rewriter.rewrite(v)
-                if _unparseable_count(rewriter.stats) != before:
-                    imp.report_list("unparseable", {"table": self.target, "column": col.name,
-                                                   **self._pk_desc(row)})
-        return tuple(values), original
-
-    def _encode(self, values: tuple) -> bytes:
-        return b"(" + b",".join(self._literal(v, c) for v, c in zip(values, self.cols, strict=True)) + b")"
-
-    # -- loading --------------------------------------------------------------------
-    def load(self, path: PathLike) -> int:
-        imp = self.imp
-        reader = RowReader(path, self.meta["sha256"])
-        if reader.columns != self.names:
-            reader.close()
-            raise ArtifactCorrupt(f"{path}: columns {reader.columns} != manifest {self.names}")
-        limit = imp.statement_limit
-        # The statement grows in one buffer; the batch keeps the rows only for the rare
-        # duplicate-key fallback. Memory: about two statements, whatever the table size.
-        stmt = bytearray(self.header)
-        batch: list[tuple[tuple, tuple | None]] = []  # (row, original-if-rewritten)
-        total = self.meta["rows"]
-        for raw in reader:
-            t = self._transform(raw)
-            self.rows += 1
-            if t is None:
-                continue
-            values, original = t
-            enc = self._encode(values)
-            if len(self.header) + len(enc) > limit:
-                self._flush(stmt, batch)
-                self.current_pk = self._pk_desc(values)
-                self._insert_oversized(values)
-                continue
-            if len(stmt) + len(enc) + 1 > limit:
-                self._flush(stmt, batch)
-                imp.progress({"phase": "import", "table": self.target, "rows_done": self.rows,
-                              "rows_total": total})
-            if batch:
-                stmt += b","
-            stmt += enc
-            batch.append((values, original if original != values else None))
-        self._flush(stmt, batch)
-        imp.progress({"phase": "import", "table": self.target, "rows_done": self.rows,
-                      "rows_total": total}, force=True)
-        return self.rows
-
-    def _flush(self, stmt: bytearray, batch: list[tuple[tuple, tuple | None]]) -> None:
-        """Run and commit the pending INSERT, then reset ``stmt`` and ``batch``."""
-        if not batch:
-            return
-        self.current_pk = self._pk_desc(batch[0][0])
-        try:
-            _sql(self.conn, bytes(stmt))
-        except MySQLdb.IntegrityError as exc:
-            if error_code(exc) != 1062:
-                raise
-            self.conn.rollback()
-            self._insert_one_by_one(batch)
-        self.conn.commit()
-        del stmt[len(self.header):]
-        batch.clear()
-
-    def _insert_one_by_one(self, batch: list[tuple[tuple, tuple | None]]) -> None:
-        """A rewritten value collided with another row on a unique key (http and https
-        variants of a URL both became the new URL): keep that row's original value."""
-        for values, original in batch:
-            self.current_pk = self._pk_desc(values)
-            try:
-                _sql(self.conn, self.header + self._encode(values))
-                continue
-            except MySQLdb.IntegrityError as exc:
-                if error_code(exc) != 1062 or original is None:
-                    raise
-            _sql(self.conn, self.header + self._encode(original))
-            self.imp.report_list("unique_collisions_kept_original",
-                                 {"table": self.target, **self._pk_desc(values)})
-
-    def _insert_oversized(self, values: tuple) -> None:
-        imp = self.imp
-        limit = imp.statement_limit
-        biggest = max((len(v) for v in values if isinstance(v, bytes)), default=0)
-        if self.pk and biggest <= imp.max_packet - PACKET_MARGIN:
-            self._insert_in_pieces(values, limit)
-            method = "concat_pieces"
-        elif imp.local_infile is not False:
-            self._load_data_row(values)
-            method = "load_data_local"
-        else:
-            raise MigrationError(
-                ErrorCode.IMPORT_FAILED,
-                f"a row of {self.target} holds a {biggest}-byte value, more than the target's "
-                f"max_allowed_packet ({imp.max_packet}) and LOAD DATA LOCAL is not available; "
-                "raise max_allowed_packet on the target", permanent=True,
-                details={"table": self.target, "pk": self._pk_desc(values), "bytes": biggest},
-            )
-        imp.report["oversized_rows"] += 1
-        by = imp.report.setdefault("oversized_rows_by_method", {})
-        by[method] = by.get(method, 0) + 1
-
-    def _insert_in_pieces(self, values: tuple, limit: int) -> None:
-        # Values stay below max_allowed_packet (CONCAT's own limit); insert each large
-        # value's first piece with the row, then append the rest by primary key.
-        where = b" WHERE " + b" AND ".join(
-            quote_ident(self.names[i]).encode() + b" = " + self._key_literal(values[i], self.cols[i])
-            for i in self.pk)
-        piece = max(1024, (limit - len(where) - 200) // 2 - 16)  # escaping/hex at most doubles
-        first = list(values)
-        rest: list[tuple[int, bytes]] = []
-        for i, v in enumerate(values):
-            if isinstance(v, bytes) and len(v) > piece // max(1, len(self.cols)) and i not in self.pk:
-                cut = self._cut(v, piece // max(1, len(self.cols)), self.cols[i])
-                first[i], rest_v = v[:cut], v[cut:]
-                if rest_v:
-                    rest.append((i, rest_v))
-        _sql(self.conn, self.header + self._encode(tuple(first)))
-        for i, v in rest:
-            col = self.cols[i]
-            ident = quote_ident(col.name).encode()
-            pos = 0
-            while pos < len(v):
-                cut = pos + self._cut(v[pos:pos + piece + 8], piece, col)
-                stmt = (b"UPDATE " + quote_ident(self.tmp).encode() + b" SET " + ident + b" = CONCAT(" +
-                        ident + b", " + self._literal(v[pos:cut], col) + b")" + where)
-                _sql(self.conn, stmt)
-                pos = cut
-        self.conn.commit()
-
-    @staticmethod
-    def _cut(v: bytes, n: int, col: _Column) -> int:
-        """A split point <= n that does not cut a UTF-8 character in two (every piece of
-        a utf8 column must be valid on its own in strict mode)."""
-        if n >= len(v):
-            return len(v)
-        if col.text and (col.charset or "").startswith("utf8"):
-            while n > 0 and 0x80 <= v[n] < 0xC0:
-                n -= 1
-        return max(n, 1)
-
-    def _load_data_row(self, values: tuple) -> None:
-        """LOAD DATA LOCAL is not bound by max_allowed_packet: the way to store a value
-        larger than the target's packet size (no CONCAT can build it)."""
-        def field(v: Any) -> bytes:
-            if v is None:
-                return b"\\N"
-            if isinstance(v, int):
-                return str(v).encode()
-            return (v.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
-                    .replace(b"\0", b"\\0"))
-        fd, tmp_path = tempfile.mkstemp(prefix="wpm-row-", suffix=".tsv")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(b"\t".join(field(v) for v in values) + b"\n")
-            stmt = (f"LOAD DATA LOCAL INFILE {_s(self.conn.literal(tmp_path))} INTO TABLE "
-                    f"{quote_ident(self.tmp)} CHARACTER SET binary FIELDS TERMINATED BY '\\t' "
-                    f"ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-                    f"({', '.join(quote_ident(n) for n in self.names)})")
-            try:
-                _sql(self.conn, stmt)
-            except MySQLdb.Error as exc:
-                if is_connection_lost(exc):
-                    raise
-                self.imp.local_infile = False
-                raise MigrationError(
-                    ErrorCode.IMPORT_FAILED,
-                    f"a row of {self.target} is larger than the target's max_allowed_packet "
-                    f"({self.imp.max_packet}) and LOAD DATA LOCAL failed ({exc}); raise "
-                    "max_allowed_packet or enable local_infile on the target", permanent=True,
-                    details={"table": self.target, "pk": self._pk_desc(values)},
-                ) from exc
-            warnings = _sql(self.conn, "SHOW WARNINGS")
-            if warnings:
-                raise MigrationError(ErrorCode.IMPORT_FAILED,
-                                     f"LOAD DATA of an oversized row of {self.target} warned: {warnings[:3]}",
-                                     permanent=True, details={"table": self.target,
-                                                              "pk": self._pk_desc(values)})
-            self.conn.commit()
-        finally:
-            os.unlink(tmp_path)
-
-
 class _Import:
     def __init__(self, conn: MySQLdb.Connection, in_dir: PathLike, source_prefix: str, target_prefix: str,
                  rewriter: Rewriter, preserve_options: Sequence[str], service_users: Sequence[str],
-                 skip_columns: Collection[tuple[str, str]], progress: _Throttle) -> None:
+                 skip_columns: Collection[tuple[str, str]], progress: ProgressThrottle) -> None:
         self.conn, self.in_dir = conn, in_dir
         self.source_prefix, self.target_prefix = source_prefix, target_prefix
         self.rewriter, self.preserve_options = rewriter, list(preserve_options)
@@ -462,39 +162,37 @@ class _Import:
                      "SET SESSION unique_checks = 1",
                      "SET SESSION time_zone = '+00:00'",
                      "SET NAMES utf8mb4"):
-            _sql(conn, stmt)
+            query(conn, stmt)
         conn.autocommit(False)
-        db = _s(_sql(conn, "SELECT DATABASE()")[0][0])
+        db = current_database(conn)
         lock = ("wpmigrate-import-" + db)[:64]
-        if _sql(conn, "SELECT GET_LOCK(%s, 0)", (lock,))[0][0] != 1:
+        if query(conn, "SELECT GET_LOCK(%s, 0)", (lock,))[0][0] != 1:
             raise MigrationError(ErrorCode.IMPORT_FAILED, f"another import into {db!r} is running",
                                  permanent=False, details={"database": db})
         try:
             return self._run(manifest, started)
         finally:
             with contextlib.suppress(MySQLdb.Error):  # if the connection is gone, so is the lock
-                _sql(conn, "SELECT RELEASE_LOCK(%s)", (lock,))
+                query(conn, "SELECT RELEASE_LOCK(%s)", (lock,))
 
-    def _live_tables(self) -> set[str]:
-        return {_s(n) for n, kind in _sql(self.conn, "SHOW FULL TABLES") if _s(kind) == "BASE TABLE"}
 
     def _drop_leftovers(self) -> list[str]:
         return drop_staging_tables(self.conn)
 
     def _run(self, manifest: dict[str, Any], started: float) -> dict[str, Any]:
         conn, report = self.conn, self.report
-        self.max_packet = int(_sql(conn, "SELECT @@max_allowed_packet")[0][0])
+        self.max_packet = int(query(conn, "SELECT @@max_allowed_packet")[0][0])
         self.statement_limit = min(self.max_packet - PACKET_MARGIN, MAX_STATEMENT_BYTES)
-        if not int(_sql(conn, "SELECT @@local_infile")[0][0]):
+        if not int(query(conn, "SELECT @@local_infile")[0][0]):
             self.local_infile = False
         report["leftovers_dropped"] = self._drop_leftovers()
-        live = self._live_tables()
-        known_collations = {_s(r[0]).lower() for r in _sql(conn, "SHOW COLLATION")}
+        live = _base_tables(conn)
+        known_collations = {as_str(r[0]).lower() for r in query(conn, "SHOW COLLATION")}
         tgt = self.target_prefix
         live_options, live_users, live_usermeta = tgt + "options", tgt + "users", tgt + "usermeta"
         if self.preserve_options and live_options in live:
             cond = _preserve_condition(conn, self.preserve_options, "option_name")
-            self.preserved_names = {bytes(r[0]) for r in _sql(
+            self.preserved_names = {bytes(r[0]) for r in query(
                 conn, f"SELECT option_name FROM {quote_ident(live_options)} WHERE {cond}")}
 
         plan: list[tuple[str, str, dict[str, Any]]] = []
@@ -508,8 +206,8 @@ class _Import:
             fks += [(target, fk) for fk in table_fks]
             create = _fix_collations(rename_create_table(create, temp_name(NEW, target)),
                                      known_collations, report["collations_mapped"])
-            _sql(conn, create)
-            loader = _TableLoader(self, source, target, meta)
+            query(conn, create)
+            loader = TableLoader(self, source, target, temp_name(NEW, target), meta)
             self.context = {"table": target, "loader": loader}
             rows = loader.load(self.in_dir / meta["data_file"])
             report["tables"][target] = {"source_table": source, "rows": rows}
@@ -521,7 +219,7 @@ class _Import:
             self._carry_service_users(live_users, live_usermeta, live_usermeta in live)
         # Counts as they will be live (dropped source rows and carried target rows included).
         for target in targets:
-            n = _sql(conn, f"SELECT COUNT(*) FROM {quote_ident(temp_name(NEW, target))}")[0][0]
+            n = query(conn, f"SELECT COUNT(*) FROM {quote_ident(temp_name(NEW, target))}")[0][0]
             report["tables"][target]["rows"] = int(n)
         conn.commit()
 
@@ -536,13 +234,13 @@ class _Import:
         self.context = {"step": "swap"}
         # RENAME waits for every open transaction on these tables (a long report query, a
         # stuck client); bound the wait so the task fails and retries instead of hanging.
-        _sql(conn, f"SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECONDS}")
-        _sql(conn, "RENAME TABLE " + ", ".join(pairs))
+        query(conn, f"SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECONDS}")
+        query(conn, "RENAME TABLE " + ", ".join(pairs))
         if swapped_old:
-            _sql(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in swapped_old))
+            query(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in swapped_old))
         for target, fk in fks:  # after the drop: constraint names are unique per database
             try:
-                _sql(conn, f"ALTER TABLE {quote_ident(target)} ADD {fk}")
+                query(conn, f"ALTER TABLE {quote_ident(target)} ADD {fk}")
                 report["foreign_keys"].append({"table": target, "constraint": fk})
             except MySQLdb.Error as exc:
                 if is_connection_lost(exc):
@@ -563,21 +261,21 @@ class _Import:
         conn = self.conn
         tmp = quote_ident(temp_name(NEW, live_options))
         live = quote_ident(live_options)
-        new_cols = {_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {tmp}")}
-        live_cols = [_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {live}")]
+        new_cols = {as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {tmp}")}
+        live_cols = [as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {live}")]
         cols = ", ".join(quote_ident(c) for c in live_cols if c in new_cols and c != "option_id")
         keep = _preserve_condition(conn, self.preserve_options, "o.option_name")
         not_transient = " AND ".join(f"o.option_name NOT LIKE '{p}'" for p in TRANSIENT_LIKE)
         target_only = (f"NOT {keep} AND {not_transient} AND NOT EXISTS "
                        f"(SELECT 1 FROM {tmp} n WHERE n.option_name = o.option_name)")
-        self.report["preserved_options"] = [_s(r[0]) for r in _sql(
+        self.report["preserved_options"] = [as_str(r[0]) for r in query(
             conn, f"SELECT o.option_name FROM {live} o WHERE {keep} ORDER BY 1")]
-        kept = [_s(r[0]) for r in _sql(conn, f"SELECT o.option_name FROM {live} o WHERE {target_only}"
-                                             " ORDER BY 1")]
+        kept = [as_str(r[0]) for r in query(conn, f"SELECT o.option_name FROM {live} o WHERE {target_only}"
+                                                " ORDER BY 1")]
         self.report["kept_target_options"] = kept[:REPORT_LIST_LIMIT]
         self.report["kept_target_options_count"] = len(kept)
         # Source rows with a preserved name were already skipped while loading.
-        _sql(conn, f"INSERT INTO {tmp} ({cols}) SELECT {cols} FROM {live} o WHERE {keep} OR ({target_only})")
+        query(conn, f"INSERT INTO {tmp} ({cols}) SELECT {cols} FROM {live} o WHERE {keep} OR ({target_only})")
         conn.commit()
 
     def _carry_service_users(self, live_users: str, live_usermeta: str, has_meta: bool) -> None:
@@ -586,32 +284,32 @@ class _Import:
         conn = self.conn
         tu, tm = quote_ident(temp_name(NEW, live_users)), quote_ident(temp_name(NEW, live_usermeta))
         lu, lm = quote_ident(live_users), quote_ident(live_usermeta)
-        new_cols = {_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {tu}")}
-        user_cols = [_s(r[0]) for r in _sql(conn, f"SHOW COLUMNS FROM {lu}")
-                     if _s(r[0]) in new_cols and _s(r[0]) != "ID"]
+        new_cols = {as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {tu}")}
+        user_cols = [as_str(r[0]) for r in query(conn, f"SHOW COLUMNS FROM {lu}")
+                     if as_str(r[0]) in new_cols and as_str(r[0]) != "ID"]
         for login in self.service_users:
-            found = _sql(conn, f"SELECT ID FROM {lu} WHERE user_login = %s", (login,))
+            found = query(conn, f"SELECT ID FROM {lu} WHERE user_login = %s", (login,))
             if not found:
                 self.report["warnings"].append(f"service user {login!r} not found on the target")
                 continue
             old_id = int(found[0][0])
-            clash = _sql(conn, f"SELECT ID FROM {tu} WHERE user_login = %s", (login,))
+            clash = query(conn, f"SELECT ID FROM {tu} WHERE user_login = %s", (login,))
             if clash:
                 new_login = self._free_login(tu, login)
-                _sql(conn, f"UPDATE {tu} SET user_login = %s WHERE ID = %s", (new_login, int(clash[0][0])))
+                query(conn, f"UPDATE {tu} SET user_login = %s WHERE ID = %s", (new_login, int(clash[0][0])))
                 self.report["renamed_users"].append(
                     {"login": login, "renamed_to": new_login, "source_user_id": int(clash[0][0]),
                      "reason": "same login as a platform service user"})
-            used = _sql(conn, f"SELECT (SELECT COUNT(*) FROM {tu} WHERE ID = %s) + "
-                              f"(SELECT COUNT(*) FROM {tm} WHERE user_id = %s)", (old_id, old_id))[0][0]
+            used = query(conn, f"SELECT (SELECT COUNT(*) FROM {tu} WHERE ID = %s) + "
+                               f"(SELECT COUNT(*) FROM {tm} WHERE user_id = %s)", (old_id, old_id))[0][0]
             if used:  # the source has this ID (or orphan usermeta for it): fresh ID
-                new_id = int(_sql(conn, f"SELECT GREATEST(COALESCE((SELECT MAX(ID) FROM {tu}), 0), "
-                                        f"COALESCE((SELECT MAX(user_id) FROM {tm}), 0)) + 1")[0][0])
+                new_id = int(query(conn, f"SELECT GREATEST(COALESCE((SELECT MAX(ID) FROM {tu}), 0), "
+                                         f"COALESCE((SELECT MAX(user_id) FROM {tm}), 0)) + 1")[0][0])
             else:
                 new_id = old_id
             cols = ", ".join(quote_ident(c) for c in user_cols)
-            _sql(conn, f"INSERT INTO {tu} (`ID`, {cols}) SELECT %s, {cols} FROM {lu} WHERE ID = %s",
-                 (new_id, old_id))
+            query(conn, f"INSERT INTO {tu} (`ID`, {cols}) SELECT %s, {cols} FROM {lu} WHERE ID = %s",
+                  (new_id, old_id))
             meta_rows = 0
             if has_meta:
                 cur = conn.cursor()
@@ -629,7 +327,7 @@ class _Import:
         for n in range(1, 1000):
             suffix = "-source" if n == 1 else f"-source{n}"
             cand = login[: 60 - len(suffix)] + suffix
-            if not _sql(self.conn, f"SELECT 1 FROM {tu} WHERE user_login = %s", (cand,)):
+            if not query(self.conn, f"SELECT 1 FROM {tu} WHERE user_login = %s", (cand,)):
                 return cand
         raise MigrationError(ErrorCode.IMPORT_FAILED, f"no free login for {login!r}", permanent=True)
 
@@ -667,7 +365,7 @@ def import_database(
     validate_prefix(source_prefix)
     validate_prefix(target_prefix)
     imp = _Import(conn, in_dir, source_prefix, target_prefix, rewriter, preserve_options,
-                  service_users, set(skip_columns), _Throttle(progress, progress_interval))
+                  service_users, set(skip_columns), ProgressThrottle(progress, progress_interval))
     try:
         return imp.run()
     except MigrationError as exc:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from wpmigrate.full_access.db.sql import quote_ident
+
 CORE_TABLES = (
     "commentmeta", "comments", "links", "options", "postmeta", "posts", "termmeta", "terms",
     "term_relationships", "term_taxonomy", "usermeta", "users",
@@ -126,13 +128,9 @@ _FK_LINE = re.compile(r",\s*\n\s*CONSTRAINT\s+`(?:[^`]|``)+`\s+FOREIGN\s+KEY[^\n
                       re.IGNORECASE)
 
 
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def rename_create_table(sql: str, new_name: str) -> str:
     """Replace the table name of a ``SHOW CREATE TABLE`` statement."""
-    out, n = _CREATE_NAME.subn(lambda m: m.group(1) + _quote(new_name), sql, count=1)
+    out, n = _CREATE_NAME.subn(lambda m: m.group(1) + quote_ident(new_name), sql, count=1)
     if n != 1:
         raise ValueError("not a CREATE TABLE statement")
     return out
@@ -144,7 +142,7 @@ def map_references(sql: str, source_prefix: str, target_prefix: str) -> str:
         name = m.group(2).replace("``", "`")
         if name.startswith(source_prefix):
             name = target_prefix + name[len(source_prefix):]
-        return m.group(1) + _quote(name)
+        return m.group(1) + quote_ident(name)
     return _REFERENCES.sub(repl, sql)
 
 
