@@ -29,7 +29,7 @@ from wpmigrate.full_access.db.connect import error_code, is_connection_lost
 from wpmigrate.full_access.db.row_stream import CODEC, PathLike, RowWriter
 from wpmigrate.full_access.db.sql import as_str, current_database, primary_key, query, quote_ident
 from wpmigrate.full_access.db.table_prefix import select_site_tables, validate_prefix
-from wpmigrate.full_access.db.throttle import Progress, ProgressThrottle
+from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
 
 MANIFEST_FORMAT = "wpmigrate-db-export"
 MANIFEST_VERSION = 1

@@ -39,7 +39,7 @@ from wpmigrate.full_access.db.table_prefix import (
     split_foreign_keys,
     validate_prefix,
 )
-from wpmigrate.full_access.db.throttle import Progress, ProgressThrottle
+from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
 from wpmigrate.rewrite.url_rewrite import DEFAULT_SKIP_COLUMNS
 
 __all__ = ["DEFAULT_SKIP_COLUMNS", "import_database", "temp_name"]

@@ -22,7 +22,7 @@ from wpmigrate.full_access.db.connect import error_code, is_connection_lost
 from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, PathLike, RowReader
 from wpmigrate.full_access.db.sql import as_str, query, quote_ident
 from wpmigrate.full_access.db.table_prefix import map_option_name, map_usermeta_key, unprefixed
-from wpmigrate.full_access.db.throttle import ProgressThrottle
+from wpmigrate.full_access.progress_throttle import ProgressThrottle
 
 PACKET_MARGIN = 1024  # protocol header and slack below max_allowed_packet
 

@@ -51,7 +51,6 @@ from wpmigrate.full_access.files.manifest import (
     write_lines,
 )
 from wpmigrate.full_access.files.manifest_parts import PartWriter, existing_parts
-from wpmigrate.full_access.files.progress_throttle import Progress, ProgressThrottle
 from wpmigrate.full_access.files.resume_index import ResumeIndex, previous_attempts
 from wpmigrate.full_access.files.sftp_pipeline import close_async, listdir_raw, remote_chunks
 from wpmigrate.full_access.files.sftp_session import (
@@ -68,6 +67,7 @@ from wpmigrate.full_access.files.skip_rules import (
     SkipRules,
     classify_entry,
 )
+from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
 
 BIG_FILE = 16 * 1024 * 1024
 _SAMPLE_LIMIT = 200

@@ -42,7 +42,7 @@ from wpmigrate.full_access.files.manifest import (
     join_safe,
     read_json,
 )
-from wpmigrate.full_access.files.progress_throttle import Progress, ProgressThrottle
+from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
 
 log = logging.getLogger(__name__)
 

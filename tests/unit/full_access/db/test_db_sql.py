@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from wpmigrate.full_access.db import throttle
+from wpmigrate.full_access import progress_throttle as throttle
 from wpmigrate.full_access.db.sql import as_str, query, quote_ident, scalar
-from wpmigrate.full_access.db.throttle import ProgressThrottle
+from wpmigrate.full_access.progress_throttle import ProgressThrottle
 
 
 class _Cursor:
