@@ -24,9 +24,10 @@ from bs4 import BeautifulSoup, Tag
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
-from wpmigrate.scrape_rebuild.html.media_refs import canonical_url, rewrite_media_urls
+from wpmigrate.scrape_rebuild.html.media_refs import rewrite_media_urls
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
 from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.web.url_keys import canonical_url, url_key
 
 KINDS = ("media", "categories", "tags", "pages", "posts")
 _WP_IMAGE_CLASS = re.compile(r"^wp-image-(\d+)$")
@@ -52,14 +53,6 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def url_key(url: str) -> str:
-    """Scheme-less and trailing-slash-insensitive: ``http://h/about`` and ``https://h/about/``
-    are one page."""
-    parts = urlsplit(url.strip())
-    key = parts.netloc.lower() + parts.path.rstrip("/")
-    return key + (f"?{parts.query}" if parts.query else "")
 
 
 class UrlMap:

@@ -15,7 +15,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, Tag
 from lxml import etree
@@ -23,6 +23,7 @@ from lxml import etree
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
+from wpmigrate.web.url_keys import dedupe_key, normalise_url, strip_www
 
 PAGE_FIELDS = ("id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
                "title", "content", "excerpt", "author", "featured_media", "parent", "menu_order",
@@ -38,8 +39,6 @@ MAX_SITEMAP_FILES = 200
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
 MAX_HTML_BYTES = 10 * 1024 * 1024
 
-_SESSION_PARAMS = frozenset({"phpsessid", "sid", "sessionid", "session_id", "jsessionid", "fbclid", "gclid",
-                             "msclkid", "_ga", "mc_cid", "mc_eid"})
 # Query parameters that open endless or useless URL spaces (calendars, comment replies,
 # searches, sharing buttons, previews, feeds).
 _TRAP_PARAMS = frozenset({"m", "replytocom", "s", "share", "action", "like_comment", "preview", "feed",
@@ -123,33 +122,6 @@ class DiscoveryResult:
         return self.menu
 
 
-# ---------------------------------------------------------------------------- URLs
-
-def _strip_www(host: str) -> str:
-    return host[4:] if host.startswith("www.") else host
-
-
-def normalise_url(url: str) -> str:
-    """The URL as we keep it: lower-case scheme/host, default port dropped, no fragment,
-    session/tracking parameters dropped, percent-encoding normalised."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in _SESSION_PARAMS and not k.lower().startswith("utm_")]
-    return urlunsplit((scheme, netloc, path, urlencode(query, safe="/:"), ""))
-
-
-def dedupe_key(url: str) -> str:
-    """Same page whatever the form: no www., no trailing slash, http and https alike."""
-    parts = urlsplit(normalise_url(url))
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("", _strip_www(parts.netloc), path, parts.query, ""))
-
-
 # ---------------------------------------------------------------------------- discovery
 
 class _Discovery:
@@ -184,7 +156,7 @@ class _Discovery:
     def _same_site(self, url: str) -> bool:
         """Same host (or its www. twin) and port; http and https count as the same site."""
         a, b = urlsplit(normalise_url(url)), urlsplit(self.home)
-        return _strip_www(a.hostname or "") == _strip_www(b.hostname or "") and a.port == b.port
+        return strip_www(a.hostname or "") == strip_www(b.hostname or "") and a.port == b.port
 
     def _home_scheme(self, url: str) -> str:
         # A same-site link with the other scheme would be a second origin (robots.txt, rate)

@@ -18,13 +18,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.scrape_rebuild.records import Skipped
+from wpmigrate.web.url_keys import host_key
 
 USER_AGENT = "wpmigrate/1 (+https://github.com/wpmigrate/wpmigrate; WordPress site migration)"
 # robots.txt groups are matched on the product token, not the whole header.
@@ -92,11 +93,6 @@ class _Transient(Exception):
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
         self.cause = cause
-
-
-def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 class HostRateLimiter:

@@ -25,14 +25,10 @@ from wpmigrate.scrape_rebuild.html.extract import (
     remove_render_leftovers,
     seo_fields,
 )
-from wpmigrate.scrape_rebuild.html.media_refs import (
-    FRAGMENT_FORMATTER,
-    absolutize_urls,
-    canonical_url,
-    media_urls,
-)
+from wpmigrate.scrape_rebuild.html.media_refs import FRAGMENT_FORMATTER, absolutize_urls, media_urls
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, ScrapedItem, Term
+from wpmigrate.web.url_keys import canonical_url
 
 # Elements whose boundaries separate words in rendered text.
 _BLOCK_TAGS = frozenset({

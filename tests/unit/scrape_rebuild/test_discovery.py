@@ -16,10 +16,8 @@ from bs4 import BeautifulSoup
 
 from wpmigrate.scrape_rebuild.discovery import (
     classify_html,
-    dedupe_key,
     discover,
     extract_nav_menu,
-    normalise_url,
     parse_sitemap,
     sitemap_kind,
 )
@@ -263,13 +261,6 @@ def test_rest_route_fallback_for_plain_permalinks(serve: Any, fetcher: PoliteFet
 
 
 # ------------------------------------------------------------------ helpers
-
-def test_normalise_and_dedupe() -> None:
-    assert normalise_url("HTTP://Example.COM:80/a/b/?utm_source=x&id=3#frag") == "http://example.com/a/b/?id=3"
-    assert normalise_url("https://x.test:443/caf%c3%a9/") == "https://x.test/caf%C3%A9/"
-    assert dedupe_key("https://www.x.test/a/") == dedupe_key("http://x.test/a") == dedupe_key("http://x.test/a/#c")
-    assert dedupe_key("http://x.test/?p=1") != dedupe_key("http://x.test/?p=2")
-
 
 @pytest.mark.parametrize(("name", "kind"), [
     ("wp-sitemap.xml", "unknown"), ("sitemap_index.xml", "unknown"), ("sitemap.xml", "unknown"),
