@@ -21,8 +21,10 @@ from bs4 import BeautifulSoup, Tag
 from lxml import etree
 
 from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild.html.page_markers import page_markers
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
+from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_keys import dedupe_key, normalise_url, strip_www
 
 PAGE_FIELDS = ("id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
@@ -61,8 +63,6 @@ _WP_SITEMAP = re.compile(r"wp-sitemap-(?P<provider>[a-z]+)-(?:(?P<sub>[a-z\d_-]+
 _PLUGIN_SITEMAP = re.compile(r"(?:^|/)(?P<sub>[a-z\d_-]+?)-sitemap\d*\.xml(\.gz)?$")  # Yoast, Rank Math
 _INDEX_NAMES = frozenset({"wp-sitemap.xml", "sitemap_index.xml", "sitemap.xml", "sitemap.xml.gz"})
 _TAXONOMY_HINT = re.compile(r"categor|tag|author|user|taxonom|format|topic", re.I)
-_API_LINK = re.compile(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", re.I)
-_ID_CLASS = re.compile(r"^(?:page-id|postid)-(\d+)$")
 
 
 @dataclass
@@ -227,10 +227,9 @@ class _Discovery:
 
     def probe_rest(self, home: FetchResult | None) -> None:
         candidates: list[str] = []
-        if home is not None:
-            match = _API_LINK.search(home.headers.get("link", ""))
-            if match:
-                candidates.append(urljoin(home.url, match.group(1)))
+        if home is not None and (announced := api_root_from_link_header(home.headers.get("link", ""),
+                                                                        home.url)):
+            candidates.append(announced)
         root = self.home.rstrip("/")
         candidates += [f"{root}/wp-json/", f"{root}/?rest_route=/"]
         errors = []
@@ -241,7 +240,7 @@ class _Discovery:
             if result is None:
                 continue
             data = _json_or_none(result)
-            if result.ok and isinstance(data, dict) and "wp/v2" in (data.get("namespaces") or []):
+            if result.ok and is_rest_index(data):
                 self.site.update(rest_available=True, rest_base=base)
                 self.site["name"] = _plain(data.get("name")) or self.site["name"]
                 self.site["description"] = _plain(data.get("description")) or self.site["description"]
@@ -546,45 +545,28 @@ def classify_html(soup: BeautifulSoup, url: str) -> tuple[Kind | None, int | Non
     """(kind, source id, canonical URL) of a fetched page; kind None for WordPress pages that
     are not single content (home blog, archives, search, 404, attachments, other post types)
     and "unknown" when the page carries no WordPress markers at all (e.g. a static site)."""
-    body = soup.body
-    raw = body.get("class") if isinstance(body, Tag) else None
-    classes = set(raw if isinstance(raw, list) else str(raw or "").split())
+    markers = page_markers(soup)
+    classes = markers.classes
     canonical = None
     for link in soup.find_all("link", href=True):
         rels = link.get("rel") or []
         rels = rels if isinstance(rels, list) else str(rels).split()
         if "canonical" in rels and canonical is None:
             canonical = normalise_url(urljoin(url, str(link["href"])))
-    source_id = None
-    for cls in classes:
-        match = _ID_CLASS.match(cls)
-        if match:
-            source_id = int(match[1])
+    source_id = markers.ids.get("page-id", markers.ids.get("postid"))
     if "attachment" in classes or "single-attachment" in classes:
         return None, source_id, canonical
-    if "page" in classes and any(c.startswith("page-id-") for c in classes):
-        return "page", source_id, canonical
-    if "single-post" in classes:
-        return "post", source_id, canonical
+    if markers.single_kind:
+        return markers.single_kind, source_id, canonical
     if classes & _WP_LISTING_CLASSES or any(c.startswith(("wp-", "postid-", "page-template", "post-template"))
                                             for c in classes):
         return None, source_id, canonical
-    shortlink = _shortlink(soup, url)
-    if shortlink:
-        query = dict(parse_qsl(urlsplit(shortlink).query))
-        if query.get("page_id", "").isdigit():
-            return "page", int(query["page_id"]), canonical
-        if query.get("p", "").isdigit():
-            return "post", int(query["p"]), canonical
+    query = markers.shortlink
+    if query.get("page_id", "").isdigit():
+        return "page", int(query["page_id"]), canonical
+    if query.get("p", "").isdigit():
+        return "post", int(query["p"]), canonical
     return "unknown", None, canonical
-
-
-def _shortlink(soup: BeautifulSoup, url: str) -> str | None:
-    for link in soup.find_all("link", href=True):
-        rels = link.get("rel") or []
-        if "shortlink" in (rels if isinstance(rels, list) else str(rels).split()):
-            return urljoin(url, str(link["href"]))
-    return None
 
 
 def _links(soup: BeautifulSoup, base: str) -> list[str]:

@@ -25,6 +25,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.scrape_rebuild.records import Skipped
+from wpmigrate.web.capped_body import read_capped
 from wpmigrate.web.url_keys import host_key
 
 USER_AGENT = "wpmigrate/1 (+https://github.com/wpmigrate/wpmigrate; WordPress site migration)"
@@ -230,11 +231,13 @@ class PoliteFetcher:
             if declared.isdigit() and int(declared) > cap:
                 raise SkipUrl(str(resp.url), "too_large", f"Content-Length {declared} > {cap} bytes")
             try:
-                body = _read_capped(resp, cap, str(resp.url))
+                body = read_capped(resp, cap)
             except httpx.TransportError as exc:  # dropped mid-body: the caller decides to retry
                 raise MigrationError(ErrorCode.SOURCE_UNREACHABLE, f"{url}: {exc}", permanent=False,
                                      details={"url": url, "reason": type(exc).__name__}) from exc
-            return FetchResult(str(resp.url), resp.status_code, resp.headers, body,
+            if body.truncated:
+                raise SkipUrl(str(resp.url), "too_large", f"body exceeds {cap} bytes")
+            return FetchResult(str(resp.url), resp.status_code, resp.headers, body.content,
                                redirects=int(resp.extensions.get("wpmigrate_redirects", 0)))
 
     @contextmanager
@@ -305,15 +308,6 @@ class PoliteFetcher:
             resp.close()
             raise _RetryableStatus(resp.status_code, self._retry_after(resp))
         return resp
-
-
-def _read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
-    buf = io.BytesIO()
-    for chunk in response.iter_bytes():
-        if buf.tell() + len(chunk) > cap:
-            raise SkipUrl(url, "too_large", f"body exceeds {cap} bytes")
-        buf.write(chunk)
-    return buf.getvalue()
 
 
 def gunzip_capped(data: bytes, cap: int, url: str) -> bytes:

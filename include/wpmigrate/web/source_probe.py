@@ -18,6 +18,8 @@ import httpx
 from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.rest_api_discovery import API_REL, api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_guard import IPNetwork, check_url, guarded_client
 
 log = logging.getLogger(__name__)
@@ -27,12 +29,10 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 # Untrusted servers: never read more than this of any response.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 USER_AGENT = "wpmigrate-probe/0.1 (+read-only migration check)"
-API_REL = "https://api.w.org/"
 
 _TRANSIENT = (httpx.TransportError,)  # connect/read errors and timeouts, not HTTP statuses
 _GENERATOR_RE = re.compile(r"wordpress\s*([0-9]+(?:\.[0-9]+){0,2})?", re.I)
 _VER_RE = re.compile(r"/wp-includes/[^\"'\s>]+?\?ver=([0-9]+\.[0-9]+(?:\.[0-9]+)?)")
-_LINK_RE = re.compile(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", re.I)
 
 # Signals strong enough on their own; path mentions alone could be a static mirror.
 STRONG_SIGNALS = frozenset(
@@ -40,20 +40,9 @@ STRONG_SIGNALS = frozenset(
 )
 
 
-def _read_capped(response: httpx.Response, cap: int = MAX_BODY_BYTES) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= cap:
-            break
-    return b"".join(chunks)[:cap]
-
-
 def _get(client: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
     with client.stream("GET", url, **kw) as response:
-        body = _read_capped(response)
+        body = read_capped(response, MAX_BODY_BYTES).content  # the start is enough to judge
     return response, body
 
 
@@ -103,12 +92,6 @@ def _json(body: bytes) -> Any:
         return json.loads(body.lstrip(b"\xef\xbb\xbf"))  # some sites emit a BOM before JSON
     except ValueError:
         return None
-
-
-def _is_rest_index(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("namespaces"), list) and (
-        "wp/v2" in data["namespaces"]
-    )
 
 
 def _html_signals(html: str, base: str) -> tuple[list[str], str | None, str | None, str | None]:
@@ -182,13 +165,10 @@ def probe_source(
         final_url = str(home.url)
         base = _base_url(final_url)
         signals: list[str] = []
-        api_root: str | None = None
 
-        link_header = home.headers.get("link", "")
-        m = _LINK_RE.search(link_header)
-        if m:
+        api_root = api_root_from_link_header(home.headers.get("link", ""), final_url)
+        if api_root:
             signals.append("link_header")
-            api_root = urljoin(final_url, m.group(1))
 
         html = body.decode(home.encoding or "utf-8", errors="replace")
         html_sigs, wp_version, home_title, html_api = _html_signals(html, base)
@@ -213,14 +193,14 @@ def probe_source(
             candidates.append(default_root)
         for candidate in candidates:
             got = optional_get(candidate)
-            if got and got[0].status_code == 200 and _is_rest_index(data := _json(got[1])):
+            if got and got[0].status_code == 200 and is_rest_index(data := _json(got[1])):
                 signals.append("rest_index")
                 rest_api, rest_url, site_name = True, str(got[0].url), data.get("name")
                 break
         if not rest_api:
             # Sites without pretty permalinks (or with /wp-json/ blocked) still answer here.
             got = optional_get(urljoin(base, "?rest_route=/"))
-            if got and got[0].status_code == 200 and _is_rest_index(data := _json(got[1])):
+            if got and got[0].status_code == 200 and is_rest_index(data := _json(got[1])):
                 signals.append("rest_route_index")
                 rest_api, rest_url, site_name = True, str(got[0].url), data.get("name")
 
