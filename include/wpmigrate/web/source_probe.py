@@ -11,11 +11,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from bs4 import BeautifulSoup
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.web.capped_body import read_capped
@@ -46,36 +47,53 @@ def _get(client: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, byt
     return response, body
 
 
+def _transient(exc: BaseException) -> bool:
+    """Connection-level failures and DNS; never HTTP statuses, SSRF refusals or redirect loops."""
+    if isinstance(exc, MigrationError):
+        return exc.code == ErrorCode.SOURCE_UNREACHABLE and not exc.permanent
+    return isinstance(exc, _TRANSIENT)
+
+
 def _get_with_retries(
     client: httpx.Client, url: str, delays: Sequence[float], sleep: Callable[[float], None]
 ) -> tuple[httpx.Response, bytes]:
-    """GET ``url``; retry only connection-level failures (and DNS), never HTTP statuses."""
-    attempt = 0
-    while True:
-        try:
-            return _get(client, url)
-        except MigrationError as exc:
-            if exc.permanent or exc.code != ErrorCode.SOURCE_UNREACHABLE:
-                raise  # SSRF refusal etc.: retrying cannot help
-            last: Exception = exc
-        except httpx.TooManyRedirects as exc:
-            raise MigrationError(
-                ErrorCode.SOURCE_UNREACHABLE, f"too many redirects from {url}", permanent=True,
-                details={"url": url, "reason": "redirect_loop"},
-            ) from exc
-        except _TRANSIENT as exc:
-            last = exc
-        if attempt >= len(delays):
-            reason = "dns" if isinstance(last, MigrationError) else type(last).__name__
-            raise MigrationError(
-                ErrorCode.SOURCE_UNREACHABLE,
-                f"{url} is unreachable after {attempt + 1} attempts: {last}",
-                permanent=True,
-                details={"url": url, "attempts": attempt + 1, "reason": reason},
-            ) from last
-        log.info("source %s not reachable (%s); retry in %.1fs", url, last, delays[attempt])
-        sleep(delays[attempt])
-        attempt += 1
+    """GET ``url``, retried after each of ``delays`` while the failure is transient."""
+
+    def log_retry(state: RetryCallState) -> None:
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("source %s not reachable (%s); retry in %.1fs", url, _failure(state), wait)
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        last = _failure(state)
+        reason = "dns" if isinstance(last, MigrationError) else type(last).__name__
+        raise MigrationError(
+            ErrorCode.SOURCE_UNREACHABLE,
+            f"{url} is unreachable after {state.attempt_number} attempts: {last}",
+            permanent=True,
+            details={"url": url, "attempts": state.attempt_number, "reason": reason},
+        ) from last
+
+    retrying = Retrying(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_attempt(len(delays) + 1),
+        wait=wait_chain(*map(wait_fixed, delays)),
+        sleep=sleep,
+        before_sleep=log_retry,
+        retry_error_callback=give_up,
+    )
+    try:
+        return retrying(_get, client, url)
+    except httpx.TooManyRedirects as exc:
+        raise MigrationError(
+            ErrorCode.SOURCE_UNREACHABLE, f"too many redirects from {url}", permanent=True,
+            details={"url": url, "reason": "redirect_loop"},
+        ) from exc
+
+
+def _failure(state: RetryCallState) -> BaseException:
+    exc = state.outcome.exception() if state.outcome else None
+    assert exc is not None  # only called after a failed attempt
+    return exc
 
 
 def _base_url(final_url: str) -> str:
