@@ -12,7 +12,6 @@ import io
 import json
 import threading
 import time
-import urllib.robotparser
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from protego import Protego
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
@@ -38,6 +38,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A server sees our requests shifted by network and processing jitter (a slow page, then a
 # fast 404); spacing them 15 % wider keeps any 1 s window of its log at or below the rate.
 _SPACING_MARGIN = 1.15
+_DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 
 
 class SkipUrl(MigrationError):
@@ -163,7 +164,7 @@ class PoliteFetcher:
         self.respect_robots = respect_robots
         self.limiter = HostRateLimiter(rate_per_second, sleep=sleep)
         self._sleep = sleep
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots: dict[str, Protego] = {}
         self._robots_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.requests_by_host: Counter[str] = Counter()
@@ -180,41 +181,43 @@ class PoliteFetcher:
                     "requests_by_host": dict(self.requests_by_host)}
 
     # ------------------------------------------------------------------ robots.txt
-    def robots(self, url: str) -> urllib.robotparser.RobotFileParser:
-        """The host's parsed robots.txt, fetched once (through the same limits as any request)."""
+    def robots(self, url: str) -> Protego:
+        """The host's parsed robots.txt, fetched once (through the same limits as any request).
+
+        Protego matches as RFC 9309 says (the longest matching rule wins, ``*`` and ``$``
+        in paths); ``urllib.robotparser`` takes the first matching rule and knows neither.
+        """
         host = host_key(url)
         with self._robots_lock:
             parser = self._robots.get(host)
             if parser is not None:
                 return parser
-            parser = urllib.robotparser.RobotFileParser(host + "/robots.txt")
             try:
                 result = self.get(host + "/robots.txt", max_bytes=1024 * 1024, check_robots=False)
             except (MigrationError, SkipUrl):
                 result = None
-            # Same reading as RobotFileParser.read() and RFC 9309: 401/403 and an unreachable
-            # robots.txt (5xx, 429, network) disallow everything; other 4xx allow everything.
+            # RFC 9309: 401/403 and an unreachable robots.txt (5xx, 429, network) disallow
+            # everything; other 4xx allow everything.
             if result is None or result.status_code >= 500 or result.status_code in (401, 403, 429):
-                parser.disallow_all = True
+                parser = Protego.parse(_DISALLOW_ALL)
             elif result.status_code >= 400:
-                parser.allow_all = True
+                parser = Protego.parse("")
             else:
-                parser.parse(result.text.splitlines())
-            parser.modified()  # can_fetch() answers False until last_checked is set
+                parser = Protego.parse(result.text)
             delay = parser.crawl_delay(self.robots_agent)
             if delay:
-                self.limiter.slow_down(host, min(float(delay), self.max_crawl_delay))
+                self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
             self._robots[host] = parser
             return parser
 
     def allowed(self, url: str) -> bool:
         if not self.respect_robots:
             return True
-        return self.robots(url).can_fetch(self.robots_agent, url)
+        return self.robots(url).can_fetch(url, self.robots_agent)
 
     def site_maps(self, url: str) -> list[str]:
         """``Sitemap:`` lines of the host's robots.txt."""
-        return list(self.robots(url).site_maps() or [])
+        return list(self.robots(url).sitemaps)
 
     # ------------------------------------------------------------------ fetching
     def get(self, url: str, *, max_bytes: int | None = None,
