@@ -117,10 +117,6 @@ class DiscoveryResult:
     def counts_by_via(self) -> dict[str, int]:
         return dict(Counter(i.via for i in self.items))
 
-    @property
-    def nav_menu(self) -> list[dict[str, Any]]:
-        return self.menu
-
 
 # ---------------------------------------------------------------------------- discovery
 
@@ -147,7 +143,7 @@ class _Discovery:
         self.terms: list[Term] = []
         self.authors: dict[int, dict[str, str]] = {}
         self.term_ids: dict[int, Term] = {}
-        self.nav_menu: list[dict[str, Any]] = []
+        self.menu: list[dict[str, Any]] = []
         self.filtered: Counter[str] = Counter()
         self.rest_complete: set[str] = set()  # kinds the REST API listed completely
         self.notes: list[str] = []
@@ -214,7 +210,7 @@ class _Discovery:
         if home.content_type in HTML_TYPES:
             soup = BeautifulSoup(home.content, "lxml")
             self.site["name"], self.site["description"] = _site_identity(soup)
-            self.nav_menu = extract_nav_menu(soup, self.home)
+            self.menu = extract_nav_menu(soup, self.home)
         return home
 
     # -------------------------------------------------------------- REST API
@@ -733,7 +729,7 @@ def discover(
         notes.append(f"REST API did not list every {' and '.join(sorted(missing))}: sitemaps and a crawl"
                      " completed discovery")
     return DiscoveryResult(
-        items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.nav_menu,
+        items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.menu,
         limits={**asdict(d.limits), "messages": d.limits.messages()}, notes=notes, lookups=d.lookups(),
         crawl_filtered=dict(d.filtered), requests=fetcher.request_count,
     )
