@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, Tag
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints; lxml-stubs is not installed
 
 from wpmigrate.core.errors import MigrationError
-from wpmigrate.scrape_rebuild.html.page_markers import page_markers
+from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
 from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
@@ -311,12 +311,12 @@ class _Discovery:
             self.term_ids[record["id"]] = term
 
     def lookups(self) -> dict[str, dict[int, Any]]:
-        rest = [i for i in self.items if i.via == "rest" and i.source_id is not None]
+        rest = [(i.source_id, i) for i in self.items if i.via == "rest" and i.source_id is not None]
         return {
             "terms_by_id": {k: asdict(t) for k, t in self.term_ids.items()},
-            "media_by_id": {i.source_id: i.url for i in rest if i.kind == "media"},
+            "media_by_id": {sid: i.url for sid, i in rest if i.kind == "media"},
             "authors_by_id": {k: a["name"] for k, a in self.authors.items()},
-            "page_url_by_id": {i.source_id: i.url for i in rest if i.kind == "page"},
+            "page_url_by_id": {sid: i.url for sid, i in rest if i.kind == "page"},
         }
 
     def from_rest(self) -> None:
@@ -545,9 +545,7 @@ def classify_html(soup: BeautifulSoup, url: str) -> tuple[Kind | None, int | Non
     classes = markers.classes
     canonical = None
     for link in soup.find_all("link", href=True):
-        rels = link.get("rel") or []
-        rels = rels if isinstance(rels, list) else str(rels).split()
-        if "canonical" in rels and canonical is None:
+        if "canonical" in attr_values(link, "rel") and canonical is None:
             canonical = normalise_url(urljoin(url, str(link["href"])))
     source_id = markers.ids.get("page-id", markers.ids.get("postid"))
     if "attachment" in classes or "single-attachment" in classes:
@@ -581,20 +579,19 @@ def _main_nav(soup: BeautifulSoup) -> Tag | None:
     selectors = ("header nav.wp-block-navigation", "nav.wp-block-navigation", "#site-navigation",
                  "nav.main-navigation", ".main-navigation", "nav#primary-menu", "ul#primary-menu",
                  "nav.primary-navigation", "ul#menu-main-menu", "header nav", "ul.nav-menu", "ul.menu")
+    def is_main(el: Tag) -> bool:
+        label = " ".join([*attr_values(el, "class"), str(el.get("aria-label", "")), str(el.get("id", ""))])
+        return not _NOT_MAIN_NAV.search(label)
+
     for selector in selectors:
         for el in soup.select(selector):
-            label = " ".join([*el.get("class", []), str(el.get("aria-label", "")), str(el.get("id", ""))])
-            if not _NOT_MAIN_NAV.search(label):
+            if is_main(el):
                 return el
-    for el in soup.find_all("nav"):
-        label = " ".join([*el.get("class", []), str(el.get("aria-label", "")), str(el.get("id", ""))])
-        if not _NOT_MAIN_NAV.search(label):
-            return el
-    return None
+    return next((el for el in soup.find_all("nav") if is_main(el)), None)
 
 
 def _menu_items(ul: Tag, base: str) -> list[dict[str, Any]]:
-    items = []
+    items: list[dict[str, Any]] = []
     for li in ul.find_all("li", recursive=False):
         own = next((a for a in li.find_all("a", href=True) if a.find_parent("li") is li), None)
         sub = li.find("ul")
@@ -675,7 +672,8 @@ def _slim(record: dict[str, Any], kind: Kind) -> dict[str, Any]:
     slim = dict(record)
     details = record.get("media_details")
     if isinstance(details, dict):
-        sizes = details.get("sizes") if isinstance(details.get("sizes"), dict) else {}
+        raw_sizes = details.get("sizes")
+        sizes = raw_sizes if isinstance(raw_sizes, dict) else {}
         slim["media_details"] = {
             **{k: details[k] for k in ("width", "height", "file", "filesize") if k in details},
             "sizes": {name: {k: s[k] for k in _SIZE_KEYS if k in s}

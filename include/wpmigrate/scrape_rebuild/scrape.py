@@ -13,7 +13,7 @@ import html as html_lib
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
@@ -162,7 +162,7 @@ def _from_rest(
     authors_by_id: dict[int, str],
     page_url_by_id: dict[int, str],
 ) -> ScrapedItem:
-    kind = "page" if rest.get("type") == "page" or item.kind == "page" else "post"
+    kind: Literal["page", "post"] = "page" if rest.get("type") == "page" or item.kind == "page" else "post"
     content = _rendered(rest, "content")
     embedded = rest.get("_embedded") or {}
     terms = [_clean_term(terms_by_id[i]) for key in ("categories", "tags") for i in rest.get(key) or []

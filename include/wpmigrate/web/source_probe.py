@@ -127,9 +127,7 @@ def _html_signals(html: str, base: str) -> tuple[list[str], str | None, str | No
             version = version or m.group(1)
             break
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
-        rels = rel if isinstance(rel, list) else [rel]
-        if API_REL in rels:
+        if API_REL in link.get_attribute_list("rel"):
             signals.append("html_api_link")
             api_root = urljoin(base, str(link["href"]))
             break

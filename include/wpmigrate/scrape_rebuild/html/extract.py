@@ -18,9 +18,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, Comment, Tag
+from bs4.element import AttributeValueList
 
 from wpmigrate.scrape_rebuild.html.media_refs import FRAGMENT_FORMATTER, SRCSET_ATTRS, parse_srcset
-from wpmigrate.scrape_rebuild.html.page_markers import page_markers, tag_classes
+from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.records import Term
 
 PageKind = Literal["page", "post", "unknown"]
@@ -388,7 +389,7 @@ def remove_render_leftovers(soup: BeautifulSoup) -> int:
             node.decompose()
             changed += 1
     for img in soup.find_all("img"):
-        classes = tag_classes(img)
+        classes = attr_values(img, "class")
         if {"wp-smiley", "emoji"} & set(classes) and img.get("alt"):
             img.replace_with(str(img["alt"]))
             changed += 1
@@ -401,12 +402,12 @@ def remove_render_leftovers(soup: BeautifulSoup) -> int:
         holder.replace_with(Comment("more"))
         changed += 1
     for tag in soup.find_all(class_=True):
-        classes = tag_classes(tag)
+        classes = attr_values(tag, "class")
         kept = [c for c in classes if not _RENDER_CLASS.match(c)]
         if len(kept) != len(classes):
             changed += 1
             if kept:
-                tag["class"] = kept if isinstance(tag["class"], list) else " ".join(kept)
+                tag["class"] = AttributeValueList(kept) if isinstance(tag["class"], list) else " ".join(kept)
             else:
                 del tag["class"]
     return changed
@@ -519,7 +520,7 @@ def extract_terms(soup: BeautifulSoup, url: str, content: Tag | None = None) -> 
         hint = None
         container = link.find_parent(class_=re.compile(r"^taxonomy-"))
         if container is not None:
-            hint = next((c.removeprefix("taxonomy-") for c in tag_classes(container)
+            hint = next((c.removeprefix("taxonomy-") for c in attr_values(container, "class")
                          if c.startswith("taxonomy-")), None)
         elif "category" in str(link.get("rel") or "").split() or link.find_parent(class_="cat-links"):
             hint = "category"

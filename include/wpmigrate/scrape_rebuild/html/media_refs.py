@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 from bs4.dammit import EntitySubstitution
-from bs4.element import Stylesheet
+from bs4.element import NavigableString, Stylesheet
 from bs4.formatter import HTMLFormatter
 
 from wpmigrate.web.url_keys import canonical_url
@@ -171,8 +171,9 @@ def _rewrite_refs(html: str, lookup: Callable[[str], str | None]) -> str:
                     )
         if tag.get("style"):
             tag["style"] = _rewrite_css(str(tag["style"]), lookup)
-        if tag.name == "style" and tag.string:
-            tag.string.replace_with(Stylesheet(_rewrite_css(str(tag.string), lookup)))
+        css = tag.string
+        if tag.name == "style" and isinstance(css, NavigableString) and css:
+            css.replace_with(Stylesheet(_rewrite_css(str(css), lookup)))
     return soup.decode(formatter=FRAGMENT_FORMATTER)
 
 

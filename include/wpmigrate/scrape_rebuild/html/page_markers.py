@@ -36,14 +36,17 @@ class PageMarkers:
         return None
 
 
-def tag_classes(tag: Tag) -> list[str]:
-    value = tag.get("class") or []
+def attr_values(tag: Tag, name: str) -> list[str]:
+    """A multi-valued attribute (``class``, ``rel``) as a list, whether or not the parser split it."""
+    value = tag.get(name)
+    if value is None:
+        return []
     return value.split() if isinstance(value, str) else list(value)
 
 
 def page_markers(soup: BeautifulSoup) -> PageMarkers:
     body = soup.find("body")
-    classes = frozenset(tag_classes(body)) if isinstance(body, Tag) else frozenset()
+    classes = frozenset(attr_values(body, "class")) if isinstance(body, Tag) else frozenset()
     ids = {m.group(1): int(m.group(2)) for c in classes if (m := _ID_CLASS.match(c))}
     link = soup.find("link", rel="shortlink", href=True)
     shortlink = ({k: v[0] for k, v in parse_qs(urlsplit(str(link["href"])).query).items()}
