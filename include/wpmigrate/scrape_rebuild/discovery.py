@@ -17,13 +17,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup, Tag
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints; lxml-stubs is not installed
+from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
+from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_identity
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
+from wpmigrate.scrape_rebuild.sitemaps import parse_sitemap, sitemap_kind
 from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_keys import dedupe_key, normalise_url, strip_www
 
@@ -59,10 +60,6 @@ _NON_HTML_EXT = re.compile(
     r"|mp[34]|m4a|m4v|mov|avi|wmv|webm|ogg|ogv|wav|flac|woff2?|ttf|otf|eot|docx?|xlsx?|pptx?|csv|exe|dmg)$",
     re.I,
 )
-_WP_SITEMAP = re.compile(r"wp-sitemap-(?P<provider>[a-z]+)-(?:(?P<sub>[a-z\d_-]+?)-)?\d+\.xml$")
-_PLUGIN_SITEMAP = re.compile(r"(?:^|/)(?P<sub>[a-z\d_-]+?)-sitemap\d*\.xml(\.gz)?$")  # Yoast, Rank Math
-_INDEX_NAMES = frozenset({"wp-sitemap.xml", "sitemap_index.xml", "sitemap.xml", "sitemap.xml.gz"})
-_TAXONOMY_HINT = re.compile(r"categor|tag|author|user|taxonom|format|topic", re.I)
 
 
 @dataclass
@@ -209,7 +206,7 @@ class _Discovery:
             self.site["home"] = final
         if home.content_type in HTML_TYPES:
             soup = BeautifulSoup(home.content, "lxml")
-            self.site["name"], self.site["description"] = _site_identity(soup)
+            self.site["name"], self.site["description"] = site_identity(soup)
             self.menu = extract_nav_menu(soup, self.home)
         return home
 
@@ -491,47 +488,6 @@ class _Discovery:
 
 # ---------------------------------------------------------------------------- parsing
 
-def sitemap_kind(url: str) -> str | None:
-    """What a sitemap file lists, from its name: page/post, "unknown" (an index or a generic
-    sitemap), "other:<post type>", or None for taxonomy/user/attachment sitemaps (no items)."""
-    name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
-    if name in _INDEX_NAMES:
-        return "unknown"
-    core = _WP_SITEMAP.search(name)  # WordPress core: wp-sitemap-posts-page-1.xml
-    if core:
-        if core["provider"] != "posts":
-            return None  # taxonomies, users
-        sub = core["sub"] or ""
-        return {"page": "page", "post": "post"}.get(sub, None if sub == "attachment" else f"other:{sub}")
-    plugin = _PLUGIN_SITEMAP.search(name)  # Yoast, Rank Math: page-sitemap.xml, post-sitemap2.xml
-    if plugin:
-        sub = plugin["sub"]
-        if sub in ("page", "post"):
-            return sub
-        if sub == "attachment" or _TAXONOMY_HINT.search(sub):
-            return None
-        return f"other:{sub}"
-    return "unknown"
-
-
-def parse_sitemap(body: bytes) -> tuple[str, list[str]]:
-    """("urlset" | "sitemapindex" | "", locs). No DTD, no entities, no network: XML bombs
-    and external entities stay inert."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        root = etree.fromstring(body, parser)
-    except (etree.XMLSyntaxError, ValueError):
-        return "", []
-    tag = etree.QName(root).localname
-    locs = []
-    for child in root:
-        if isinstance(child.tag, str) and etree.QName(child).localname in ("url", "sitemap"):
-            loc = child.find("{*}loc")
-            if loc is not None and loc.text and loc.text.strip():
-                locs.append(loc.text.strip())
-    return tag, locs
-
-
 _WP_LISTING_CLASSES = frozenset({"home", "blog", "archive", "search", "error404", "paged", "single",
                                  "attachment", "category", "tag", "author", "date", "search-results",
                                  "search-no-results"})
@@ -570,75 +526,6 @@ def _links(soup: BeautifulSoup, base: str) -> list[str]:
         if href and not href.startswith("#"):
             out.append(urljoin(base, href))
     return out
-
-
-_NOT_MAIN_NAV = re.compile(r"pagination|breadcrumb|footer|social|skip|post-navigation|comment", re.I)
-
-
-def _main_nav(soup: BeautifulSoup) -> Tag | None:
-    selectors = ("header nav.wp-block-navigation", "nav.wp-block-navigation", "#site-navigation",
-                 "nav.main-navigation", ".main-navigation", "nav#primary-menu", "ul#primary-menu",
-                 "nav.primary-navigation", "ul#menu-main-menu", "header nav", "ul.nav-menu", "ul.menu")
-    def is_main(el: Tag) -> bool:
-        label = " ".join([*attr_values(el, "class"), str(el.get("aria-label", "")), str(el.get("id", ""))])
-        return not _NOT_MAIN_NAV.search(label)
-
-    for selector in selectors:
-        for el in soup.select(selector):
-            if is_main(el):
-                return el
-    return next((el for el in soup.find_all("nav") if is_main(el)), None)
-
-
-def _menu_items(ul: Tag, base: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for li in ul.find_all("li", recursive=False):
-        own = next((a for a in li.find_all("a", href=True) if a.find_parent("li") is li), None)
-        sub = li.find("ul")
-        children = _menu_items(sub, base) if isinstance(sub, Tag) else []
-        if own is not None:
-            items.append({"title": own.get_text(" ", strip=True), "url": urljoin(base, str(own["href"])),
-                          "children": children})
-        elif children:  # a heading without a link that opens a submenu
-            label = li.find(string=True)
-            items.append({"title": str(label or "").strip(), "url": None, "children": children})
-    return items
-
-
-def extract_nav_menu(soup: BeautifulSoup, base: str) -> list[dict[str, Any]]:
-    """The home page's main navigation as nested ``{title, url, children}`` (URLs absolute)."""
-    nav = _main_nav(soup)
-    if nav is None:
-        return []
-    ul = nav if nav.name == "ul" else nav.find("ul")
-    if isinstance(ul, Tag):
-        return _menu_items(ul, base)
-    return [{"title": a.get_text(" ", strip=True), "url": urljoin(base, str(a["href"])), "children": []}
-            for a in nav.find_all("a", href=True)]
-
-
-_TITLE_SEPARATORS = (" – ", " — ", " | ", " - ", " · ", " » ")
-
-
-def _site_identity(soup: BeautifulSoup) -> tuple[str, str]:
-    def text(selector: str) -> str:
-        el = soup.select_one(selector)
-        return el.get_text(" ", strip=True) if el else ""
-
-    def meta(attr: str, value: str) -> str:
-        el = soup.find("meta", attrs={attr: value})
-        return str(el.get("content") or "").strip() if isinstance(el, Tag) else ""
-
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    head, tail = title, ""
-    for sep in _TITLE_SEPARATORS:
-        if sep in title:
-            head, tail = title.split(sep, 1)
-            break
-    name = meta("property", "og:site_name") or text(".wp-block-site-title") or text(".site-title") or head
-    description = (text(".wp-block-site-tagline") or text(".site-description")
-                   or meta("name", "description") or tail)
-    return name, description
 
 
 # ---------------------------------------------------------------------------- small helpers
