@@ -36,13 +36,13 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "include"), str(ROOT / "sandbox")]
 
-from wpmigrate.scrape_rebuild.discovery import dedupe_key, discover  # noqa: E402
-from wpmigrate.scrape_rebuild.html.media_refs import canonical_url  # noqa: E402
+from wpmigrate.scrape_rebuild.discovery import discover  # noqa: E402
 from wpmigrate.scrape_rebuild.media_download import download_all  # noqa: E402
 from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, PoliteFetcher, SkipUrl  # noqa: E402
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term  # noqa: E402
 from wpmigrate.scrape_rebuild.scrape import scrape_item  # noqa: E402
 from wpmigrate.web.url_guard import guarded_client  # noqa: E402
+from wpmigrate.web.url_keys import canonical_url, dedupe_key  # noqa: E402
 from wpsandbox import build  # noqa: E402
 from wpsandbox.state import SandboxState  # noqa: E402
 

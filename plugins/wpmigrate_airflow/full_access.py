@@ -27,9 +27,10 @@ from wpmigrate.full_access.files import importer as files_import
 from wpmigrate.full_access.files.manifest import MANIFEST_NAME, iter_manifest
 from wpmigrate.full_access.stats import site_stats
 from wpmigrate.full_access.verify import verifier as verify
-from wpmigrate.full_access.wp_site import origin_of, parse_table_prefix, site_facts
+from wpmigrate.full_access.wp_site import parse_table_prefix, site_facts
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
 from wpmigrate.web.source_probe import probe_source
+from wpmigrate.web.url_keys import origin_of
 from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger

@@ -26,7 +26,6 @@ from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.core.report_html import render_report_html
 from wpmigrate.core.schedule_window import earliest_start
 from wpmigrate.core.settings import Settings
-from wpmigrate.full_access.wp_site import origin_of
 from wpmigrate.scrape_rebuild import content_import, discovery, media_download, site_rebuild, verify_rebuild
 from wpmigrate.scrape_rebuild.html.extract import extract_main
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher, SkipUrl
@@ -45,6 +44,7 @@ from wpmigrate.scrape_rebuild.theme_match import match_theme as pick_theme
 from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_guard import guarded_client
+from wpmigrate.web.url_keys import origin_of
 from wpmigrate_airflow.hooks import WordPressSiteHook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 
@@ -49,8 +48,3 @@ def site_facts(conn: Any, prefix: str) -> dict[str, Any]:
         "db_size_bytes": sum(size for size, _ in tables.values()),
     }
 
-
-def origin_of(url: str) -> str:
-    """``scheme://host[:port][/path]`` without a trailing slash: the form rewrites use."""
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

@@ -21,12 +21,15 @@ from typing import IO, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
+from bs4.element import AttributeValueList
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
-from wpmigrate.scrape_rebuild.html.media_refs import canonical_url, rewrite_media_urls
+from wpmigrate.scrape_rebuild.html.media_refs import rewrite_media_urls
+from wpmigrate.scrape_rebuild.html.page_markers import attr_values
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
 from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.web.url_keys import canonical_url, url_key
 
 KINDS = ("media", "categories", "tags", "pages", "posts")
 _WP_IMAGE_CLASS = re.compile(r"^wp-image-(\d+)$")
@@ -52,14 +55,6 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def url_key(url: str) -> str:
-    """Scheme-less and trailing-slash-insensitive: ``http://h/about`` and ``https://h/about/``
-    are one page."""
-    parts = urlsplit(url.strip())
-    key = parts.netloc.lower() + parts.path.rstrip("/")
-    return key + (f"?{parts.query}" if parts.query else "")
 
 
 class UrlMap:
@@ -319,7 +314,7 @@ class _Rewriter:
         kept = [c for c in classes if not _WP_IMAGE_CLASS.match(c)]
         if target_id:
             kept.append(f"wp-image-{target_id}")
-        img["class"] = kept
+        img["class"] = AttributeValueList(kept)
         if not kept:
             del img["class"]
 
@@ -338,10 +333,9 @@ class _Rewriter:
         if anchor.get("target"):
             # WordPress adds this on save; adding it first keeps stored content equal to what
             # the next run computes.
-            rel = anchor.get("rel") or []
-            rel = rel.split() if isinstance(rel, str) else list(rel)
+            rel = attr_values(anchor, "rel")
             if "noopener" not in rel:
-                anchor["rel"] = [*rel, "noopener"]
+                anchor["rel"] = AttributeValueList([*rel, "noopener"])
 
 
 # --- redirect map ---------------------------------------------------------------------------

@@ -15,14 +15,18 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup, Tag
-from lxml import etree
+from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
+from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_identity
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
+from wpmigrate.scrape_rebuild.sitemaps import parse_sitemap, sitemap_kind
+from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
+from wpmigrate.web.url_keys import dedupe_key, normalise_url, strip_www
 
 PAGE_FIELDS = ("id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
                "title", "content", "excerpt", "author", "featured_media", "parent", "menu_order",
@@ -38,8 +42,6 @@ MAX_SITEMAP_FILES = 200
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
 MAX_HTML_BYTES = 10 * 1024 * 1024
 
-_SESSION_PARAMS = frozenset({"phpsessid", "sid", "sessionid", "session_id", "jsessionid", "fbclid", "gclid",
-                             "msclkid", "_ga", "mc_cid", "mc_eid"})
 # Query parameters that open endless or useless URL spaces (calendars, comment replies,
 # searches, sharing buttons, previews, feeds).
 _TRAP_PARAMS = frozenset({"m", "replytocom", "s", "share", "action", "like_comment", "preview", "feed",
@@ -58,12 +60,6 @@ _NON_HTML_EXT = re.compile(
     r"|mp[34]|m4a|m4v|mov|avi|wmv|webm|ogg|ogv|wav|flac|woff2?|ttf|otf|eot|docx?|xlsx?|pptx?|csv|exe|dmg)$",
     re.I,
 )
-_WP_SITEMAP = re.compile(r"wp-sitemap-(?P<provider>[a-z]+)-(?:(?P<sub>[a-z\d_-]+?)-)?\d+\.xml$")
-_PLUGIN_SITEMAP = re.compile(r"(?:^|/)(?P<sub>[a-z\d_-]+?)-sitemap\d*\.xml(\.gz)?$")  # Yoast, Rank Math
-_INDEX_NAMES = frozenset({"wp-sitemap.xml", "sitemap_index.xml", "sitemap.xml", "sitemap.xml.gz"})
-_TAXONOMY_HINT = re.compile(r"categor|tag|author|user|taxonom|format|topic", re.I)
-_API_LINK = re.compile(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", re.I)
-_ID_CLASS = re.compile(r"^(?:page-id|postid)-(\d+)$")
 
 
 @dataclass
@@ -118,37 +114,6 @@ class DiscoveryResult:
     def counts_by_via(self) -> dict[str, int]:
         return dict(Counter(i.via for i in self.items))
 
-    @property
-    def nav_menu(self) -> list[dict[str, Any]]:
-        return self.menu
-
-
-# ---------------------------------------------------------------------------- URLs
-
-def _strip_www(host: str) -> str:
-    return host[4:] if host.startswith("www.") else host
-
-
-def normalise_url(url: str) -> str:
-    """The URL as we keep it: lower-case scheme/host, default port dropped, no fragment,
-    session/tracking parameters dropped, percent-encoding normalised."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = host if port is None or (scheme, port) in (("http", 80), ("https", 443)) else f"{host}:{port}"
-    path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=-._~") or "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in _SESSION_PARAMS and not k.lower().startswith("utm_")]
-    return urlunsplit((scheme, netloc, path, urlencode(query, safe="/:"), ""))
-
-
-def dedupe_key(url: str) -> str:
-    """Same page whatever the form: no www., no trailing slash, http and https alike."""
-    parts = urlsplit(normalise_url(url))
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("", _strip_www(parts.netloc), path, parts.query, ""))
-
 
 # ---------------------------------------------------------------------------- discovery
 
@@ -175,7 +140,7 @@ class _Discovery:
         self.terms: list[Term] = []
         self.authors: dict[int, dict[str, str]] = {}
         self.term_ids: dict[int, Term] = {}
-        self.nav_menu: list[dict[str, Any]] = []
+        self.menu: list[dict[str, Any]] = []
         self.filtered: Counter[str] = Counter()
         self.rest_complete: set[str] = set()  # kinds the REST API listed completely
         self.notes: list[str] = []
@@ -184,7 +149,7 @@ class _Discovery:
     def _same_site(self, url: str) -> bool:
         """Same host (or its www. twin) and port; http and https count as the same site."""
         a, b = urlsplit(normalise_url(url)), urlsplit(self.home)
-        return _strip_www(a.hostname or "") == _strip_www(b.hostname or "") and a.port == b.port
+        return strip_www(a.hostname or "") == strip_www(b.hostname or "") and a.port == b.port
 
     def _home_scheme(self, url: str) -> str:
         # A same-site link with the other scheme would be a second origin (robots.txt, rate)
@@ -241,8 +206,8 @@ class _Discovery:
             self.site["home"] = final
         if home.content_type in HTML_TYPES:
             soup = BeautifulSoup(home.content, "lxml")
-            self.site["name"], self.site["description"] = _site_identity(soup)
-            self.nav_menu = extract_nav_menu(soup, self.home)
+            self.site["name"], self.site["description"] = site_identity(soup)
+            self.menu = extract_nav_menu(soup, self.home)
         return home
 
     # -------------------------------------------------------------- REST API
@@ -255,10 +220,9 @@ class _Discovery:
 
     def probe_rest(self, home: FetchResult | None) -> None:
         candidates: list[str] = []
-        if home is not None:
-            match = _API_LINK.search(home.headers.get("link", ""))
-            if match:
-                candidates.append(urljoin(home.url, match.group(1)))
+        if home is not None and (announced := api_root_from_link_header(home.headers.get("link", ""),
+                                                                        home.url)):
+            candidates.append(announced)
         root = self.home.rstrip("/")
         candidates += [f"{root}/wp-json/", f"{root}/?rest_route=/"]
         errors = []
@@ -269,7 +233,7 @@ class _Discovery:
             if result is None:
                 continue
             data = _json_or_none(result)
-            if result.ok and isinstance(data, dict) and "wp/v2" in (data.get("namespaces") or []):
+            if result.ok and is_rest_index(data):
                 self.site.update(rest_available=True, rest_base=base)
                 self.site["name"] = _plain(data.get("name")) or self.site["name"]
                 self.site["description"] = _plain(data.get("description")) or self.site["description"]
@@ -344,12 +308,12 @@ class _Discovery:
             self.term_ids[record["id"]] = term
 
     def lookups(self) -> dict[str, dict[int, Any]]:
-        rest = [i for i in self.items if i.via == "rest" and i.source_id is not None]
+        rest = [(i.source_id, i) for i in self.items if i.via == "rest" and i.source_id is not None]
         return {
             "terms_by_id": {k: asdict(t) for k, t in self.term_ids.items()},
-            "media_by_id": {i.source_id: i.url for i in rest if i.kind == "media"},
+            "media_by_id": {sid: i.url for sid, i in rest if i.kind == "media"},
             "authors_by_id": {k: a["name"] for k, a in self.authors.items()},
-            "page_url_by_id": {i.source_id: i.url for i in rest if i.kind == "page"},
+            "page_url_by_id": {sid: i.url for sid, i in rest if i.kind == "page"},
         }
 
     def from_rest(self) -> None:
@@ -524,47 +488,6 @@ class _Discovery:
 
 # ---------------------------------------------------------------------------- parsing
 
-def sitemap_kind(url: str) -> str | None:
-    """What a sitemap file lists, from its name: page/post, "unknown" (an index or a generic
-    sitemap), "other:<post type>", or None for taxonomy/user/attachment sitemaps (no items)."""
-    name = urlsplit(url).path.rsplit("/", 1)[-1].lower()
-    if name in _INDEX_NAMES:
-        return "unknown"
-    core = _WP_SITEMAP.search(name)  # WordPress core: wp-sitemap-posts-page-1.xml
-    if core:
-        if core["provider"] != "posts":
-            return None  # taxonomies, users
-        sub = core["sub"] or ""
-        return {"page": "page", "post": "post"}.get(sub, None if sub == "attachment" else f"other:{sub}")
-    plugin = _PLUGIN_SITEMAP.search(name)  # Yoast, Rank Math: page-sitemap.xml, post-sitemap2.xml
-    if plugin:
-        sub = plugin["sub"]
-        if sub in ("page", "post"):
-            return sub
-        if sub == "attachment" or _TAXONOMY_HINT.search(sub):
-            return None
-        return f"other:{sub}"
-    return "unknown"
-
-
-def parse_sitemap(body: bytes) -> tuple[str, list[str]]:
-    """("urlset" | "sitemapindex" | "", locs). No DTD, no entities, no network: XML bombs
-    and external entities stay inert."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        root = etree.fromstring(body, parser)
-    except (etree.XMLSyntaxError, ValueError):
-        return "", []
-    tag = etree.QName(root).localname
-    locs = []
-    for child in root:
-        if isinstance(child.tag, str) and etree.QName(child).localname in ("url", "sitemap"):
-            loc = child.find("{*}loc")
-            if loc is not None and loc.text and loc.text.strip():
-                locs.append(loc.text.strip())
-    return tag, locs
-
-
 _WP_LISTING_CLASSES = frozenset({"home", "blog", "archive", "search", "error404", "paged", "single",
                                  "attachment", "category", "tag", "author", "date", "search-results",
                                  "search-no-results"})
@@ -574,45 +497,26 @@ def classify_html(soup: BeautifulSoup, url: str) -> tuple[Kind | None, int | Non
     """(kind, source id, canonical URL) of a fetched page; kind None for WordPress pages that
     are not single content (home blog, archives, search, 404, attachments, other post types)
     and "unknown" when the page carries no WordPress markers at all (e.g. a static site)."""
-    body = soup.body
-    raw = body.get("class") if isinstance(body, Tag) else None
-    classes = set(raw if isinstance(raw, list) else str(raw or "").split())
+    markers = page_markers(soup)
+    classes = markers.classes
     canonical = None
     for link in soup.find_all("link", href=True):
-        rels = link.get("rel") or []
-        rels = rels if isinstance(rels, list) else str(rels).split()
-        if "canonical" in rels and canonical is None:
+        if "canonical" in attr_values(link, "rel") and canonical is None:
             canonical = normalise_url(urljoin(url, str(link["href"])))
-    source_id = None
-    for cls in classes:
-        match = _ID_CLASS.match(cls)
-        if match:
-            source_id = int(match[1])
+    source_id = markers.ids.get("page-id", markers.ids.get("postid"))
     if "attachment" in classes or "single-attachment" in classes:
         return None, source_id, canonical
-    if "page" in classes and any(c.startswith("page-id-") for c in classes):
-        return "page", source_id, canonical
-    if "single-post" in classes:
-        return "post", source_id, canonical
+    if markers.single_kind:
+        return markers.single_kind, source_id, canonical
     if classes & _WP_LISTING_CLASSES or any(c.startswith(("wp-", "postid-", "page-template", "post-template"))
                                             for c in classes):
         return None, source_id, canonical
-    shortlink = _shortlink(soup, url)
-    if shortlink:
-        query = dict(parse_qsl(urlsplit(shortlink).query))
-        if query.get("page_id", "").isdigit():
-            return "page", int(query["page_id"]), canonical
-        if query.get("p", "").isdigit():
-            return "post", int(query["p"]), canonical
+    query = markers.shortlink
+    if query.get("page_id", "").isdigit():
+        return "page", int(query["page_id"]), canonical
+    if query.get("p", "").isdigit():
+        return "post", int(query["p"]), canonical
     return "unknown", None, canonical
-
-
-def _shortlink(soup: BeautifulSoup, url: str) -> str | None:
-    for link in soup.find_all("link", href=True):
-        rels = link.get("rel") or []
-        if "shortlink" in (rels if isinstance(rels, list) else str(rels).split()):
-            return urljoin(url, str(link["href"]))
-    return None
 
 
 def _links(soup: BeautifulSoup, base: str) -> list[str]:
@@ -622,76 +526,6 @@ def _links(soup: BeautifulSoup, base: str) -> list[str]:
         if href and not href.startswith("#"):
             out.append(urljoin(base, href))
     return out
-
-
-_NOT_MAIN_NAV = re.compile(r"pagination|breadcrumb|footer|social|skip|post-navigation|comment", re.I)
-
-
-def _main_nav(soup: BeautifulSoup) -> Tag | None:
-    selectors = ("header nav.wp-block-navigation", "nav.wp-block-navigation", "#site-navigation",
-                 "nav.main-navigation", ".main-navigation", "nav#primary-menu", "ul#primary-menu",
-                 "nav.primary-navigation", "ul#menu-main-menu", "header nav", "ul.nav-menu", "ul.menu")
-    for selector in selectors:
-        for el in soup.select(selector):
-            label = " ".join([*el.get("class", []), str(el.get("aria-label", "")), str(el.get("id", ""))])
-            if not _NOT_MAIN_NAV.search(label):
-                return el
-    for el in soup.find_all("nav"):
-        label = " ".join([*el.get("class", []), str(el.get("aria-label", "")), str(el.get("id", ""))])
-        if not _NOT_MAIN_NAV.search(label):
-            return el
-    return None
-
-
-def _menu_items(ul: Tag, base: str) -> list[dict[str, Any]]:
-    items = []
-    for li in ul.find_all("li", recursive=False):
-        own = next((a for a in li.find_all("a", href=True) if a.find_parent("li") is li), None)
-        sub = li.find("ul")
-        children = _menu_items(sub, base) if isinstance(sub, Tag) else []
-        if own is not None:
-            items.append({"title": own.get_text(" ", strip=True), "url": urljoin(base, str(own["href"])),
-                          "children": children})
-        elif children:  # a heading without a link that opens a submenu
-            label = li.find(string=True)
-            items.append({"title": str(label or "").strip(), "url": None, "children": children})
-    return items
-
-
-def extract_nav_menu(soup: BeautifulSoup, base: str) -> list[dict[str, Any]]:
-    """The home page's main navigation as nested ``{title, url, children}`` (URLs absolute)."""
-    nav = _main_nav(soup)
-    if nav is None:
-        return []
-    ul = nav if nav.name == "ul" else nav.find("ul")
-    if isinstance(ul, Tag):
-        return _menu_items(ul, base)
-    return [{"title": a.get_text(" ", strip=True), "url": urljoin(base, str(a["href"])), "children": []}
-            for a in nav.find_all("a", href=True)]
-
-
-_TITLE_SEPARATORS = (" – ", " — ", " | ", " - ", " · ", " » ")
-
-
-def _site_identity(soup: BeautifulSoup) -> tuple[str, str]:
-    def text(selector: str) -> str:
-        el = soup.select_one(selector)
-        return el.get_text(" ", strip=True) if el else ""
-
-    def meta(attr: str, value: str) -> str:
-        el = soup.find("meta", attrs={attr: value})
-        return str(el.get("content") or "").strip() if isinstance(el, Tag) else ""
-
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    head, tail = title, ""
-    for sep in _TITLE_SEPARATORS:
-        if sep in title:
-            head, tail = title.split(sep, 1)
-            break
-    name = meta("property", "og:site_name") or text(".wp-block-site-title") or text(".site-title") or head
-    description = (text(".wp-block-site-tagline") or text(".site-description")
-                   or meta("name", "description") or tail)
-    return name, description
 
 
 # ---------------------------------------------------------------------------- small helpers
@@ -725,7 +559,8 @@ def _slim(record: dict[str, Any], kind: Kind) -> dict[str, Any]:
     slim = dict(record)
     details = record.get("media_details")
     if isinstance(details, dict):
-        sizes = details.get("sizes") if isinstance(details.get("sizes"), dict) else {}
+        raw_sizes = details.get("sizes")
+        sizes = raw_sizes if isinstance(raw_sizes, dict) else {}
         slim["media_details"] = {
             **{k: details[k] for k in ("width", "height", "file", "filesize") if k in details},
             "sizes": {name: {k: s[k] for k in _SIZE_KEYS if k in s}
@@ -779,7 +614,7 @@ def discover(
         notes.append(f"REST API did not list every {' and '.join(sorted(missing))}: sitemaps and a crawl"
                      " completed discovery")
     return DiscoveryResult(
-        items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.nav_menu,
+        items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.menu,
         limits={**asdict(d.limits), "messages": d.limits.messages()}, notes=notes, lookups=d.lookups(),
         crawl_filtered=dict(d.filtered), requests=fetcher.request_count,
     )

@@ -12,19 +12,21 @@ import io
 import json
 import threading
 import time
-import urllib.robotparser
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
+from protego import Protego
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.scrape_rebuild.records import Skipped
+from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.url_keys import host_key
 
 USER_AGENT = "wpmigrate/1 (+https://github.com/wpmigrate/wpmigrate; WordPress site migration)"
 # robots.txt groups are matched on the product token, not the whole header.
@@ -36,6 +38,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A server sees our requests shifted by network and processing jitter (a slow page, then a
 # fast 404); spacing them 15 % wider keeps any 1 s window of its log at or below the rate.
 _SPACING_MARGIN = 1.15
+_DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 
 
 class SkipUrl(MigrationError):
@@ -92,11 +95,6 @@ class _Transient(Exception):
     def __init__(self, cause: Exception) -> None:
         super().__init__(str(cause))
         self.cause = cause
-
-
-def host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
 
 class HostRateLimiter:
@@ -166,7 +164,7 @@ class PoliteFetcher:
         self.respect_robots = respect_robots
         self.limiter = HostRateLimiter(rate_per_second, sleep=sleep)
         self._sleep = sleep
-        self._robots: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._robots: dict[str, Protego] = {}
         self._robots_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self.requests_by_host: Counter[str] = Counter()
@@ -183,41 +181,43 @@ class PoliteFetcher:
                     "requests_by_host": dict(self.requests_by_host)}
 
     # ------------------------------------------------------------------ robots.txt
-    def robots(self, url: str) -> urllib.robotparser.RobotFileParser:
-        """The host's parsed robots.txt, fetched once (through the same limits as any request)."""
+    def robots(self, url: str) -> Protego:
+        """The host's parsed robots.txt, fetched once (through the same limits as any request).
+
+        Protego matches as RFC 9309 says (the longest matching rule wins, ``*`` and ``$``
+        in paths); ``urllib.robotparser`` takes the first matching rule and knows neither.
+        """
         host = host_key(url)
         with self._robots_lock:
             parser = self._robots.get(host)
             if parser is not None:
                 return parser
-            parser = urllib.robotparser.RobotFileParser(host + "/robots.txt")
             try:
                 result = self.get(host + "/robots.txt", max_bytes=1024 * 1024, check_robots=False)
             except (MigrationError, SkipUrl):
                 result = None
-            # Same reading as RobotFileParser.read() and RFC 9309: 401/403 and an unreachable
-            # robots.txt (5xx, 429, network) disallow everything; other 4xx allow everything.
+            # RFC 9309: 401/403 and an unreachable robots.txt (5xx, 429, network) disallow
+            # everything; other 4xx allow everything.
             if result is None or result.status_code >= 500 or result.status_code in (401, 403, 429):
-                parser.disallow_all = True
+                parser = Protego.parse(_DISALLOW_ALL)
             elif result.status_code >= 400:
-                parser.allow_all = True
+                parser = Protego.parse("")
             else:
-                parser.parse(result.text.splitlines())
-            parser.modified()  # can_fetch() answers False until last_checked is set
+                parser = Protego.parse(result.text)
             delay = parser.crawl_delay(self.robots_agent)
             if delay:
-                self.limiter.slow_down(host, min(float(delay), self.max_crawl_delay))
+                self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
             self._robots[host] = parser
             return parser
 
     def allowed(self, url: str) -> bool:
         if not self.respect_robots:
             return True
-        return self.robots(url).can_fetch(self.robots_agent, url)
+        return self.robots(url).can_fetch(url, self.robots_agent)
 
     def site_maps(self, url: str) -> list[str]:
         """``Sitemap:`` lines of the host's robots.txt."""
-        return list(self.robots(url).site_maps() or [])
+        return list(self.robots(url).sitemaps)
 
     # ------------------------------------------------------------------ fetching
     def get(self, url: str, *, max_bytes: int | None = None,
@@ -234,11 +234,13 @@ class PoliteFetcher:
             if declared.isdigit() and int(declared) > cap:
                 raise SkipUrl(str(resp.url), "too_large", f"Content-Length {declared} > {cap} bytes")
             try:
-                body = _read_capped(resp, cap, str(resp.url))
+                body = read_capped(resp, cap)
             except httpx.TransportError as exc:  # dropped mid-body: the caller decides to retry
                 raise MigrationError(ErrorCode.SOURCE_UNREACHABLE, f"{url}: {exc}", permanent=False,
                                      details={"url": url, "reason": type(exc).__name__}) from exc
-            return FetchResult(str(resp.url), resp.status_code, resp.headers, body,
+            if body.truncated:
+                raise SkipUrl(str(resp.url), "too_large", f"body exceeds {cap} bytes")
+            return FetchResult(str(resp.url), resp.status_code, resp.headers, body.content,
                                redirects=int(resp.extensions.get("wpmigrate_redirects", 0)))
 
     @contextmanager
@@ -309,15 +311,6 @@ class PoliteFetcher:
             resp.close()
             raise _RetryableStatus(resp.status_code, self._retry_after(resp))
         return resp
-
-
-def _read_capped(response: httpx.Response, cap: int, url: str) -> bytes:
-    buf = io.BytesIO()
-    for chunk in response.iter_bytes():
-        if buf.tell() + len(chunk) > cap:
-            raise SkipUrl(url, "too_large", f"body exceeds {cap} bytes")
-        buf.write(chunk)
-    return buf.getvalue()
 
 
 def gunzip_capped(data: bytes, cap: int, url: str) -> bytes:

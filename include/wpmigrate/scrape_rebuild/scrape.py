@@ -13,7 +13,7 @@ import html as html_lib
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
@@ -25,14 +25,10 @@ from wpmigrate.scrape_rebuild.html.extract import (
     remove_render_leftovers,
     seo_fields,
 )
-from wpmigrate.scrape_rebuild.html.media_refs import (
-    FRAGMENT_FORMATTER,
-    absolutize_urls,
-    canonical_url,
-    media_urls,
-)
+from wpmigrate.scrape_rebuild.html.media_refs import FRAGMENT_FORMATTER, absolutize_urls, media_urls
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, ScrapedItem, Term
+from wpmigrate.web.url_keys import canonical_url
 
 # Elements whose boundaries separate words in rendered text.
 _BLOCK_TAGS = frozenset({
@@ -166,7 +162,7 @@ def _from_rest(
     authors_by_id: dict[int, str],
     page_url_by_id: dict[int, str],
 ) -> ScrapedItem:
-    kind = "page" if rest.get("type") == "page" or item.kind == "page" else "post"
+    kind: Literal["page", "post"] = "page" if rest.get("type") == "page" or item.kind == "page" else "post"
     content = _rendered(rest, "content")
     embedded = rest.get("_embedded") or {}
     terms = [_clean_term(terms_by_id[i]) for key in ("categories", "tags") for i in rest.get(key) or []

@@ -11,13 +11,16 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 from bs4 import BeautifulSoup
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.rest_api_discovery import API_REL, api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_guard import IPNetwork, check_url, guarded_client
 
 log = logging.getLogger(__name__)
@@ -27,12 +30,10 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 # Untrusted servers: never read more than this of any response.
 MAX_BODY_BYTES = 5 * 1024 * 1024
 USER_AGENT = "wpmigrate-probe/0.1 (+read-only migration check)"
-API_REL = "https://api.w.org/"
 
 _TRANSIENT = (httpx.TransportError,)  # connect/read errors and timeouts, not HTTP statuses
 _GENERATOR_RE = re.compile(r"wordpress\s*([0-9]+(?:\.[0-9]+){0,2})?", re.I)
 _VER_RE = re.compile(r"/wp-includes/[^\"'\s>]+?\?ver=([0-9]+\.[0-9]+(?:\.[0-9]+)?)")
-_LINK_RE = re.compile(r"<([^>]+)>\s*;[^,]*rel=\"?https://api\.w\.org/\"?", re.I)
 
 # Signals strong enough on their own; path mentions alone could be a static mirror.
 STRONG_SIGNALS = frozenset(
@@ -40,53 +41,59 @@ STRONG_SIGNALS = frozenset(
 )
 
 
-def _read_capped(response: httpx.Response, cap: int = MAX_BODY_BYTES) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= cap:
-            break
-    return b"".join(chunks)[:cap]
-
-
 def _get(client: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
     with client.stream("GET", url, **kw) as response:
-        body = _read_capped(response)
+        body = read_capped(response, MAX_BODY_BYTES).content  # the start is enough to judge
     return response, body
+
+
+def _transient(exc: BaseException) -> bool:
+    """Connection-level failures and DNS; never HTTP statuses, SSRF refusals or redirect loops."""
+    if isinstance(exc, MigrationError):
+        return exc.code == ErrorCode.SOURCE_UNREACHABLE and not exc.permanent
+    return isinstance(exc, _TRANSIENT)
 
 
 def _get_with_retries(
     client: httpx.Client, url: str, delays: Sequence[float], sleep: Callable[[float], None]
 ) -> tuple[httpx.Response, bytes]:
-    """GET ``url``; retry only connection-level failures (and DNS), never HTTP statuses."""
-    attempt = 0
-    while True:
-        try:
-            return _get(client, url)
-        except MigrationError as exc:
-            if exc.permanent or exc.code != ErrorCode.SOURCE_UNREACHABLE:
-                raise  # SSRF refusal etc.: retrying cannot help
-            last: Exception = exc
-        except httpx.TooManyRedirects as exc:
-            raise MigrationError(
-                ErrorCode.SOURCE_UNREACHABLE, f"too many redirects from {url}", permanent=True,
-                details={"url": url, "reason": "redirect_loop"},
-            ) from exc
-        except _TRANSIENT as exc:
-            last = exc
-        if attempt >= len(delays):
-            reason = "dns" if isinstance(last, MigrationError) else type(last).__name__
-            raise MigrationError(
-                ErrorCode.SOURCE_UNREACHABLE,
-                f"{url} is unreachable after {attempt + 1} attempts: {last}",
-                permanent=True,
-                details={"url": url, "attempts": attempt + 1, "reason": reason},
-            ) from last
-        log.info("source %s not reachable (%s); retry in %.1fs", url, last, delays[attempt])
-        sleep(delays[attempt])
-        attempt += 1
+    """GET ``url``, retried after each of ``delays`` while the failure is transient."""
+
+    def log_retry(state: RetryCallState) -> None:
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("source %s not reachable (%s); retry in %.1fs", url, _failure(state), wait)
+
+    def give_up(state: RetryCallState) -> NoReturn:
+        last = _failure(state)
+        reason = "dns" if isinstance(last, MigrationError) else type(last).__name__
+        raise MigrationError(
+            ErrorCode.SOURCE_UNREACHABLE,
+            f"{url} is unreachable after {state.attempt_number} attempts: {last}",
+            permanent=True,
+            details={"url": url, "attempts": state.attempt_number, "reason": reason},
+        ) from last
+
+    retrying = Retrying(
+        retry=retry_if_exception(_transient),
+        stop=stop_after_attempt(len(delays) + 1),
+        wait=wait_chain(*map(wait_fixed, delays)),
+        sleep=sleep,
+        before_sleep=log_retry,
+        retry_error_callback=give_up,
+    )
+    try:
+        return retrying(_get, client, url)
+    except httpx.TooManyRedirects as exc:
+        raise MigrationError(
+            ErrorCode.SOURCE_UNREACHABLE, f"too many redirects from {url}", permanent=True,
+            details={"url": url, "reason": "redirect_loop"},
+        ) from exc
+
+
+def _failure(state: RetryCallState) -> BaseException:
+    exc = state.outcome.exception() if state.outcome else None
+    assert exc is not None  # only called after a failed attempt
+    return exc
 
 
 def _base_url(final_url: str) -> str:
@@ -105,12 +112,6 @@ def _json(body: bytes) -> Any:
         return None
 
 
-def _is_rest_index(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("namespaces"), list) and (
-        "wp/v2" in data["namespaces"]
-    )
-
-
 def _html_signals(html: str, base: str) -> tuple[list[str], str | None, str | None, str | None]:
     """(signals, wp_version, home_title, api_root) found in the home page HTML."""
     signals: list[str] = []
@@ -126,9 +127,7 @@ def _html_signals(html: str, base: str) -> tuple[list[str], str | None, str | No
             version = version or m.group(1)
             break
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
-        rels = rel if isinstance(rel, list) else [rel]
-        if API_REL in rels:
+        if API_REL in link.get_attribute_list("rel"):
             signals.append("html_api_link")
             api_root = urljoin(base, str(link["href"]))
             break
@@ -182,13 +181,10 @@ def probe_source(
         final_url = str(home.url)
         base = _base_url(final_url)
         signals: list[str] = []
-        api_root: str | None = None
 
-        link_header = home.headers.get("link", "")
-        m = _LINK_RE.search(link_header)
-        if m:
+        api_root = api_root_from_link_header(home.headers.get("link", ""), final_url)
+        if api_root:
             signals.append("link_header")
-            api_root = urljoin(final_url, m.group(1))
 
         html = body.decode(home.encoding or "utf-8", errors="replace")
         html_sigs, wp_version, home_title, html_api = _html_signals(html, base)
@@ -213,14 +209,14 @@ def probe_source(
             candidates.append(default_root)
         for candidate in candidates:
             got = optional_get(candidate)
-            if got and got[0].status_code == 200 and _is_rest_index(data := _json(got[1])):
+            if got and got[0].status_code == 200 and is_rest_index(data := _json(got[1])):
                 signals.append("rest_index")
                 rest_api, rest_url, site_name = True, str(got[0].url), data.get("name")
                 break
         if not rest_api:
             # Sites without pretty permalinks (or with /wp-json/ blocked) still answer here.
             got = optional_get(urljoin(base, "?rest_route=/"))
-            if got and got[0].status_code == 200 and _is_rest_index(data := _json(got[1])):
+            if got and got[0].status_code == 200 and is_rest_index(data := _json(got[1])):
                 signals.append("rest_route_index")
                 rest_api, rest_url, site_name = True, str(got[0].url), data.get("name")
 

@@ -199,13 +199,11 @@ class GuardedTransport(httpx.BaseTransport):
         allowed_networks: Iterable[IPNetwork | str] = (),
         *,
         read_only: bool = False,
-        pin: bool = True,
         inner: httpx.BaseTransport | None = None,
         **transport_kwargs: Any,
     ) -> None:
         self.allowed_networks = normalise_networks(allowed_networks)
         self.read_only = read_only
-        self.pin = pin
         self._inner = inner or httpx.HTTPTransport(**transport_kwargs)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -213,41 +211,10 @@ class GuardedTransport(httpx.BaseTransport):
             # Sources are never written to (seed 8.3); make that structural.
             raise _refused(str(request.url), f"method {request.method} is not allowed on a source")
         guarded = check_url(str(request.url), self.allowed_networks)
-        return self._inner.handle_request(_pinned_request(request, guarded) if self.pin else request)
+        return self._inner.handle_request(_pinned_request(request, guarded))
 
     def close(self) -> None:
         self._inner.close()
-
-
-class AsyncGuardedTransport(httpx.AsyncBaseTransport):
-    """Async twin of ``GuardedTransport`` (for the Mode B crawler)."""
-
-    def __init__(
-        self,
-        allowed_networks: Iterable[IPNetwork | str] = (),
-        *,
-        read_only: bool = False,
-        pin: bool = True,
-        inner: httpx.AsyncBaseTransport | None = None,
-        **transport_kwargs: Any,
-    ) -> None:
-        self.allowed_networks = normalise_networks(allowed_networks)
-        self.read_only = read_only
-        self.pin = pin
-        self._inner = inner or httpx.AsyncHTTPTransport(**transport_kwargs)
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import anyio.to_thread  # httpx depends on anyio; getaddrinfo blocks, so run it in a thread
-
-        if self.read_only and request.method.upper() not in READ_ONLY_METHODS:
-            raise _refused(str(request.url), f"method {request.method} is not allowed on a source")
-        guarded = await anyio.to_thread.run_sync(check_url, str(request.url), self.allowed_networks)
-        return await self._inner.handle_async_request(
-            _pinned_request(request, guarded) if self.pin else request
-        )
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 def guarded_client(
@@ -266,15 +233,3 @@ def guarded_client(
     transport = GuardedTransport(allowed_networks, read_only=read_only, verify=verify)
     return httpx.Client(transport=transport, trust_env=False, **client_kwargs)
 
-
-def async_guarded_client(
-    allowed_networks: Iterable[IPNetwork | str] = (),
-    *,
-    read_only: bool = False,
-    verify: Any = True,
-    **client_kwargs: Any,
-) -> httpx.AsyncClient:
-    client_kwargs.setdefault("follow_redirects", True)
-    client_kwargs.setdefault("max_redirects", 10)
-    transport = AsyncGuardedTransport(allowed_networks, read_only=read_only, verify=verify)
-    return httpx.AsyncClient(transport=transport, trust_env=False, **client_kwargs)

@@ -1,7 +1,7 @@
 import pytest
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.wp_site import origin_of, parse_table_prefix
+from wpmigrate.full_access.wp_site import parse_table_prefix
 
 
 def test_prefix_from_a_real_looking_config() -> None:
@@ -13,11 +13,3 @@ def test_config_without_prefix_is_not_wordpress() -> None:
     with pytest.raises(MigrationError) as info:
         parse_table_prefix(b"<?php echo 1;")
     assert info.value.code is ErrorCode.NOT_WORDPRESS
-
-
-@pytest.mark.parametrize(
-    ("url", "origin"),
-    [("https://Example.com/", "https://Example.com"), ("http://h:8080/blog/", "http://h:8080/blog")],
-)
-def test_origin(url: str, origin: str) -> None:
-    assert origin_of(url) == origin

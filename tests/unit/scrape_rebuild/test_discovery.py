@@ -14,15 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from wpmigrate.scrape_rebuild.discovery import (
-    classify_html,
-    dedupe_key,
-    discover,
-    extract_nav_menu,
-    normalise_url,
-    parse_sitemap,
-    sitemap_kind,
-)
+from wpmigrate.scrape_rebuild.discovery import classify_html, discover
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
 from wpmigrate.web.url_guard import guarded_client
 
@@ -264,40 +256,6 @@ def test_rest_route_fallback_for_plain_permalinks(serve: Any, fetcher: PoliteFet
 
 # ------------------------------------------------------------------ helpers
 
-def test_normalise_and_dedupe() -> None:
-    assert normalise_url("HTTP://Example.COM:80/a/b/?utm_source=x&id=3#frag") == "http://example.com/a/b/?id=3"
-    assert normalise_url("https://x.test:443/caf%c3%a9/") == "https://x.test/caf%C3%A9/"
-    assert dedupe_key("https://www.x.test/a/") == dedupe_key("http://x.test/a") == dedupe_key("http://x.test/a/#c")
-    assert dedupe_key("http://x.test/?p=1") != dedupe_key("http://x.test/?p=2")
-
-
-@pytest.mark.parametrize(("name", "kind"), [
-    ("wp-sitemap.xml", "unknown"), ("sitemap_index.xml", "unknown"), ("sitemap.xml", "unknown"),
-    ("wp-sitemap-posts-page-1.xml", "page"), ("wp-sitemap-posts-post-12.xml", "post"),
-    ("wp-sitemap-posts-product-1.xml", "other:product"), ("wp-sitemap-taxonomies-category-1.xml", None),
-    ("wp-sitemap-users-1.xml", None), ("page-sitemap.xml", "page"), ("post-sitemap3.xml", "post"),
-    ("post_tag-sitemap.xml", None), ("category-sitemap.xml", None), ("author-sitemap.xml", None),
-    ("attachment-sitemap.xml", None), ("product-sitemap.xml", "other:product"),
-])
-def test_sitemap_kind(name: str, kind: str | None) -> None:
-    assert sitemap_kind(f"https://x.test/{name}") == kind
-
-
-def test_parse_sitemap_is_safe() -> None:
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
-            b'<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-            b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://x.test/&lol2;&xxe;</loc>'
-            b"</url></urlset>")
-    tag, locs = parse_sitemap(bomb)
-    assert tag == "urlset"
-    assert all("lol" not in loc and "root:" not in loc for loc in locs)
-    images = (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-              b'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"><url><loc>https://x.test/a/</loc>'
-              b"<image:image><image:loc>https://x.test/i.jpg</image:loc></image:image></url></urlset>")
-    assert parse_sitemap(images) == ("urlset", ["https://x.test/a/"])
-    assert parse_sitemap(b"<html>not xml")[1] == []
-
-
 @pytest.mark.parametrize(("body", "head", "expected"), [
     ("page-template-default page page-id-5", "", ("page", 5)),
     ("home page-template-default page page-id-9", "", ("page", 9)),
@@ -314,18 +272,3 @@ def test_classify_html(body: str, head: str, expected: tuple[str | None, int | N
     soup = BeautifulSoup(f"<html><head>{head}</head><body class='{body}'></body></html>", "lxml")
     kind, source_id, _ = classify_html(soup, "https://x.test/a/")
     assert (kind, source_id) == expected
-
-
-def test_classic_menu_is_extracted() -> None:
-    html = """<nav class="navigation pagination"><a href="/page/2/">2</a></nav>
-    <nav id="site-navigation" class="main-navigation"><div class="menu-main-container"><ul id="primary-menu">
-      <li><a href="/">Home</a></li>
-      <li class="menu-item-has-children"><a href="/about/">About</a>
-        <ul class="sub-menu"><li><a href="/about/team/">Team</a></li></ul></li>
-    </ul></div></nav>"""
-    menu = extract_nav_menu(BeautifulSoup(html, "lxml"), "https://x.test/")
-    assert menu == [
-        {"title": "Home", "url": "https://x.test/", "children": []},
-        {"title": "About", "url": "https://x.test/about/",
-         "children": [{"title": "Team", "url": "https://x.test/about/team/", "children": []}]},
-    ]

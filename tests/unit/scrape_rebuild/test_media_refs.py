@@ -6,7 +6,6 @@ from bs4 import BeautifulSoup
 
 from wpmigrate.scrape_rebuild.html.media_refs import (
     absolutize_urls,
-    canonical_url,
     media_urls,
     parse_srcset,
     rewrite_media_urls,
@@ -31,18 +30,6 @@ def test_parse_srcset_plain_and_with_commas_in_urls() -> None:
     assert parse_srcset("a.jpg,b.jpg 2x") == [("a.jpg,b.jpg", "2x")]
     assert parse_srcset("a.jpg, b.jpg 2x,") == [("a.jpg", ""), ("b.jpg", "2x")]
     assert parse_srcset("  ") == []
-
-
-def test_canonical_url() -> None:
-    assert canonical_url("/wp-content/uploads/a.jpg#x", BASE) == f"{UP}/a.jpg"
-    assert canonical_url("../../wp-content/uploads/a.jpg", BASE) == f"{UP}/a.jpg"
-    assert canonical_url("//source.example/a.png", BASE) == "https://source.example/a.png"
-    assert canonical_url("HTTPS://Source.Example:443/Café.png", BASE) == "https://source.example/Caf%C3%A9.png"
-    assert canonical_url("https://source.example/Caf%c3%a9.png", BASE) == "https://source.example/Caf%C3%A9.png"
-    assert canonical_url("http://source.example:8080/a b.png?v=1", BASE) == "http://source.example:8080/a%20b.png?v=1"
-    assert canonical_url("/a\n.png", BASE) == "https://source.example/a.png"
-    for bad in ("data:image/png;base64,AA", "javascript:alert(1)", "mailto:a@b", "#top", "", "http://[::1"):
-        assert canonical_url(bad, BASE) is None
 
 
 def test_media_urls_finds_every_kind_of_reference() -> None:

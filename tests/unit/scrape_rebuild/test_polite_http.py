@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import urllib.robotparser
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
@@ -237,3 +239,54 @@ def test_unreachable_robots_txt_disallows_everything(client: Any) -> None:
     with pytest.raises(SkipUrl) as info:  # RFC 9309: unreachable robots.txt means no crawling
         fetcher.get(f"http://127.0.0.1:{port}/page")
     assert info.value.skipped.reason == "robots_disallowed"
+
+
+# WordPress core's virtual robots.txt plus what SEO plugins and site owners commonly add.
+WORDPRESS_ROBOTS = """User-agent: *
+Disallow: /wp-admin/
+Allow: /wp-admin/admin-ajax.php
+Disallow: /*?s=
+Disallow: /*?replytocom=
+Disallow: /*.pdf$
+Crawl-delay: 0.5
+
+Sitemap: https://blog.example/wp-sitemap.xml
+"""
+# path -> allowed, as RFC 9309 reads WORDPRESS_ROBOTS (longest match wins; * and $ in paths)
+RFC_9309_ANSWERS = {
+    "/wp-admin/admin-ajax.php": True,  # the longer Allow beats Disallow: /wp-admin/
+    "/wp-admin/options.php": False,
+    "/?s=coffee": False,
+    "/blog/?s=coffee": False,
+    "/hello-world/?replytocom=5": False,
+    "/wp-content/uploads/menu.pdf": False,
+    "/wp-content/uploads/menu.pdf?v=2": True,  # $ anchors the end
+    "/pdf-guide/": True,
+    "/about/": True,
+}
+
+
+def test_robots_txt_longest_match_wildcards_and_end_anchor() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/robots.txt":
+            return httpx.Response(200, text=WORDPRESS_ROBOTS, headers={"Content-Type": "text/plain"})
+        return httpx.Response(200, text="ok")
+
+    waits: list[float] = []
+    with httpx.Client(transport=httpx.MockTransport(handler)) as mock:
+        fetcher = PoliteFetcher(mock, rate_per_second=100, sleep=waits.append)
+        answers = {path: fetcher.allowed("https://blog.example" + path) for path in RFC_9309_ANSWERS}
+        assert answers == RFC_9309_ANSWERS
+        assert fetcher.site_maps("https://blog.example/") == ["https://blog.example/wp-sitemap.xml"]
+        fetcher.get("https://blog.example/about/")
+        fetcher.get("https://blog.example/contact/")
+    assert waits[-1] > 0.4  # a fractional Crawl-delay spaces the requests too
+
+    # Why not urllib.robotparser: first match wins, and * and $ are taken literally.
+    stdlib = urllib.robotparser.RobotFileParser()
+    stdlib.parse(WORDPRESS_ROBOTS.splitlines())
+    wrong = {path for path, ok in RFC_9309_ANSWERS.items()
+             if stdlib.can_fetch("wpmigrate", "https://blog.example" + path) != ok}
+    assert wrong == {"/wp-admin/admin-ajax.php", "/?s=coffee", "/blog/?s=coffee",
+                     "/hello-world/?replytocom=5", "/wp-content/uploads/menu.pdf"}
+    assert stdlib.crawl_delay("wpmigrate") is None

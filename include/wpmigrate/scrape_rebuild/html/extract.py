@@ -18,8 +18,10 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup, Comment, Tag
+from bs4.element import AttributeValueList
 
 from wpmigrate.scrape_rebuild.html.media_refs import FRAGMENT_FORMATTER, SRCSET_ATTRS, parse_srcset
+from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.records import Term
 
 PageKind = Literal["page", "post", "unknown"]
@@ -75,7 +77,6 @@ MODIFIED_SELECTORS = (".wp-block-post-date__modified-date time[datetime]", "time
 _TITLE_SEPARATORS = (" – ", " — ", " | ", " - ", " · ", " » ", " :: ")
 _LISTING_CLASSES = frozenset({"home", "blog", "archive", "category", "tag", "tax", "author", "date",
                               "search", "search-results", "error404", "paged"})
-_ID_CLASS = re.compile(r"^(page-id|postid|parent-pageid)-(\d+)$")
 _REST_LINK = re.compile(r"/wp/v2/(pages|posts)/(\d+)/?$")
 _TERM_PATH = re.compile(r"/(category|tag)/((?:[^/?#]+/)*[^/?#]+)/?$")
 _WHITESPACE = re.compile(r"\s+")
@@ -186,42 +187,28 @@ def extract_main(html: str, url: str) -> tuple[str, str]:
 def detect_kind(soup: BeautifulSoup) -> tuple[PageKind, int | None, int | None]:
     """``(kind, source_id, parent_id)`` from body classes, the REST alternate link and the
     shortlink. Listings (home, archives, search) and custom post types are ``unknown``."""
-    body = soup.find("body")
-    classes = set(_classes(body)) if isinstance(body, Tag) else set()
-    ids = {m.group(1): int(m.group(2)) for c in classes if (m := _ID_CLASS.match(c))}
+    markers = page_markers(soup)
+    ids, shortlink = markers.ids, markers.shortlink
     kind: PageKind = "unknown"
     source_id: int | None = None
-    if "single-post" in classes:
+    if markers.single_kind == "post":
         kind, source_id = "post", ids.get("postid")
-    elif "page" in classes and "page-id" in ids:
+    elif markers.single_kind == "page":
         kind, source_id = "page", ids["page-id"]
     elif "postid" in ids:
         source_id = ids["postid"]  # attachment or custom post type: not ours to classify
         return kind, source_id, None
-    if kind == "unknown" and not classes & _LISTING_CLASSES:
+    listing = bool(markers.classes & _LISTING_CLASSES)
+    if kind == "unknown" and not listing:
         link = soup.find("link", rel="alternate", type="application/json", href=True)
         match = _REST_LINK.search(str(link["href"])) if isinstance(link, Tag) else None
         if match:
             kind, source_id = ("page" if match.group(1) == "pages" else "post"), int(match.group(2))
     if source_id is None and kind != "unknown":
-        source_id = _shortlink_id(soup)
-    if kind == "unknown" and not classes & _LISTING_CLASSES:
-        shortlink = _shortlink_query(soup)
-        if "page_id" in shortlink:
-            kind, source_id = "page", _int(shortlink["page_id"])
+        source_id = _int(shortlink.get("p") or shortlink.get("page_id"))
+    if kind == "unknown" and not listing and "page_id" in shortlink:
+        kind, source_id = "page", _int(shortlink["page_id"])
     return kind, source_id, ids.get("parent-pageid")
-
-
-def _shortlink_query(soup: BeautifulSoup) -> dict[str, str]:
-    link = soup.find("link", rel="shortlink", href=True)
-    if not isinstance(link, Tag):
-        return {}
-    return {k: v[0] for k, v in parse_qs(urlsplit(str(link["href"])).query).items()}
-
-
-def _shortlink_id(soup: BeautifulSoup) -> int | None:
-    query = _shortlink_query(soup)
-    return _int(query.get("p") or query.get("page_id"))
 
 
 def _int(value: str | None) -> int | None:
@@ -402,7 +389,7 @@ def remove_render_leftovers(soup: BeautifulSoup) -> int:
             node.decompose()
             changed += 1
     for img in soup.find_all("img"):
-        classes = _classes(img)
+        classes = attr_values(img, "class")
         if {"wp-smiley", "emoji"} & set(classes) and img.get("alt"):
             img.replace_with(str(img["alt"]))
             changed += 1
@@ -415,12 +402,12 @@ def remove_render_leftovers(soup: BeautifulSoup) -> int:
         holder.replace_with(Comment("more"))
         changed += 1
     for tag in soup.find_all(class_=True):
-        classes = _classes(tag)
+        classes = attr_values(tag, "class")
         kept = [c for c in classes if not _RENDER_CLASS.match(c)]
         if len(kept) != len(classes):
             changed += 1
             if kept:
-                tag["class"] = kept if isinstance(tag["class"], list) else " ".join(kept)
+                tag["class"] = AttributeValueList(kept) if isinstance(tag["class"], list) else " ".join(kept)
             else:
                 del tag["class"]
     return changed
@@ -533,7 +520,7 @@ def extract_terms(soup: BeautifulSoup, url: str, content: Tag | None = None) -> 
         hint = None
         container = link.find_parent(class_=re.compile(r"^taxonomy-"))
         if container is not None:
-            hint = next((c.removeprefix("taxonomy-") for c in _classes(container)
+            hint = next((c.removeprefix("taxonomy-") for c in attr_values(container, "class")
                          if c.startswith("taxonomy-")), None)
         elif "category" in str(link.get("rel") or "").split() or link.find_parent(class_="cat-links"):
             hint = "category"
@@ -581,11 +568,6 @@ def _author(soup: BeautifulSoup, ld: dict[str, Any]) -> str | None:
 
 
 # ---------------------------------------------------------------------------- helpers
-
-
-def _classes(tag: Tag) -> list[str]:
-    value = tag.get("class") or []
-    return value.split() if isinstance(value, str) else list(value)
 
 
 def _inside(tag: Tag, selectors: tuple[str, ...]) -> bool:

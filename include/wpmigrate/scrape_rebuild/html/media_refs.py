@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 from bs4.dammit import EntitySubstitution
-from bs4.element import Stylesheet
+from bs4.element import NavigableString, Stylesheet
 from bs4.formatter import HTMLFormatter
+
+from wpmigrate.web.url_keys import canonical_url
 
 _HAS_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _BOOLEAN_ATTRS = frozenset({
@@ -53,41 +55,8 @@ LAZY_URL_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-bg", "data
 SRCSET_ATTRS = ("srcset", "data-srcset", "data-lazy-srcset")
 MEDIA_TAGS = frozenset({"img", "source", "video", "audio", "picture", "image"})
 _CSS_URL = re.compile(r"url\(\s*(?:\"([^\"]*)\"|'([^']*)'|([^)\"'\s]*))\s*\)", re.I)
-_SAFE_PATH_CHARS = "/:@!$&'()*+,;=-._~%"
-_PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
-# Browsers drop these from anywhere in a URL (WHATWG URL parser), so must we.
-_URL_STRIPPED = re.compile(r"[\t\n\r]")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 # URL-valued attributes that absolutize_urls resolves (srcset and CSS handled separately).
 URL_ATTRS = ("href", "src", "poster", "cite", "data", "xlink:href", *LAZY_URL_ATTRS)
-
-
-def canonical_url(url: str, base_url: str) -> str | None:
-    """Absolute URL without fragment, non-ASCII percent-encoded (so ``Café.png`` and
-    ``Caf%C3%A9.png`` are one item); None for data:, javascript: and other non-http URLs."""
-    url = _URL_STRIPPED.sub("", url).strip()
-    if not url or url.startswith("#"):
-        return None
-    try:
-        parts = urlsplit(urljoin(base_url, url))
-        port = parts.port
-    except ValueError:  # malformed host or port: not something we could download anyway
-        return None
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return None
-    netloc = parts.hostname
-    if ":" in netloc:
-        netloc = f"[{netloc}]"  # IPv6 literal
-    if port is not None and port != _DEFAULT_PORTS[parts.scheme]:
-        netloc = f"{netloc}:{port}"
-    path = _upper_escapes(quote(parts.path or "/", safe=_SAFE_PATH_CHARS))
-    query = _upper_escapes(quote(parts.query, safe=_SAFE_PATH_CHARS + "?"))
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
-def _upper_escapes(value: str) -> str:
-    # %c3%a9 and %C3%A9 are the same octets; RFC 3986 makes upper case canonical.
-    return _PERCENT_ESCAPE.sub(lambda m: m.group(0).upper(), value)
 
 
 def has_media_extension(url: str) -> bool:
@@ -202,8 +171,9 @@ def _rewrite_refs(html: str, lookup: Callable[[str], str | None]) -> str:
                     )
         if tag.get("style"):
             tag["style"] = _rewrite_css(str(tag["style"]), lookup)
-        if tag.name == "style" and tag.string:
-            tag.string.replace_with(Stylesheet(_rewrite_css(str(tag.string), lookup)))
+        css = tag.string
+        if tag.name == "style" and isinstance(css, NavigableString) and css:
+            css.replace_with(Stylesheet(_rewrite_css(str(css), lookup)))
     return soup.decode(formatter=FRAGMENT_FORMATTER)
 
 
