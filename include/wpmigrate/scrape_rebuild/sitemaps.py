@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from lxml import etree  # type: ignore[import-untyped]  # lxml ships no type hints; lxml-stubs is not installed
+from lxml import etree
 
 _WP_SITEMAP = re.compile(r"wp-sitemap-(?P<provider>[a-z]+)-(?:(?P<sub>[a-z\d_-]+?)-)?\d+\.xml$")
 _PLUGIN_SITEMAP = re.compile(r"(?:^|/)(?P<sub>[a-z\d_-]+?)-sitemap\d*\.xml(\.gz)?$")  # Yoast, Rank Math
