@@ -18,6 +18,7 @@ from bs4 import BeautifulSoup
 from wpmigrate.full_access.db.sql import query, quote_ident
 from wpmigrate.full_access.verify.options import VerifyOptions
 from wpmigrate.full_access.verify.report import ProblemList, Section, report_text, section
+from wpmigrate.web.capped_body import read_capped
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -73,16 +74,6 @@ def page_title_candidates(body: bytes, encoding: str | None = None) -> list[str]
     return found
 
 
-def _read_body(response: httpx.Response) -> bytes:
-    # capped read: shared web reader after merge
-    body = b""
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) >= MAX_BODY_BYTES:
-            break
-    return body
-
-
 class _HttpCheck:
     def __init__(self, o: VerifyOptions, client: httpx.Client, base: str) -> None:
         self.o, self.client, self.base = o, client, base
@@ -130,7 +121,7 @@ class _HttpCheck:
         url = (rest or {}).get("link") or urljoin(self.base, f"?p={pid}")
         try:
             with self.client.stream("GET", url) as r:
-                body = _read_body(r)
+                body = read_capped(r, MAX_BODY_BYTES).content
         except httpx.HTTPError as exc:
             return {"id": pid, "type": ptype, "title": report_text(title), "url": url,
                     "reason": f"request failed: {exc.__class__.__name__}"}
