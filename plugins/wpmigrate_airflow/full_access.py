@@ -41,7 +41,7 @@ from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate_airflow.dag_support import window_start
 from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
-from wpmigrate_airflow.portal import artifacts_dir, publish_report, validated_source
+from wpmigrate_airflow.portal import artifacts_dir, fail_on_losses, publish_report, validated_source
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger
 
 log = logging.getLogger(__name__)
@@ -238,10 +238,7 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
     report["migration_id"] = conf["migration_id"]
     report["stats"] = stats
     summary = publish_report(conf, ti, report, stats)
-    if not report["ok"]:
-        raise MigrationError(ErrorCode.VERIFICATION_FAILED,
-                             f"verification found {len(report.get('losses', []))} problem(s); "
-                             f"see {summary['html_uri']}", details={"losses": summary["losses"]})
+    fail_on_losses(summary, len(report.get("losses", [])))
     return summary
 
 

@@ -66,6 +66,14 @@ def publish_report(conf: Mapping[str, Any], ti: RuntimeTaskInstanceProtocol, rep
     return summary
 
 
+def fail_on_losses(summary: ReportSummary, problems: int) -> None:
+    """A verification that found losses fails the task, pointing at the report."""
+    if not summary["ok"]:
+        raise MigrationError(ErrorCode.VERIFICATION_FAILED,
+                             f"verification found {problems} problem(s); see {summary['html_uri']}",
+                             details={"losses": summary["losses"]})
+
+
 @contextlib.contextmanager
 def portal_errors(ti: RuntimeTaskInstanceProtocol, *, wrap: ErrorCode | None = None) -> Iterator[None]:
     """Report failures with a seed error code in XCom ``error``.

@@ -65,7 +65,7 @@ from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_guard import guarded_client
 from wpmigrate_airflow.dag_support import window_start
 from wpmigrate_airflow.hooks import WordPressSiteHook
-from wpmigrate_airflow.portal import artifacts_dir, publish_report, validated_source
+from wpmigrate_airflow.portal import artifacts_dir, fail_on_losses, publish_report, validated_source
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger
 
 log = logging.getLogger(__name__)
@@ -308,10 +308,7 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
     summary = publish_report(conf, ti, report, stats, skipped=len(skipped))
     if "redirect_map_uri" in imported:
         ti.xcom_push(key=XCOM_REDIRECT_MAP, value=imported["redirect_map_uri"])
-    if not report["ok"]:
-        raise MigrationError(ErrorCode.VERIFICATION_FAILED,
-                             f"verification found {report.get('losses_total', len(report['losses']))} "
-                             f"problem(s); see {summary['html_uri']}", details={"losses": summary["losses"]})
+    fail_on_losses(summary, report.get("losses_total", len(report["losses"])))
     return summary
 
 
