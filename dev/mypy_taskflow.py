@@ -14,30 +14,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mypy.checker import TypeChecker
 from mypy.nodes import TypeInfo
-from mypy.plugin import CheckerPluginInterface, MethodContext, MethodSigContext, Plugin
+from mypy.plugin import MethodContext, MethodSigContext, Plugin
 from mypy.types import FunctionLike, Instance, Type, UnionType
 
 TASK_CALL = "airflow.sdk.bases.decorator.Task.__call__"
 XCOM_ARG_MODULE = "airflow.sdk.definitions.xcom_arg"
 
 
-def _instance(api: CheckerPluginInterface, name: str) -> Instance:
-    # Looked up by module: the checker's named_type walks packages, and "airflow" does not
-    # list "sdk" among its names.
-    info = api.modules[XCOM_ARG_MODULE].names[name].node
-    assert isinstance(info, TypeInfo)
-    return Instance(info, [])
-
-
 def _accept_xcom_args(ctx: MethodSigContext) -> FunctionLike:
-    xcom_arg = _instance(ctx.api, "XComArg")
     sig = ctx.default_signature
+    xcom_arg = sig.ret_type  # Task.__call__ is declared to return XComArg
     return sig.copy_modified(arg_types=[UnionType.make_union([t, xcom_arg]) for t in sig.arg_types])
 
 
 def _plain_xcom_arg(ctx: MethodContext) -> Type:
-    return _instance(ctx.api, "PlainXComArg")
+    # Looked up by module: the checker's named_type walks packages, and "airflow" does not
+    # list "sdk" among its names. The module is loaded: the one defining Task imports it.
+    assert isinstance(ctx.api, TypeChecker)
+    info = ctx.api.modules[XCOM_ARG_MODULE].names["PlainXComArg"].node
+    assert isinstance(info, TypeInfo)
+    return Instance(info, [])
 
 
 class TaskFlowPlugin(Plugin):
