@@ -4,8 +4,9 @@
 the function's parameter types (``Callable[FParams, XComArg]``, airflow.sdk.bases.decorator).
 A DAG file passes XComArgs there, which the task receives resolved at run time, so mypy
 refuses every call whose task takes a typed contract. Airflow's own answer is a mypy
-plugin (apache-airflow-mypy's ``outputs``, which still names Airflow 2's ``Task``); this one
-does the same for the Task SDK, more narrowly: each parameter accepts ``T | XComArg``
+plugin (``outputs`` in apache-airflow-mypy; the source of it read for this hooks Airflow 2's
+``airflow.decorators.base.Task``, not the Task SDK's); this one does the same for the Task
+SDK, more narrowly: each parameter accepts ``T | XComArg``
 (a wrong plain value is still an error), and the call returns ``PlainXComArg``, which is
 what ``XComArg(operator)`` builds (indexable for a pushed key: ``found["site"]``).
 """
