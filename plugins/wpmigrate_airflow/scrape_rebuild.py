@@ -262,16 +262,15 @@ def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri
         menu = site_rebuild.ensure_menu(wp, site.get("menu") or [], result.url_map)
     reports = artifacts_dir(conf, "reports")
     reports.mkdir(parents=True, exist_ok=True)
-    entries = content_import.redirect_map(result.url_map,
-                                          {k: v["url"] for k, v in result.media_map.items()})
+    media_urls = {k: v["url"] for k, v in result.media_map.items()}
+    entries = content_import.redirect_map(result.url_map, media_urls)
     redirects = reports / "redirect-map.json"
     with redirects.open("w") as out:
         content_import.write_redirect_map(out, entries, "json")
     with (reports / "redirect-map.csv").open("w") as out:  # the same map for a CSV loader
         content_import.write_redirect_map(out, entries, "csv")
     url_map = reports / "url-map.json"
-    url_map.write_text(json.dumps({"pages_and_posts": result.url_map,
-                                   "media": {k: v["url"] for k, v in result.media_map.items()},
+    url_map.write_text(json.dumps({"pages_and_posts": result.url_map, "media": media_urls,
                                    "refused_media": result.refused_media}))
     return {"redirect_map_uri": str(redirects), "url_map_uri": str(url_map), "counts": result.counts,
             "refused_media": len(result.refused_media),
