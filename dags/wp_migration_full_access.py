@@ -8,77 +8,78 @@ final_state (and cleanup, for cancelled runs) fail the run when any work task fa
 
 from __future__ import annotations
 
-from airflow.sdk import TriggerRule, dag, get_current_context, task
+from typing import Any
+
+from airflow.sdk import TriggerRule, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.core.conf import FULL_ACCESS
+from wpmigrate.core.contracts import (
+    DatabaseExport,
+    DatabaseImport,
+    DryRun,
+    FilesExport,
+    FilesImport,
+    FullAccessSource,
+    FullAccessTarget,
+    ReportSummary,
+    RunOutcome,
+)
 from wpmigrate.core.errors import ErrorCode
 from wpmigrate_airflow import dag_support, run_outcome
 from wpmigrate_airflow import full_access as fa
-from wpmigrate_airflow.dag_support import migration_dag_args, retry_args
-from wpmigrate_airflow.portal import portal_errors
-
-
-def _ctx():
-    ctx = get_current_context()
-    return ctx["params"], ctx["ti"]
+from wpmigrate_airflow.dag_support import current_task, migration_dag_args, reported, retry_args
 
 
 @dag(**migration_dag_args(FULL_ACCESS, "wp_migration_full_access", ["mode-a", "full-access"], __doc__))
-def wp_migration_full_access():
+def wp_migration_full_access() -> None:
     @task(**retry_args("validate_source"))
-    def validate_source() -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.SOURCE_UNREACHABLE):
-            return fa.validate_source(params)
+    def validate_source() -> FullAccessSource:
+        with reported(ErrorCode.SOURCE_UNREACHABLE) as run:
+            return fa.validate_source(run.params)
 
     wait_for_window = dag_support.wait_for_window()
 
     @task(**retry_args("provision_target"))
-    def provision_target() -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.PROVISION_FAILED):
-            return fa.provision_target(params)
+    def provision_target() -> FullAccessTarget:
+        with reported(ErrorCode.PROVISION_FAILED) as run:
+            return fa.provision_target(run.params)
 
     @task(pool="wpmigrate_source_io", **retry_args("export_database"))
-    def export_database(source: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
-            return fa.export_database(params, source)
+    def export_database(source: FullAccessSource) -> DatabaseExport:
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return fa.export_database(run.params, source)
 
     @task(pool="wpmigrate_source_io", **retry_args("export_files"))
-    def export_files(source: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
-            return fa.export_files(params, source)
+    def export_files(source: FullAccessSource) -> FilesExport:
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return fa.export_files(run.params, source)
 
     @task(pool="wpmigrate_target_io", **retry_args("import_database"))
-    def import_database(source: dict, target: dict, exported: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.IMPORT_FAILED):
-            return fa.import_database(params, source, target, exported)
+    def import_database(source: FullAccessSource, target: FullAccessTarget,
+                        exported: DatabaseExport) -> DatabaseImport | DryRun:
+        with reported(ErrorCode.IMPORT_FAILED) as run:
+            return fa.import_database(run.params, source, target, exported)
 
     @task(pool="wpmigrate_target_io", **retry_args("import_files"))
-    def import_files(target: dict, exported: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.IMPORT_FAILED):
-            return fa.import_files(params, target, exported)
+    def import_files(target: FullAccessTarget, exported: FilesExport) -> FilesImport | DryRun:
+        with reported(ErrorCode.IMPORT_FAILED) as run:
+            return fa.import_files(run.params, target, exported)
 
     @task(**retry_args("verify"))
-    def verify(source: dict, target: dict, files: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.VERIFICATION_FAILED):
-            return fa.verify_migration(params, ti, source, target, files)
+    def verify(source: FullAccessSource, target: FullAccessTarget, files: FilesExport) -> ReportSummary:
+        with reported(ErrorCode.VERIFICATION_FAILED) as run:
+            return fa.verify_migration(run.params, run.ti, source, target, files)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
-    def notify() -> dict:
-        ctx = get_current_context()
-        return run_outcome.notify(ctx["params"], ctx["ti"], ctx["dag_run"], fa.WORK_TASKS)
+    def notify() -> RunOutcome:
+        run = current_task()
+        return run_outcome.notify(run.params, run.ti, run.dag_run, fa.WORK_TASKS)
 
     @task(**retry_args("cleanup"))
-    def cleanup() -> dict:
-        ctx = get_current_context()
-        return fa.cleanup(ctx["params"], ctx["ti"], ctx["dag_run"])
+    def cleanup() -> dict[str, Any]:
+        run = current_task()
+        return fa.cleanup(run.params, run.ti, run.dag_run)
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def final_state() -> None:

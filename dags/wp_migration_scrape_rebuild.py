@@ -9,102 +9,108 @@ final_state fails the run when any work task failed. The work lives in
 
 from __future__ import annotations
 
-from airflow.sdk import TriggerRule, dag, get_current_context, task
+from typing import Any
+
+from airflow.sdk import TriggerRule, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.core.conf import SCRAPE_REBUILD
+from wpmigrate.core.contracts import (
+    ContentImport,
+    DiscoveryBatch,
+    DryRun,
+    MediaBatch,
+    ReportSummary,
+    RunOutcome,
+    ScrapedBatch,
+    ScrapeRebuildSource,
+    ScrapeRebuildTarget,
+    SiteBuild,
+    ThemeChoice,
+)
 from wpmigrate.core.errors import ErrorCode
 from wpmigrate_airflow import dag_support, run_outcome
 from wpmigrate_airflow import scrape_rebuild as sr
-from wpmigrate_airflow.dag_support import migration_dag_args, retry_args
-from wpmigrate_airflow.portal import portal_errors
-
-
-def _ctx():
-    ctx = get_current_context()
-    return ctx["params"], ctx["ti"]
-
-
-def _label(batch: dict) -> None:
-    # Rendered into map_index_template: the UI shows "pages 1-40" instead of "3".
-    get_current_context()["batch_label"] = batch.get("label", "")
+from wpmigrate_airflow.dag_support import (
+    current_task,
+    label_mapped_task,
+    migration_dag_args,
+    reported,
+    retry_args,
+)
 
 
 @dag(**migration_dag_args(SCRAPE_REBUILD, "wp_migration_scrape_rebuild", ["mode-b", "scrape-rebuild"],
                           __doc__))
-def wp_migration_scrape_rebuild():
+def wp_migration_scrape_rebuild() -> None:
     @task(**retry_args("validate_source"))
-    def validate_source() -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.SOURCE_UNREACHABLE):
-            return sr.validate_source(params)
+    def validate_source() -> ScrapeRebuildSource:
+        with reported(ErrorCode.SOURCE_UNREACHABLE) as run:
+            return sr.validate_source(run.params)
 
     wait_for_window = dag_support.wait_for_window()
 
     @task(**retry_args("provision_target"))
-    def provision_target() -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.PROVISION_FAILED):
-            return sr.provision_target(params)
+    def provision_target() -> ScrapeRebuildTarget:
+        with reported(ErrorCode.PROVISION_FAILED) as run:
+            return sr.provision_target(run.params)
 
     @task(pool="wpmigrate_source_io", **retry_args("discover"))
-    def discover(source: dict) -> list:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
-            return sr.discover(params, ti, source)
+    def discover(source: ScrapeRebuildSource) -> list[DiscoveryBatch]:
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return sr.discover(run.params, run.ti, source)
 
     # One batch at a time per run: the source's 10 requests/second (seed 8.3) is the limit,
     # so parallel batches would only have to share it; other runs still proceed in parallel.
+    # ``site``: the URI of discovery's site.json (its "site" XCom).
     @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=1,
           **retry_args("scrape_content"))
-    def scrape_content(batch: dict, source: dict, site: dict) -> dict:
-        params, ti = _ctx()
-        _label(batch)
-        with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
-            return sr.scrape_batch(params, source, site, batch)
+    def scrape_content(batch: DiscoveryBatch, source: ScrapeRebuildSource, site: str) -> ScrapedBatch:
+        label_mapped_task(batch.get("label", ""))
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return sr.scrape_batch(run.params, source, site, batch)
 
     @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=1,
           **retry_args("download_media"))
-    def download_media(scraped: dict, source: dict) -> dict:
-        params, ti = _ctx()
-        _label(scraped)
-        with portal_errors(ti, wrap=ErrorCode.EXPORT_FAILED):
-            return sr.download_media(params, source, scraped)
+    def download_media(scraped: ScrapedBatch, source: ScrapeRebuildSource) -> MediaBatch:
+        label_mapped_task(scraped.get("label", ""))
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return sr.download_media(run.params, source, scraped)
 
     @task(**retry_args("match_theme"))
-    def match_theme(source: dict, target: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.IMPORT_FAILED):
-            return sr.match_theme(params, source, target)
+    def match_theme(source: ScrapeRebuildSource, target: ScrapeRebuildTarget) -> ThemeChoice:
+        with reported(ErrorCode.IMPORT_FAILED) as run:
+            return sr.match_theme(run.params, source, target)
 
     @task(pool="wpmigrate_target_io", **retry_args("build_site"))
-    def build_site(site: dict, target: dict, theme: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.IMPORT_FAILED):
-            return sr.build_site(params, site, target, theme)
+    def build_site(site: str, target: ScrapeRebuildTarget, theme: ThemeChoice) -> SiteBuild | DryRun:
+        with reported(ErrorCode.IMPORT_FAILED) as run:
+            return sr.build_site(run.params, site, target, theme)
 
+    # ``scraped``/``media``: the mapped tasks' results, a lazy sequence at run time.
     @task(pool="wpmigrate_target_io", **retry_args("import_content"))
-    def import_content(source: dict, site: dict, target: dict, scraped: list, media: list) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.IMPORT_FAILED):
-            return sr.import_content(params, source, site, target, list(scraped), list(media))
+    def import_content(source: ScrapeRebuildSource, site: str, target: ScrapeRebuildTarget,
+                       scraped: list[ScrapedBatch], media: list[MediaBatch]) -> ContentImport | DryRun:
+        with reported(ErrorCode.IMPORT_FAILED) as run:
+            return sr.import_content(run.params, source, site, target, list(scraped), list(media))
 
     @task(**retry_args("verify"))
-    def verify(source: dict, site: dict, target: dict, scraped: list, media: list, imported: dict,
-               theme: dict) -> dict:
-        params, ti = _ctx()
-        with portal_errors(ti, wrap=ErrorCode.VERIFICATION_FAILED):
-            return sr.verify(params, ti, source, site, target, list(scraped), list(media), imported, theme)
+    def verify(source: ScrapeRebuildSource, site: str, target: ScrapeRebuildTarget,
+               scraped: list[ScrapedBatch], media: list[MediaBatch], imported: ContentImport | DryRun,
+               theme: ThemeChoice) -> ReportSummary:
+        with reported(ErrorCode.VERIFICATION_FAILED) as run:
+            return sr.verify(run.params, run.ti, source, site, target, list(scraped), list(media), imported,
+                             theme)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
-    def notify() -> dict:
-        ctx = get_current_context()
-        return run_outcome.notify(ctx["params"], ctx["ti"], ctx["dag_run"], sr.WORK_TASKS)
+    def notify() -> RunOutcome:
+        run = current_task()
+        return run_outcome.notify(run.params, run.ti, run.dag_run, sr.WORK_TASKS)
 
     @task(**retry_args("cleanup"))
-    def cleanup() -> dict:
-        ctx = get_current_context()
-        return sr.cleanup(ctx["params"], ctx["ti"], ctx["dag_run"])
+    def cleanup() -> dict[str, Any]:
+        run = current_task()
+        return sr.cleanup(run.params, run.ti, run.dag_run)
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def final_state() -> None:

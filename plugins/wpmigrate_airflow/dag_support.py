@@ -1,15 +1,53 @@
-"""Small helpers the DAG files share: Params from the conf schema, retry arguments."""
+"""Small helpers the DAG files share: Params from the conf schema, retry arguments, the
+run window, and the context every task body runs in."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
-from airflow.sdk import Param
+from airflow.sdk import Param, get_current_context
+from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
 from wpmigrate.core.conf import NO_DEFAULT, param_specs
+from wpmigrate.core.errors import ErrorCode
 from wpmigrate.core.retry_policy import POLICIES
+from wpmigrate.core.schedule_window import earliest_start
+from wpmigrate.core.settings import Settings
+from wpmigrate_airflow.portal import portal_errors
+
+
+class TaskRun(NamedTuple):
+    """What a task body needs of its Airflow context."""
+
+    params: dict[str, Any]
+    ti: RuntimeTaskInstanceProtocol
+    dag_run: DagRunProtocol
+
+
+def current_task() -> TaskRun:
+    ctx = get_current_context()
+    return TaskRun(ctx["params"], ctx["ti"], ctx["dag_run"])
+
+
+@contextmanager
+def reported(wrap: ErrorCode) -> Iterator[TaskRun]:
+    """A work task's body: its context, and failures reported to the portal (``portal_errors``,
+    anything unexpected wrapped in ``wrap``)."""
+    run = current_task()
+    with portal_errors(run.ti, wrap=wrap):
+        yield run
+
+
+def label_mapped_task(label: str) -> None:
+    """Rendered into ``map_index_template="{{ batch_label }}"``: the UI shows "pages 1-40"
+    instead of "3"."""
+    # Airflow's documented way to feed map_index_template; its Context TypedDict does not
+    # list the keys a task adds.
+    get_current_context()["batch_label"] = label  # type: ignore[typeddict-unknown-key]
 
 
 def params_for(mode: str) -> dict[str, Param]:
@@ -46,6 +84,12 @@ def migration_dag_args(mode: str, dag_id: str, tags: list[str], doc_md: str | No
         "doc_md": doc_md,
         "dagrun_timeout": timedelta(hours=8),
     }
+
+
+def window_start(conf: Mapping[str, Any], settings: Settings) -> str:
+    """``validate_source``'s ``window_start`` (ISO 8601): the moment ``wait_for_window`` waits for."""
+    return earliest_start(conf["schedule"], datetime.now(UTC), settings.off_peak_window,
+                          settings.off_peak_timezone).isoformat()
 
 
 def wait_for_window() -> DateTimeSensor:

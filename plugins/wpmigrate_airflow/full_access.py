@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
 from wpmigrate.core.conf import FULL_ACCESS, validate_conf
+from wpmigrate.core.contracts import (
+    DatabaseExport,
+    DatabaseImport,
+    DryRun,
+    FilesExport,
+    FilesImport,
+    FullAccessSource,
+    FullAccessTarget,
+    ReportSummary,
+)
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.core.report_html import render_report_html
-from wpmigrate.core.schedule_window import earliest_start
 from wpmigrate.core.settings import Settings
 from wpmigrate.full_access.db import exporter as db_export
 from wpmigrate.full_access.db import importer as db_import
@@ -29,10 +37,12 @@ from wpmigrate.full_access.stats import site_stats
 from wpmigrate.full_access.verify import verifier as verify
 from wpmigrate.full_access.wp_site import parse_table_prefix, site_facts
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
+from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_keys import origin_of
+from wpmigrate_airflow.dag_support import window_start
 from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
-from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS, artifacts_dir
+from wpmigrate_airflow.portal import artifacts_dir, fail_on_losses, publish_report, validated_source
 from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progress_logger
 
 log = logging.getLogger(__name__)
@@ -53,7 +63,7 @@ def _local_path(uri: str) -> str | None:
     return path.path if path.protocol in ("file", "local", "") else None
 
 
-def validate_source(params: dict[str, Any]) -> dict[str, Any]:
+def validate_source(params: dict[str, Any]) -> FullAccessSource:
     conf = _conf(params)
     settings = Settings.from_env()
     probe = probe_source(conf["source_url"], allowed_networks=settings.allowed_source_networks)
@@ -82,9 +92,7 @@ def validate_source(params: dict[str, Any]) -> dict[str, Any]:
         conn.close()
 
     origins = sorted({origin_of(u) for u in (conf["source_url"], facts["siteurl"], facts["home"]) if u})
-    start = earliest_start(conf["schedule"], datetime.now(UTC), settings.off_peak_window,
-                           settings.off_peak_timezone)
-    source = {
+    source: FullAccessSource = {
         "url": conf["source_url"],
         "wp_root": wp_root,
         "wp_content_dir": wp_content,
@@ -94,13 +102,12 @@ def validate_source(params: dict[str, Any]) -> dict[str, Any]:
         "old_origins": origins,
         "db_size_mb": round(facts["db_size_bytes"] / 1e6, 2),
         "wp_version": probe.get("wp_version"),
-        "window_start": start.isoformat(),
+        "window_start": window_start(conf, settings),
     }
-    log.info("source validated: %s", json.dumps(source))
-    return source
+    return validated_source(source)
 
 
-def provision_target(params: dict[str, Any]) -> dict[str, Any]:
+def provision_target(params: dict[str, Any]) -> FullAccessTarget:
     conf = _conf(params)
     target = conf["target"]
     prefix = target.get("table_prefix", "wp_")
@@ -117,10 +124,11 @@ def provision_target(params: dict[str, Any]) -> dict[str, Any]:
         raise MigrationError(ErrorCode.PROVISION_FAILED, f"target wp-content {wp_content} does not exist")
     if target.get("wp_conn_id"):
         with WordPressSiteHook(target["wp_conn_id"]).client_for(target["url"]) as client:
-            me = client.get("/wp-json/wp/v2/users/me", params={"context": "edit"})
-        if me.status_code != 200:
-            raise MigrationError(ErrorCode.PROVISION_FAILED,
-                                 f"target REST API refused the platform login (HTTP {me.status_code})")
+            try:
+                WordPressRestTarget(client).check_access()
+            except MigrationError as err:
+                raise MigrationError(ErrorCode.PROVISION_FAILED, f"target REST API: {err.message}",
+                                     permanent=err.permanent) from err
     wp_content_path = _local_path(target["wp_content_uri"])
     return {
         "provisioner": target["provisioner"],
@@ -133,7 +141,7 @@ def provision_target(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export_database(params: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+def export_database(params: dict[str, Any], source: FullAccessSource) -> DatabaseExport:
     conf = _conf(params)
     out = artifacts_dir(conf, "db")
     out.mkdir(parents=True, exist_ok=True)
@@ -154,18 +162,19 @@ def export_database(params: dict[str, Any], source: dict[str, Any]) -> dict[str,
     }
 
 
-def export_files(params: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+def export_files(params: dict[str, Any], source: FullAccessSource) -> FilesExport:
     conf = _conf(params)
     out = artifacts_dir(conf, "wp-content")
     out.mkdir(parents=True, exist_ok=True)
     with SftpClientFactory(conf["source_access"]["sftp_conn_id"]) as connect:
         summary = files_export.export_files(connect, source["wp_content_dir"], out,
                                             progress=progress_logger("export_files"))
-    return {"dir_uri": str(out), **summary, "peak_rss_mb": peak_rss_mb()}
+    # The exporter's summary is its own open dict; the contract names the keys others read.
+    return cast(FilesExport, {"dir_uri": str(out), **summary, "peak_rss_mb": peak_rss_mb()})
 
 
-def import_database(params: dict[str, Any], source: dict[str, Any], target: dict[str, Any],
-                    exported: dict[str, Any]) -> dict[str, Any]:
+def import_database(params: dict[str, Any], source: FullAccessSource, target: FullAccessTarget,
+                    exported: DatabaseExport) -> DatabaseImport | DryRun:
     conf = _conf(params)
     if conf["dry_run"]:
         return {"dry_run": True}
@@ -194,19 +203,20 @@ def import_database(params: dict[str, Any], source: dict[str, Any], target: dict
             "peak_rss_mb": peak_rss_mb()}
 
 
-def import_files(params: dict[str, Any], target: dict[str, Any],
-                 exported: dict[str, Any]) -> dict[str, Any]:
+def import_files(params: dict[str, Any], target: FullAccessTarget,
+                 exported: FilesExport) -> FilesImport | DryRun:
     conf = _conf(params)
     if conf["dry_run"]:
         return {"dry_run": True}
     summary = files_import.import_files(ObjectStoragePath(exported["dir_uri"]),
                                         ObjectStoragePath(target["wp_content_uri"]),
                                         progress=progress_logger("import_files"))
-    return {**summary, "peak_rss_mb": peak_rss_mb()}
+    # As in export_files: the importer's summary is its own open dict.
+    return cast(FilesImport, {**summary, "peak_rss_mb": peak_rss_mb()})
 
 
-def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], target: dict[str, Any],
-                     files: dict[str, Any]) -> dict[str, Any]:
+def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: FullAccessSource,
+                     target: FullAccessTarget, files: FilesExport) -> ReportSummary:
     conf = _conf(params)
     if conf["dry_run"]:
         return _dry_run_report(conf, ti, source)
@@ -228,26 +238,13 @@ def verify_migration(params: dict[str, Any], ti: Any, source: dict[str, Any], ta
         tgt.close()
     report["migration_id"] = conf["migration_id"]
     report["stats"] = stats
-    reports = artifacts_dir(conf, "reports")
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "verification.json").write_text(json.dumps(report, default=str, indent=1))
-    (reports / "verification.html").write_text(render_report_html(report))
-    summary = {
-        "ok": report["ok"],
-        "json_uri": str(reports / "verification.json"),
-        "html_uri": str(reports / "verification.html"),
-        "losses": report.get("losses", [])[:20],
-    }
-    ti.xcom_push(key=XCOM_STATS, value=stats)
-    ti.xcom_push(key=XCOM_REPORT, value=summary)
-    if not report["ok"]:
-        raise MigrationError(ErrorCode.VERIFICATION_FAILED,
-                             f"verification found {len(report.get('losses', []))} problem(s); "
-                             f"see {summary['html_uri']}", details={"losses": summary["losses"]})
+    summary = publish_report(conf, ti, report, stats)
+    fail_on_losses(summary, len(report.get("losses", [])))
     return summary
 
 
-def _dry_run_report(conf: dict[str, Any], ti: Any, source: dict[str, Any]) -> dict[str, Any]:
+def _dry_run_report(conf: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
+                    source: FullAccessSource) -> ReportSummary:
     """A dry run writes nothing to the target: report what would move instead."""
     conn = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
     try:
@@ -256,18 +253,11 @@ def _dry_run_report(conf: dict[str, Any], ti: Any, source: dict[str, Any]) -> di
         conn.close()
     report = {"ok": True, "dry_run": True, "migration_id": conf["migration_id"], "source": source,
               "stats": stats, "losses": []}
-    reports = artifacts_dir(conf, "reports")
-    reports.mkdir(parents=True, exist_ok=True)
-    (reports / "verification.json").write_text(json.dumps(report, default=str, indent=1))
-    (reports / "verification.html").write_text(render_report_html(report))
-    summary = {"ok": True, "dry_run": True, "json_uri": str(reports / "verification.json"),
-               "html_uri": str(reports / "verification.html"), "losses": []}
-    ti.xcom_push(key=XCOM_STATS, value=stats)
-    ti.xcom_push(key=XCOM_REPORT, value=summary)
-    return summary
+    return publish_report(conf, ti, report, stats, dry_run=True)
 
 
-def cleanup(params: dict[str, Any], ti: Any, dag_run: Any) -> dict[str, Any]:
+def cleanup(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
+            dag_run: DagRunProtocol) -> dict[str, Any]:
     """Drop staging tables a failed import may have left on the target (never the source,
     never a live target table), then fail when the migration did not complete.
 

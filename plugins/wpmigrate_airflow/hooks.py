@@ -10,13 +10,22 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import paramiko
 from airflow.providers.sftp.hooks.sftp import SFTPHook
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Connection
 from airflow.sdk.log import mask_secret
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.db.connect import DbParams, connect
+
+
+def _masked_connection(hook: BaseHook, conn_id: str) -> Connection:
+    """The connection, its password masked in every log from here on."""
+    conn = hook.get_connection(conn_id)
+    if conn.password:
+        mask_secret(conn.password)
+    return conn
 
 
 class WordPressDatabaseHook(BaseHook):
@@ -36,9 +45,7 @@ class WordPressDatabaseHook(BaseHook):
         self.wp_db_conn_id = wp_db_conn_id
 
     def params(self) -> DbParams:
-        conn = self.get_connection(self.wp_db_conn_id)
-        if conn.password:
-            mask_secret(conn.password)
+        conn = _masked_connection(self, self.wp_db_conn_id)
         extra = conn.extra_dejson
         return DbParams(
             host=conn.host or "127.0.0.1",
@@ -111,15 +118,11 @@ class WordPressSiteHook(BaseHook):
         self.wp_conn_id = wp_conn_id
 
     def auth(self) -> tuple[str, str]:
-        conn = self.get_connection(self.wp_conn_id)
-        if conn.password:
-            mask_secret(conn.password)
+        conn = _masked_connection(self, self.wp_conn_id)
         return conn.login or "", conn.password or ""
 
     @contextlib.contextmanager
-    def client_for(self, base_url: str) -> Iterator[Any]:
-        import httpx
-
+    def client_for(self, base_url: str) -> Iterator[httpx.Client]:
         with httpx.Client(base_url=base_url, auth=self.auth(), timeout=30.0,
                           follow_redirects=True) as client:
             yield client

@@ -7,14 +7,18 @@ Public interface (see docs/portal-contract.md): XCom keys ``error``, ``stats``,
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TypeVar
 
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.types import RuntimeTaskInstanceProtocol
 
+from wpmigrate.core.contracts import FullAccessSource, MigrationStats, ReportSummary, ScrapeRebuildSource
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.report_html import render_report_html
 from wpmigrate.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,8 +27,10 @@ XCOM_ERROR = "error"
 XCOM_STATS = "stats"
 XCOM_REPORT = "report"
 
+Source = TypeVar("Source", FullAccessSource, ScrapeRebuildSource)
 
-def artifacts_dir(conf: dict[str, Any], *parts: str) -> ObjectStoragePath:
+
+def artifacts_dir(conf: Mapping[str, Any], *parts: str) -> ObjectStoragePath:
     """``{root}/{tenant_id}/{migration_id}/...`` on the configured object store."""
     root = Settings.from_env().artifacts_root
     path = ObjectStoragePath(root) / conf["tenant_id"] / conf["migration_id"]
@@ -33,12 +39,43 @@ def artifacts_dir(conf: dict[str, Any], *parts: str) -> ObjectStoragePath:
     return path
 
 
-def uri(path: ObjectStoragePath) -> str:
-    return str(path)
+def validated_source(source: Source) -> Source:
+    """``validate_source``'s return value (the portal shows it), logged for the run's log."""
+    log.info("source validated: %s", json.dumps(source))
+    return source
+
+
+def publish_report(conf: Mapping[str, Any], ti: RuntimeTaskInstanceProtocol, report: Mapping[str, Any],
+                   stats: MigrationStats, *, dry_run: bool = False,
+                   skipped: int | None = None) -> ReportSummary:
+    """Write the verification report (JSON and HTML) to the artifact store and push the
+    ``stats`` and ``report`` XComs; returns the summary pushed as ``report``."""
+    reports = artifacts_dir(conf, "reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "verification.json").write_text(json.dumps(report, default=str, indent=1))
+    (reports / "verification.html").write_text(render_report_html(report))
+    summary: ReportSummary = {"ok": report["ok"], "json_uri": str(reports / "verification.json"),
+                              "html_uri": str(reports / "verification.html"),
+                              "losses": report.get("losses", [])[:20]}
+    if dry_run:
+        summary["dry_run"] = True
+    if skipped is not None:
+        summary["skipped"] = skipped
+    ti.xcom_push(key=XCOM_STATS, value=stats)
+    ti.xcom_push(key=XCOM_REPORT, value=summary)
+    return summary
+
+
+def fail_on_losses(summary: ReportSummary, problems: int) -> None:
+    """A verification that found losses fails the task, pointing at the report."""
+    if not summary["ok"]:
+        raise MigrationError(ErrorCode.VERIFICATION_FAILED,
+                             f"verification found {problems} problem(s); see {summary['html_uri']}",
+                             details={"losses": summary["losses"]})
 
 
 @contextlib.contextmanager
-def portal_errors(ti: Any, *, wrap: ErrorCode | None = None) -> Iterator[None]:
+def portal_errors(ti: RuntimeTaskInstanceProtocol, *, wrap: ErrorCode | None = None) -> Iterator[None]:
     """Report failures with a seed error code in XCom ``error``.
 
     Permanent errors end the task without retries (AirflowFailException); transient
@@ -62,7 +99,7 @@ def portal_errors(ti: Any, *, wrap: ErrorCode | None = None) -> Iterator[None]:
         raise wrapped from err
 
 
-def _report(ti: Any, err: MigrationError) -> None:
+def _report(ti: RuntimeTaskInstanceProtocol, err: MigrationError) -> None:
     payload = err.to_dict() | {"task_id": ti.task_id, "try_number": ti.try_number}
     ti.xcom_push(key=XCOM_ERROR, value=payload)
     log.error("migration error %s: %s", err.code, err.message)

@@ -9,6 +9,10 @@ import resource
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
+
+from wpmigrate.core.contracts import RunOutcome
+from wpmigrate.core.notifications import migration_summary, post_webhook
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS
 
 log = logging.getLogger(__name__)
@@ -25,16 +29,16 @@ def progress_logger(step: str) -> Callable[[dict[str, Any]], None]:
     return report
 
 
-def failed_work_tasks(ti: Any, dag_run: Any, work_tasks: Sequence[str]) -> list[str]:
+def failed_work_tasks(ti: RuntimeTaskInstanceProtocol, dag_run: DagRunProtocol,
+                      work_tasks: Sequence[str]) -> list[str]:
     states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
     return sorted(t for t, state in states.items()
                   if t in work_tasks and state in ("failed", "upstream_failed"))
 
 
-def notify(params: dict[str, Any], ti: Any, dag_run: Any, work_tasks: Sequence[str]) -> dict[str, Any]:
+def notify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, dag_run: DagRunProtocol,
+           work_tasks: Sequence[str]) -> RunOutcome:
     """Tell the portal (webhook) and people (e-mail) how the migration ended."""
-    from wpmigrate.core.notifications import migration_summary, post_webhook
-
     conf = dict(params)
     failed = failed_work_tasks(ti, dag_run, work_tasks)
     errors = [e for e in ti.xcom_pull(task_ids=list(work_tasks), key="error") or [] if e]
@@ -44,7 +48,7 @@ def notify(params: dict[str, Any], ti: Any, dag_run: Any, work_tasks: Sequence[s
     ok = not failed and bool(report and report.get("ok"))
     payload = migration_summary(conf=conf, run_id=dag_run.run_id, dag_id=dag_run.dag_id, ok=ok,
                                 failed_tasks=failed, error=error, stats=stats, report=report)
-    sent: dict[str, Any] = {"status": payload["status"]}
+    sent: RunOutcome = {"status": payload["status"]}
     webhook = (conf.get("notify") or {}).get("webhook_url")
     if webhook:
         sent["webhook_status"] = post_webhook(webhook, payload)

@@ -7,10 +7,12 @@ from typing import Any
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from wpmigrate.core.contracts import MigrationStats, ReportSummary
+
 
 def migration_summary(*, conf: dict[str, Any], run_id: str, dag_id: str, ok: bool,
                       failed_tasks: list[str], error: dict[str, Any] | None,
-                      stats: dict[str, Any] | None, report: dict[str, Any] | None) -> dict[str, Any]:
+                      stats: MigrationStats | None, report: ReportSummary | None) -> dict[str, Any]:
     return {
         "event": "migration.completed" if ok else "migration.failed",
         "migration_id": conf.get("migration_id"),

@@ -21,7 +21,6 @@ class Settings:
     # Off-peak window, local time of off_peak_timezone, "HH:MM-HH:MM" (may wrap midnight).
     off_peak_window: str = "22:00-06:00"
     off_peak_timezone: str = "UTC"
-    artifact_retention_days: int = 7
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,5 +30,4 @@ class Settings:
             allowed_source_networks=_networks(env.get("WPMIGRATE_ALLOWED_SOURCE_NETWORKS", "")),
             off_peak_window=env.get("WPMIGRATE_OFF_PEAK_WINDOW", cls.off_peak_window),
             off_peak_timezone=env.get("WPMIGRATE_OFF_PEAK_TZ", cls.off_peak_timezone),
-            artifact_retention_days=int(env.get("WPMIGRATE_ARTIFACT_RETENTION_DAYS", "7")),
         )

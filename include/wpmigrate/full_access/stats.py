@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
 
+from wpmigrate.core.contracts import MigrationStats
 from wpmigrate.full_access.db.sql import Connection, quote_ident, scalar
 
 # 'a:3:{i:0;s:19:"akismet/akismet.php";...}': the element count comes first, and each
@@ -71,7 +71,7 @@ def tree_bytes(root: str | os.PathLike[str]) -> int:
 
 def site_stats(
     conn: Connection, prefix: str, wp_content_path: str | os.PathLike[str] | None = None
-) -> dict[str, Any]:
+) -> MigrationStats:
     """``{pagesCount, postsCount, mediaCount, usersCount, pluginsCount, totalSizeMb}``.
 
     Pages and posts count published items (what a visitor sees); media counts every

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from wpmigrate.core.contracts import SiteBuild
 from wpmigrate.scrape_rebuild.content_import import UrlMap
 from wpmigrate.scrape_rebuild.theme_match import ThemeCandidate, candidates_from_rest
 from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
@@ -76,7 +77,7 @@ def target_theme_candidates(target: WordPressRestTarget, *,
 
 
 def build_site(target: WordPressRestTarget, *, title: str, tagline: str, theme: str, variation: str | None,
-               variation_settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+               variation_settings: Mapping[str, Any] | None = None) -> SiteBuild:
     """Set the site title and tagline, activate ``theme`` and apply its style ``variation``.
 
     ``variation`` is a title from ``.../variations`` (as ``match_theme`` reports it); None
@@ -84,23 +85,20 @@ def build_site(target: WordPressRestTarget, *, title: str, tagline: str, theme: 
     given, is written instead of looking the variation up: ``{"settings": ..., "styles": ...}``.
     Returns ``{"settings": {...changed}, "theme": {stylesheet, activated}, "styles": {...}}``.
     """
-    done: dict[str, Any] = {}
     settings = target.request_json("GET", "settings", what="reading site settings")
     wanted = {"title": title, "description": tagline}
     # WordPress stores both esc_html()-ed: "&" reads back as "&amp;".
     changes = {k: v for k, v in wanted.items() if html.unescape(str(settings.get(k) or "")) != v}
     if changes:
         target.request_json("POST", "settings", json=changes, what="site title and tagline")
-    done["settings"] = changes
 
     current = active_theme(target)
     activated = current["stylesheet"] != theme
     if activated:
         target.activate_theme(theme)
         current = active_theme(target)
-    done["theme"] = {"stylesheet": current["stylesheet"], "activated": activated}
-    done["styles"] = apply_variation(target, current, variation, variation_settings)
-    return done
+    return {"settings": changes, "theme": {"stylesheet": current["stylesheet"], "activated": activated},
+            "styles": apply_variation(target, current, variation, variation_settings)}
 
 
 def apply_variation(target: WordPressRestTarget, theme: Mapping[str, Any], variation: str | None,

@@ -20,6 +20,8 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
+from wpmigrate.core.contracts import RankedTheme, ThemeChoice
+
 ROLES = ("base", "contrast", "primary", "secondary", "tertiary")
 _PRESET_COLOR = re.compile(r"--wp--preset--color--([a-z0-9-]+)\s*:\s*([^;}\s]+)", re.I)
 _PRESET_FONT = re.compile(r"--wp--preset--font-family--([a-z0-9-]+)\s*:\s*([^;}]+)", re.I)
@@ -180,7 +182,7 @@ def _palette_distance(look: SourceLook, candidate: ThemeCandidate) -> float:
     return sum(gaps) / len(gaps)
 
 
-def match_theme(look: SourceLook, candidates: Iterable[ThemeCandidate]) -> dict[str, Any]:
+def match_theme(look: SourceLook, candidates: Iterable[ThemeCandidate]) -> ThemeChoice:
     """The closest candidate, a confidence in [0, 1] and the ranking, for the report."""
     ranking = []
     for candidate in candidates:
@@ -202,5 +204,5 @@ def match_theme(look: SourceLook, candidates: Iterable[ThemeCandidate]) -> dict[
         "confidence": round(closeness * separation, 3),
         "distance": round(best_distance, 2),
         "by": "preset palette" if look.preset_palette else "css colors",
-        "ranking": [{"label": c.label, "distance": round(d, 2)} for d, c in ranking[:5]],
+        "ranking": [RankedTheme(label=c.label, distance=round(d, 2)) for d, c in ranking[:5]],
     }

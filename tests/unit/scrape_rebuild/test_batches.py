@@ -1,0 +1,64 @@
+"""Cutting discovery's finds into batches, the site facts batches share, scraping a batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from wpmigrate.scrape_rebuild.batches import lookups, plan_batches, scrape_batch_items
+from wpmigrate.scrape_rebuild.polite_http import FetchResult, SkipUrl
+from wpmigrate.scrape_rebuild.records import DiscoveredItem, Skipped, Term
+
+
+def _items(kind: Any, n: int) -> list[DiscoveredItem]:
+    return [DiscoveredItem(url=f"https://old.example/{kind}/{i}", kind=kind, via="crawl") for i in range(n)]
+
+
+def test_batches_by_kind_in_order_with_labels() -> None:
+    items = _items("media", 3) + _items("post", 41) + _items("unknown", 1) + _items("page", 2)
+    batches = plan_batches(items, size=40)
+    assert [(b.name, b.label, len(b.items)) for b in batches] == [
+        ("batch-page-0001", "pages 1-2", 2),
+        ("batch-post-0001", "posts 1-40", 40),
+        ("batch-post-0002", "posts 41-41", 1),
+        ("batch-unknown-0001", "other pages 1-1", 1),
+        ("batch-media-0001", "media 1-3", 3),
+    ]
+    assert plan_batches([]) == []
+
+
+def test_lookups_restore_int_ids_and_terms() -> None:
+    site = {"lookups": {"terms_by_id": {"7": {"taxonomy": "category", "name": "News", "slug": "news"}},
+                        "media_by_id": {"3": "https://old.example/a.jpg"}}}
+    found = lookups(site)
+    assert found["terms_by_id"] == {7: Term("category", "News", "news")}
+    assert found["media_by_id"] == {3: "https://old.example/a.jpg"}
+    assert found["authors_by_id"] == {} and lookups({})["page_url_by_id"] == {}
+
+
+class _Fetcher:
+    def __init__(self, pages: dict[str, tuple[int, str]]) -> None:
+        self.pages = pages
+
+    def get(self, url: str, **_: Any) -> FetchResult:
+        if url not in self.pages:
+            raise SkipUrl(url, "robots", "disallowed")
+        status, html = self.pages[url]
+        return FetchResult(url, status, httpx.Headers({"content-type": "text/html"}), html.encode())
+
+
+def test_scrape_batch_items_scrapes_skips_and_collects_media() -> None:
+    page = ("<html><head><title>Hello</title></head><body><main><h1>Hello</h1>"
+            '<p>Text <img src="https://old.example/img.png"></p></main></body></html>')
+    fetcher = _Fetcher({"https://old.example/page/0": (200, page), "https://old.example/page/1": (404, "")})
+    media = DiscoveredItem(url="https://old.example/m.jpg", kind="media", via="rest", source_id=5,
+                           rest={"alt_text": "alt", "title": {"rendered": "T"}})
+    items = [*_items("page", 3), media]
+    done = scrape_batch_items(fetcher, items, {}, "pages 1-3")
+    assert [r.source_url for r in done.scraped] == ["https://old.example/page/0"]
+    assert done.skipped == [Skipped("https://old.example/page/1", "http_status", "HTTP 404"),
+                            Skipped("https://old.example/page/2", "robots", "disallowed")]
+    assert {"url": "https://old.example/m.jpg", "source_id": 5, "alt": "alt", "title": "T",
+            "caption": ""} in done.media_refs
+    assert {"url": "https://old.example/img.png"} in done.media_refs
