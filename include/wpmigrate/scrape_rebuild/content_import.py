@@ -28,7 +28,7 @@ from wpmigrate.rewrite.url_rewrite import UrlRewriter
 from wpmigrate.scrape_rebuild.html.media_refs import rewrite_media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.url_keys import canonical_url, url_key
 
 KINDS = ("media", "categories", "tags", "pages", "posts")

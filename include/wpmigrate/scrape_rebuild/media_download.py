@@ -2,8 +2,8 @@
 its sha256 (so the same image found by two batches or two URLs is stored once), with its
 size and type checked before it is kept.
 
-``store`` is any path-like object with ``/``, ``open``, ``exists``, ``mkdir`` and
-``rename`` (an Airflow ``ObjectStoragePath`` in the DAG, a ``pathlib.Path`` in tests).
+``store`` is a ``core.storage.StoragePath`` (an Airflow ``ObjectStoragePath`` in the DAG,
+a ``pathlib.Path`` in tests).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from wpmigrate.core.errors import MigrationError
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.scrape_rebuild.records import MediaFile, Skipped
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def _type_of(response: httpx.Response, url: str) -> str:
     return mimetypes.guess_type(urlsplit(url).path)[0] or "application/octet-stream"
 
 
-def download_one(open_url: Opener, url: str, store: Any, meta: dict[str, Any] | None = None,
+def download_one(open_url: Opener, url: str, store: StoragePath, meta: dict[str, Any] | None = None,
                  max_bytes: int = MAX_MEDIA_BYTES) -> MediaFile | Skipped:
     """Stream ``url`` into ``store/<sha256>``; a Skipped record says why not."""
     meta = meta or {}
@@ -103,7 +104,7 @@ def download_one(open_url: Opener, url: str, store: Any, meta: dict[str, Any] | 
                      source_id=meta.get("source_id"))
 
 
-def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: Any,
+def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: StoragePath,
                  progress: Callable[[dict[str, Any]], None] | None = None,
                  ) -> Iterator[MediaFile | Skipped]:
     """``refs``: ``{"url": ..., "alt"?, "caption"?, "title"?, "source_id"?}``, deduplicated by URL."""

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from wpmigrate.core.contracts import SiteBuild
 from wpmigrate.scrape_rebuild.content_import import UrlMap
 from wpmigrate.scrape_rebuild.theme_match import ThemeCandidate, candidates_from_rest
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 
 MENU_SLUG = "wpm-main-navigation"
 MENU_TITLE = "Main navigation"

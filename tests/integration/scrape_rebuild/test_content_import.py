@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup
 from tests.support import wordpress_checks as wc
 from wpmigrate.scrape_rebuild.content_import import import_content, redirect_map, write_redirect_map
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 
 pytestmark = pytest.mark.sandbox
 

@@ -19,7 +19,7 @@ from wpmigrate.scrape_rebuild.site_rebuild import (
     ensure_menu,
     target_theme_candidates,
 )
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 
 pytestmark = pytest.mark.sandbox
 

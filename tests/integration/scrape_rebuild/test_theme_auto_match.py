@@ -10,7 +10,7 @@ import pytest
 from tests.support import wordpress_checks as wc
 from wpmigrate.scrape_rebuild.site_rebuild import build_site, target_theme_candidates
 from wpmigrate.scrape_rebuild.theme_match import extract_look, match_theme
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpsandbox import build
 
 pytestmark = pytest.mark.sandbox

@@ -25,8 +25,9 @@ import MySQLdb
 import MySQLdb.cursors
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.db.connect import error_code, is_connection_lost
-from wpmigrate.full_access.db.row_stream import CODEC, PathLike, RowWriter
+from wpmigrate.full_access.db.row_stream import CODEC, RowWriter
 from wpmigrate.full_access.db.sql import as_str, current_database, primary_key, query, quote_ident
 from wpmigrate.full_access.db.table_prefix import select_site_tables, validate_prefix
 from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
@@ -140,7 +141,7 @@ def _export_table(conn: MySQLdb.Connection, table: str, meta: dict[str, Any], wr
 
 def export_database(
     conn: MySQLdb.Connection,
-    out_dir: PathLike,
+    out_dir: StoragePath,
     *,
     table_prefix: str,
     page_rows: int = 5000,

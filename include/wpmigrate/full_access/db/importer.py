@@ -27,9 +27,10 @@ from typing import Any
 import MySQLdb
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.db.connect import error_code, is_connection_lost
 from wpmigrate.full_access.db.exporter import MANIFEST_FORMAT
-from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, PathLike
+from wpmigrate.full_access.db.row_stream import ArtifactCorrupt
 from wpmigrate.full_access.db.sql import as_str, current_database, query, quote_ident
 from wpmigrate.full_access.db.table_loader import PACKET_MARGIN, Rewriter, TableLoader
 from wpmigrate.full_access.db.table_prefix import (
@@ -119,7 +120,7 @@ def _fix_collations(sql: str, known: set[str], mapped: dict[str, str]) -> str:
 
 
 class _Import:
-    def __init__(self, conn: MySQLdb.Connection, in_dir: PathLike, source_prefix: str, target_prefix: str,
+    def __init__(self, conn: MySQLdb.Connection, in_dir: StoragePath, source_prefix: str, target_prefix: str,
                  rewriter: Rewriter, preserve_options: Sequence[str], service_users: Sequence[str],
                  skip_columns: Collection[tuple[str, str]], progress: ProgressThrottle) -> None:
         self.conn, self.in_dir = conn, in_dir
@@ -342,7 +343,7 @@ class _Import:
 
 def import_database(
     conn: MySQLdb.Connection,
-    in_dir: PathLike,
+    in_dir: StoragePath,
     *,
     source_prefix: str,
     target_prefix: str,

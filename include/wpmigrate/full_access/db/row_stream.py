@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any
 
 import msgpack
+
+from wpmigrate.core.storage import StoragePath
 
 FORMAT = "wpmigrate-rows"
 VERSION = 1
@@ -33,13 +35,6 @@ Value = None | int | bytes
 Row = tuple[Value, ...]
 
 
-class PathLike(Protocol):
-    def __truediv__(self, other: str) -> PathLike: ...
-    def open(self, mode: str = ...) -> Any: ...
-    def exists(self) -> bool: ...
-    def mkdir(self, *, parents: bool = ..., exist_ok: bool = ...) -> None: ...
-
-
 class ArtifactCorrupt(Exception):
     """The artifact's content does not match its recorded sha256 or format."""
 
@@ -48,8 +43,8 @@ class RowWriter:
     """Streaming writer; use as a context manager. ``rows``, ``bytes`` and ``sha256``
     are final after ``close()``."""
 
-    def __init__(self, path: PathLike, columns: Sequence[str]) -> None:
-        self._fh: BinaryIO = path.open("wb")
+    def __init__(self, path: StoragePath, columns: Sequence[str]) -> None:
+        self._fh: IO[bytes] = path.open("wb")
         self._hash = hashlib.sha256()
         self._packer = msgpack.Packer(use_bin_type=True, autoreset=True)
         self._buf = bytearray()
@@ -102,10 +97,10 @@ class RowReader:
     ``expected_sha256`` is given, a mismatch raises ArtifactCorrupt after the last row,
     before iteration ends, so a caller never commits a half-verified table."""
 
-    def __init__(self, path: PathLike, expected_sha256: str | None = None) -> None:
+    def __init__(self, path: StoragePath, expected_sha256: str | None = None) -> None:
         self._path = path
         self._expected = expected_sha256
-        self._fh: BinaryIO = path.open("rb")
+        self._fh: IO[bytes] = path.open("rb")
         self._hash = hashlib.sha256()
         self._unpacker = msgpack.Unpacker(raw=False, use_list=False, max_buffer_size=_MAX_BUFFER)
         self.columns: list[str] = []
@@ -171,7 +166,7 @@ class RowReader:
         self.close()
 
 
-def sha256_of(path: PathLike) -> str:
+def sha256_of(path: StoragePath) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(_READ_BYTES):

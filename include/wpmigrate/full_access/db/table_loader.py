@@ -18,8 +18,9 @@ from typing import Any, Protocol
 import MySQLdb
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.db.connect import error_code, is_connection_lost
-from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, PathLike, RowReader
+from wpmigrate.full_access.db.row_stream import ArtifactCorrupt, RowReader
 from wpmigrate.full_access.db.sql import as_str, query, quote_ident
 from wpmigrate.full_access.db.table_prefix import map_option_name, map_usermeta_key, unprefixed
 from wpmigrate.full_access.progress_throttle import ProgressThrottle
@@ -145,7 +146,7 @@ class TableLoader:
         return b"(" + b",".join(self._literal(v, c) for v, c in zip(values, self.cols, strict=True)) + b")"
 
     # -- loading --------------------------------------------------------------------
-    def load(self, path: PathLike) -> int:
+    def load(self, path: StoragePath) -> int:
         imp = self.imp
         reader = RowReader(path, self.meta["sha256"])
         if reader.columns != self.names:

@@ -39,6 +39,7 @@ from typing import Any
 import paramiko
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.files.manifest import (
     FILES_DIR,
     FORMAT,
@@ -47,7 +48,6 @@ from wpmigrate.full_access.files.manifest import (
     SUMMARY_NAME,
     VERSION,
     ManifestEntry,
-    StoragePath,
     write_lines,
 )
 from wpmigrate.full_access.files.manifest_parts import PartWriter, existing_parts

@@ -29,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.files.manifest import (
     CHUNK,
     FILES_DIR,
@@ -36,7 +37,6 @@ from wpmigrate.full_access.files.manifest import (
     SUMMARY_NAME,
     ManifestEntry,
     ManifestError,
-    StoragePath,
     file_sha256,
     iter_manifest_lines,
     join_safe,

@@ -12,7 +12,8 @@ import re
 import threading
 import time
 
-from wpmigrate.full_access.files.manifest import ManifestEntry, StoragePath, write_lines
+from wpmigrate.core.storage import StoragePath
+from wpmigrate.full_access.files.manifest import ManifestEntry, write_lines
 
 _PART_RE = re.compile(r"^a(\d{5})-(\d{6})\.jsonl$")
 

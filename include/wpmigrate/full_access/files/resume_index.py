@@ -17,13 +17,13 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.files.manifest import (
     MANIFEST_NAME,
     PARTS_DIR,
     SUMMARY_NAME,
     ManifestEntry,
     ManifestError,
-    StoragePath,
     iter_manifest,
     read_json,
 )

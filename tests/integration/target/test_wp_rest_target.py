@@ -11,7 +11,7 @@ import pytest
 
 from tests.support import wordpress_checks as wc
 from wpmigrate.core.errors import MigrationError
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 
 pytestmark = pytest.mark.sandbox
 
