@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -173,24 +174,16 @@ def transform_strings(
 # --------------------------------------------------------------------------- walker
 
 
+@dataclass(slots=True)
 class _Ctx:
-    __slots__ = ("fn", "keys", "max_depth", "nested", "on_skip", "visit")
+    """What a transform asked for, shared by the walks of nested strings."""
 
-    def __init__(
-        self,
-        fn: Callable[[bytes], bytes],
-        visit: Callable[[bytes], bool] | None,
-        on_skip: Callable[[str, bytes], None] | None,
-        keys: bool,
-        nested: bool,
-        max_depth: int,
-    ) -> None:
-        self.max_depth = max_depth
-        self.fn = fn
-        self.visit = visit
-        self.on_skip = on_skip
-        self.keys = keys
-        self.nested = nested
+    fn: Callable[[bytes], bytes]
+    visit: Callable[[bytes], bool] | None
+    on_skip: Callable[[str, bytes], None] | None
+    keys: bool
+    nested: bool
+    max_depth: int
 
 
 def _transform(value: bytes, ctx: _Ctx, level: int) -> bytes | None:
