@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_MAX_DEPTH",
@@ -166,66 +167,80 @@ def transform_strings(
     Raises ``SerializedFormatError`` when ``value`` is not well-formed; nothing is
     returned half-transformed.
     """
-    start = len(value) - len(value.lstrip(PHP_TRIM_CHARS))
-    stop = max(start, len(value.rstrip(PHP_TRIM_CHARS)))
-    ctx = _Ctx(fn, visit, on_skip, keys, nested, max_depth)
-    end, rebuilt = _walk(value, start, stop, ctx, max_depth, 0)
-    if end != stop:
-        raise SerializedFormatError("trailing bytes after the serialized value", end)
-    if rebuilt is None:
-        return value
-    return value[:start] + rebuilt + value[stop:]
+    new = _transform(value, _Ctx(fn, visit, on_skip, keys, nested, max_depth), 0)
+    return value if new is None else new
 
 
 # --------------------------------------------------------------------------- walker
 
 
+@dataclass(slots=True)
 class _Ctx:
-    __slots__ = ("fn", "keys", "max_depth", "nested", "on_skip", "visit")
+    """What a transform asked for, shared by the walks of nested strings."""
 
-    def __init__(
-        self,
-        fn: Callable[[bytes], bytes],
-        visit: Callable[[bytes], bool] | None,
-        on_skip: Callable[[str, bytes], None] | None,
-        keys: bool,
-        nested: bool,
-        max_depth: int,
-    ) -> None:
-        self.max_depth = max_depth
-        self.fn = fn
-        self.visit = visit
-        self.on_skip = on_skip
-        self.keys = keys
-        self.nested = nested
+    fn: Callable[[bytes], bytes]
+    visit: Callable[[bytes], bool] | None
+    on_skip: Callable[[str, bytes], None] | None
+    keys: bool
+    nested: bool
+    max_depth: int
 
 
-def _string_payload(ctx: _Ctx, payload: bytes, level: int) -> bytes:
-    """New payload for one string value (``payload`` itself when unchanged); the
-    caller has already applied ``visit``."""
+def _transform(value: bytes, ctx: _Ctx, level: int) -> bytes | None:
+    """Walk the one serialized value in ``value`` (PHP whitespace around it is kept):
+    the rebuilt bytes, or None when no string changed."""
+    start = len(value) - len(value.lstrip(PHP_TRIM_CHARS))
+    stop = max(start, len(value.rstrip(PHP_TRIM_CHARS)))
+    end, rebuilt = _walk(value, start, stop, ctx, ctx.max_depth, level)
+    if end != stop:
+        raise SerializedFormatError("trailing bytes after the serialized value", end)
+    if rebuilt is None:
+        return None
+    return value[:start] + rebuilt + value[stop:]
+
+
+def _new_payload(ctx: _Ctx, payload: bytes, level: int) -> bytes | None:
+    """The new payload of one non-empty string (key or value), None when unchanged."""
+    if ctx.visit is not None and not ctx.visit(payload):
+        return None
     if ctx.nested and len(payload) >= 4 and is_serialized(payload):
         if level + 1 >= MAX_NESTED_LEVELS:
             if ctx.on_skip is not None:
                 ctx.on_skip("nested_too_deep", payload)
-            return payload
-        lead = len(payload) - len(payload.lstrip(PHP_TRIM_CHARS))
-        stop = len(payload.rstrip(PHP_TRIM_CHARS))
+            return None
         try:
-            end, rebuilt = _walk(payload, lead, stop, ctx, ctx.max_depth, level + 1)
-            if end != stop:
-                raise SerializedFormatError("trailing bytes after the serialized value", end)
+            new = _transform(payload, ctx, level + 1)
         except SerializedFormatError:
             if ctx.on_skip is not None:
                 ctx.on_skip("nested_malformed", payload)
-            return payload
-        if rebuilt is None:
-            return payload
-        return payload[:lead] + rebuilt + payload[stop:]
-    return ctx.fn(payload)
+            return None
+    else:
+        new = ctx.fn(payload)
+    return None if new is None or new == payload else new
 
 
-def _unescape(data: bytes, pos: int, length: int, end: int) -> tuple[bytes, int]:
-    """Decode an ``S:`` payload (``\\xx`` hex escapes); returns (bytes, position after)."""
+def _splice(data: bytes, start: int, stop: int, edits: list[tuple[int, int, bytes]]) -> bytes:
+    """``data[start:stop]`` with each (token start, token end, payload) written as a
+    plain ``s:`` token (which every PHP reads the same, also in place of ``S:``)."""
+    pieces: list[bytes] = []
+    copied = start
+    for token_start, token_end, payload in edits:
+        pieces += (data[copied:token_start], b's:%d:"' % len(payload), payload, b'";')
+        copied = token_end
+    pieces.append(data[copied:stop])
+    return b"".join(pieces)
+
+
+def _escaped_string(data: bytes, pos: int, end: int) -> tuple[bytes, int]:
+    """Parse an ``S:len:"..";`` token (``\\xx`` hex escapes) at ``pos``: returns
+    (decoded payload, position after the token)."""
+    m = _ESC_STR.match(data, pos, end)
+    if m is None:
+        raise SerializedFormatError("bad S: string", pos)
+    length = int(m[1])
+    if length > end - m.end():
+        raise SerializedFormatError("S: string longer than the data", pos)
+    pos = m.end()
     out = bytearray()
     for _ in range(length):
         if pos >= end:
@@ -240,7 +255,9 @@ def _unescape(data: bytes, pos: int, length: int, end: int) -> tuple[bytes, int]
         else:
             out.append(c)
             pos += 1
-    return bytes(out), pos
+    if not data.startswith(b'";', pos, end):
+        raise SerializedFormatError("bad S: string terminator", pos)
+    return bytes(out), pos + 2
 
 
 def _count(data: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -270,14 +287,14 @@ def _walk(
     """Parse one value in ``data[pos:end]``; returns (end offset, rebuilt bytes or None).
 
     Iterative: containers are an explicit stack, so nesting depth costs no Python
-    recursion. ``ctx`` None means validate only. Rebuilt output is collected as
-    pieces: unchanged spans are sliced once, when a changed string forces a flush.
-    One loop turn handles a whole element (key and value): this is the hot loop.
+    recursion. ``ctx`` None means validate only. Changed strings are collected as
+    edits and spliced in once at the end. One loop turn handles a whole element (key
+    and value): this is the hot loop, so the common tokens (``s:``, ``i:``) are parsed
+    inline, not by a function per token.
     """
     keys = ctx is not None and ctx.keys
-    visit = ctx.visit if ctx is not None else None
-    pieces: list[bytes] | None = None
-    copied = pos
+    edits: list[tuple[int, int, bytes]] = []
+    start = pos
     # Reference slots PHP would push (1 = holds an object, a valid r: target);
     # only needed when the bytes hold a reference token at all.
     track = b"R:" in data or b"r:" in data
@@ -308,6 +325,8 @@ def _walk(
                 raise SerializedFormatError("unexpected end in key", pos)
             c = data[pos]
             if c == _s:
+                # The value's s: parse below, repeated on purpose: a helper call per
+                # string token costs the walker about 7%.
                 m = str_match(data, pos, end)
                 if m is None:
                     raise SerializedFormatError("bad string key", pos)
@@ -316,14 +335,9 @@ def _walk(
                 if not data.startswith(b'";', p1, end):
                     raise SerializedFormatError("bad string key length", pos)
                 if keys and ctx is not None and not is_obj[-1] and p1 > p0:
-                    old = data[p0:p1]
-                    if visit is None or visit(old):
-                        new = _string_payload(ctx, old, level)
-                        if new is not old and new != old:
-                            if pieces is None:
-                                pieces = []
-                            pieces += (data[copied:pos], b's:%d:"' % len(new), new, b'";')
-                            copied = p1 + 2
+                    new = _new_payload(ctx, data[p0:p1], level)
+                    if new is not None:
+                        edits.append((pos, p1 + 2, new))
                 pos = p1 + 2
             elif c == _i:
                 m = int_match(data, pos, end)
@@ -331,16 +345,7 @@ def _walk(
                     raise SerializedFormatError("bad integer key", pos)
                 pos = m.end()
             elif c == _S:
-                m = _ESC_STR.match(data, pos, end)
-                if m is None:
-                    raise SerializedFormatError("bad S: key", pos)
-                length = int(m[1])
-                if length > end - m.end():
-                    raise SerializedFormatError("S: key longer than the data", pos)
-                _, p1 = _unescape(data, m.end(), length, end)
-                if not data.startswith(b'";', p1, end):
-                    raise SerializedFormatError("bad S: key terminator", p1)
-                pos = p1 + 2
+                pos = _escaped_string(data, pos, end)[1]
             else:
                 raise SerializedFormatError("array/object key must be i: or s:", pos)
 
@@ -359,14 +364,9 @@ def _walk(
             if track:
                 slots.append(0)
             if ctx is not None and p1 > p0:
-                old = data[p0:p1]
-                if visit is None or visit(old):
-                    new = _string_payload(ctx, old, level)
-                    if new is not old and new != old:
-                        if pieces is None:
-                            pieces = []
-                        pieces += (data[copied:pos], b's:%d:"' % len(new), new, b'";')
-                        copied = p1 + 2
+                new = _new_payload(ctx, data[p0:p1], level)
+                if new is not None:
+                    edits.append((pos, p1 + 2, new))
             pos = p1 + 2
         elif c == _i:
             m = int_match(data, pos, end)
@@ -467,26 +467,14 @@ def _walk(
                     slots[-1] = 1
             pos = m.end()
         elif c == _S:
-            m = _ESC_STR.match(data, pos, end)
-            if m is None:
-                raise SerializedFormatError("bad S: string", pos)
-            length = int(m[1])
-            if length > end - m.end():
-                raise SerializedFormatError("S: string longer than the data", pos)
-            decoded, p1 = _unescape(data, m.end(), length, end)
-            if not data.startswith(b'";', p1, end):
-                raise SerializedFormatError("bad S: string terminator", p1)
+            decoded, after = _escaped_string(data, pos, end)
             if track:
                 slots.append(0)
-            if ctx is not None and decoded and (visit is None or visit(decoded)):
-                new = _string_payload(ctx, decoded, level)
-                if new is not decoded and new != decoded:
-                    # Re-emitted in the plain s: form, which every PHP reads the same.
-                    if pieces is None:
-                        pieces = []
-                    pieces += (data[copied:pos], b's:%d:"' % len(new), new, b'";')
-                    copied = p1 + 2
-            pos = p1 + 2
+            if ctx is not None and decoded:
+                new = _new_payload(ctx, decoded, level)
+                if new is not None:
+                    edits.append((pos, after, new))
+            pos = after
         elif c == _E:
             m = _ENUM.match(data, pos, end)
             if m is None:
@@ -507,7 +495,6 @@ def _walk(
         if not rem:
             break
 
-    if pieces is None:
+    if not edits:
         return pos, None
-    pieces.append(data[copied:pos])
-    return pos, b"".join(pieces)
+    return pos, _splice(data, start, pos, edits)
