@@ -37,7 +37,7 @@ from wpmigrate.full_access.stats import site_stats
 from wpmigrate.full_access.verify import verifier as verify
 from wpmigrate.full_access.wp_site import parse_table_prefix, site_facts
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_keys import origin_of
 from wpmigrate_airflow.dag_support import window_start

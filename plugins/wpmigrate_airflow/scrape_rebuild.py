@@ -59,7 +59,7 @@ from wpmigrate.scrape_rebuild.records import (
     write_jsonl,
 )
 from wpmigrate.scrape_rebuild.scrape import normalised_text
-from wpmigrate.scrape_rebuild.wp_rest_target import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_guard import guarded_client
 from wpmigrate.web.url_keys import origin_of
