@@ -83,6 +83,34 @@ def test_params_refuse_bad_conf(dagbag: DagBag, change, why: str) -> None:
         _validate(dagbag.dags["wp_migration_full_access"], conf)
 
 
+def _ssh_route(conf: dict) -> dict:
+    conf["source_access"] = {"route": "ssh", "sftp_conn_id": "src_ssh", "wp_root": "/srv/www"}
+    return conf
+
+
+def test_params_accept_the_ssh_route_without_a_database_connection(dagbag: DagBag) -> None:
+    values = _validate(dagbag.dags["wp_migration_full_access"], _ssh_route(_conf()))
+    assert values["source_access"]["route"] == "ssh" and "db_conn_id" not in values["source_access"]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda c: c["source_access"].pop("db_conn_id"), "sftp_db (the default) needs db_conn_id"),
+        (lambda c: c["source_access"].update(route="sftp_db", db_conn_id=None) or c["source_access"].pop(
+            "db_conn_id"), "sftp_db named explicitly needs db_conn_id"),
+        (lambda c: _ssh_route(c)["source_access"].update(route="telnet"), "unknown route"),
+        (lambda c: _ssh_route(c)["source_access"].pop("sftp_conn_id"), "ssh needs the SSH login"),
+        (lambda c: _ssh_route(c)["source_access"].update(db_password="x"), "no secrets in conf"),
+    ],
+)
+def test_params_refuse_bad_routes(dagbag: DagBag, change, why: str) -> None:
+    conf = _conf()
+    change(conf)
+    with pytest.raises(ParamValidationError):
+        _validate(dagbag.dags["wp_migration_full_access"], conf)
+
+
 def test_scrape_rebuild_shape(dagbag: DagBag) -> None:
     dag = dagbag.dags["wp_migration_scrape_rebuild"]
     down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
