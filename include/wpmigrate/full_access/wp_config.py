@@ -73,7 +73,7 @@ _OPS = re.compile(
     rb"<<<|\?\?=|===|!==|\*\*=|<=>|\.\.\.|::|->|\?->|=>|==|!=|<>|<=|>=|&&|\|\||\?\?|\+\+|--|"
     rb"[.+\-*/%&|^]=|<<=|>>=|<<|>>|[^\s]"
 )
-_HEREDOC = re.compile(rb"<<<[ \t]*(['\"]?)([A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*)\1\r?\n")
+_HEREDOC = re.compile(rb"<<<[ \t]*(['\"]?)(" + _NAME + rb")\1\r?\n")
 _SQ_ESCAPE = re.compile(rb"\\([\\'])")
 _DQ_ESCAPE = re.compile(
     rb"\\(?:([nrtvef\\$\"])|([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u\{([0-9A-Fa-f]+)\})"
@@ -204,6 +204,9 @@ class _Def:
 
 _INCLUDES = {"include", "include_once", "require", "require_once"}
 _CONTROL = {"if", "else", "elseif", "while", "for", "foreach", "switch", "case", "default", "do"}
+# Alternative syntax: "if (...):" opens a block that "endif;" closes.
+_ALT_OPEN = {"if", "while", "for", "foreach", "switch"}
+_ALT_END = {"endif", "endwhile", "endfor", "endforeach", "endswitch"}
 # Loaders that set values from elsewhere (Bedrock, vlucas/phpdotenv, ini files).
 _LOADERS = {"dotenv", "createimmutable", "createunsafeimmutable", "createmutable", "safeload",
             "parse_ini_file", "putenv", "env"}
@@ -269,8 +272,15 @@ def _scan(toks: list[_Tok]) -> _Scan:
             depth = max(0, depth + {"{": 1, "}": -1}.get(t.text, 0))
             stmt_start = i + 1
             continue
+        head = toks[stmt_start].text.lower()
+        if t.text == ":" and head in _CONTROL and prev in (")", "else"):
+            depth += head in _ALT_OPEN  # "else:"/"elseif (...):" stay in the open block
+            stmt_start = i + 1
+            continue
+        if t.kind == "id" and t.text.lower() in _ALT_END:
+            depth = max(0, depth - 1)
         # In a block, or a braceless if/else: may not run. "defined(X) || define(X, v)" too.
-        cond = (depth > 0 or toks[stmt_start].text.lower() in _CONTROL
+        cond = (depth > 0 or head in _CONTROL
                 or prev in ("?", ":", "&&", "||", "and", "or", "??"))
         name = t.text.lower().split("\\")[-1] if t.kind == "id" else ""
         if name in _INCLUDES:

@@ -384,6 +384,16 @@ def test_differing_branches_are_refused() -> None:
     assert_no_values(err, ["staging", "prod-db", "password_here", "username_here"])
 
 
+def test_differing_branches_in_alternative_syntax_are_refused() -> None:
+    config = SAMPLE.replace(
+        b"define( 'DB_NAME', 'database_name_here' );",
+        b"if ( getenv( 'STAGING' ) ):\n define( 'DB_USER', 'same' );\n define( 'DB_NAME', 'staging_db' );\n"
+        b"else:\n define( 'DB_NAME', 'prod_db' );\nendif;")
+    err = refused(config)
+    assert err.message.startswith("DB_NAME in wp-config.php is defined differently in branches")
+    assert_no_values(err, ["staging_db", "prod_db"])
+
+
 def test_missing_value_without_includes() -> None:
     err = refused(SAMPLE.replace(b"define( 'DB_USER', 'username_here' );", b""))
     assert err.message == "wp-config.php does not define DB_USER; " + WAY_OUT + " instead"
