@@ -35,7 +35,8 @@ from wpmigrate.full_access.files import importer as files_import
 from wpmigrate.full_access.files.manifest import MANIFEST_NAME, iter_manifest
 from wpmigrate.full_access.stats import site_stats
 from wpmigrate.full_access.verify import verifier as verify
-from wpmigrate.full_access.wp_site import parse_table_prefix, site_facts
+from wpmigrate.full_access.wp_config import parse_table_prefix
+from wpmigrate.full_access.wp_site import site_facts
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
 from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source

@@ -1,21 +1,13 @@
-"""Read-only facts about a WordPress installation: its config file and its options."""
+"""Read-only facts about a WordPress installation's database: its options and tables.
+
+(Its config file is read by wp_config.)
+"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-
-# $table_prefix = 'wp_';  (single or double quotes, any spacing)
-_PREFIX_RE = re.compile(rb"""^\s*\$table_prefix\s*=\s*(['"])([A-Za-z0-9_]+)\1\s*;""", re.M)
-
-
-def parse_table_prefix(wp_config: bytes) -> str:
-    match = _PREFIX_RE.search(wp_config)
-    if not match:
-        raise MigrationError(ErrorCode.NOT_WORDPRESS, "wp-config.php has no $table_prefix")
-    return match.group(2).decode()
 
 
 def get_option(conn: Any, prefix: str, name: str) -> bytes | None:

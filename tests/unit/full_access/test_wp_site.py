@@ -1,7 +1,7 @@
 import pytest
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.wp_site import parse_table_prefix
+from wpmigrate.full_access.wp_config import parse_table_prefix
 
 
 def test_prefix_from_a_real_looking_config() -> None:
