@@ -417,6 +417,33 @@ def test_ssh_source_database_has_no_tcp_port(ssh_source: SandboxState) -> None:
         conn.close()
 
 
+def test_ssh_source_database_is_reachable_through_the_ssh_login(
+        ssh_source: SandboxState, tmp_path: Path) -> None:
+    """The one way in: the SSH login forwards a local socket to the server's (streamlocal)."""
+    ssh = _ssh(ssh_source)
+    local = tmp_path / "forwarded.sock"
+    tunnel = subprocess.Popen(
+        ["ssh", "-N", "-i", ssh_source.sftp.key_file, "-p", str(ssh_source.sftp.port),
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+         "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:{ssh.db_socket}",
+         f"{ssh_source.sftp.user}@{ssh_source.sftp.host}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not local.exists() and tunnel.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert local.exists(), f"no forward (ssh exited {tunnel.poll()})"
+        conn = MySQLdb.connect(unix_socket=str(local), user=ssh.db_user, password=ssh.db_password,
+                               database=ssh.db_name, charset="utf8mb4")
+        try:
+            assert _query(conn, "SELECT CURRENT_USER()") == [(f"{ssh.db_user}@localhost",)]
+        finally:
+            conn.close()
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=10)
+
+
 def test_ssh_source_wp_config_names_the_socket(ssh_source: SandboxState) -> None:
     ssh = _ssh(ssh_source)
     config = _sftp_read(ssh_source, f"{ssh.docroot}/wp-config.php")  # as the ssh route reads it
