@@ -1,5 +1,6 @@
 """Shared fixtures. ``sandbox`` starts (or reuses) the real WordPress sandbox once per
-session; ``fresh_target`` puts its target back to the freshly installed state."""
+session; ``fresh_target`` puts its target back to the freshly installed state;
+``ssh_source`` adds the socket-only source of the ``ssh`` route."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def sandbox() -> Iterator[SandboxState]:
     yield state
     if not was_up:
         build.down()
+
+
+@pytest.fixture(scope="session")
+def ssh_source(sandbox: SandboxState) -> SandboxState:
+    """The sandbox with its ssh source (``state.ssh_source``, also set on ``sandbox``): built
+    on first use, stopped with the sandbox. Its query log is not reset here."""
+    return build.up_ssh_source(sandbox)
 
 
 @pytest.fixture

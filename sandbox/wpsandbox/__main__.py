@@ -1,4 +1,5 @@
-"""CLI: ``PYTHONPATH=sandbox python -m wpsandbox {up,down,status,env,conf,reset-target,source-rest}``."""
+"""CLI: ``PYTHONPATH=sandbox python -m wpsandbox
+{up,down,status,env,conf,reset-target,source-rest,ssh-source}``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import sys
 import time
 
 from wpsandbox import build
-from wpsandbox.state import airflow_connections, load, mode_a_conf, mode_b_conf, state_path
+from wpsandbox.state import (
+    airflow_connections,
+    load,
+    mode_a_conf,
+    mode_a_ssh_conf,
+    mode_b_conf,
+    state_path,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     p_conf = sub.add_parser("conf", help="print a DAG conf for the sandbox (JSON)")
     p_conf.add_argument("--migration-id", default=None)
     p_conf.add_argument("--mode", choices=["full_access", "scrape_rebuild"], default="full_access")
+    p_conf.add_argument("--route", choices=["sftp_db", "ssh"], default="sftp_db",
+                        help="full_access only: ssh needs `ssh-source` first")
     sub.add_parser("reset-target", help="restore the target to its freshly installed state")
     p_rest = sub.add_parser("source-rest", help="open or close the source's REST API")
     p_rest.add_argument("mode", choices=["on", "off"])
+    p_ssh = sub.add_parser("ssh-source", help="add the socket-only ssh source (reuses a healthy one)")
+    p_ssh.add_argument("--reset-log", action="store_true", help="only empty its query log")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -51,8 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in airflow_connections(load()).items():
             print(f"export {name}={shlex.quote(value)}")
     elif args.command == "conf":
-        make = mode_b_conf if args.mode == "scrape_rebuild" else mode_a_conf
-        print(json.dumps(make(load(), args.migration_id), indent=2))
+        if args.mode == "scrape_rebuild":
+            conf = mode_b_conf(load(), args.migration_id)
+        else:
+            make = mode_a_ssh_conf if args.route == "ssh" else mode_a_conf
+            conf = make(load(), args.migration_id)
+        print(json.dumps(conf, indent=2))
     elif args.command == "reset-target":
         started = time.monotonic()
         build.reset_target()
@@ -60,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "source-rest":
         build.set_source_rest(args.mode == "on")
         print(f"source REST API {args.mode}")
+    elif args.command == "ssh-source":
+        if args.reset_log:
+            build.reset_ssh_source_query_log(load())
+            print("ssh source query log emptied")
+            return 0
+        started = time.monotonic()
+        ssh = build.up_ssh_source(load()).ssh_source
+        assert ssh is not None
+        print(f"ssh source {ssh.url} ready in {time.monotonic() - started:.1f}s")
+        print(f"  wp_root {ssh.docroot}  socket {ssh.db_socket}  query log {ssh.query_log}")
     return 0
 
 

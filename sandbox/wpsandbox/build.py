@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wpsandbox import query_log
 from wpsandbox.services import PrivateMariaDB, PrivateSshd, free_port, start_group, wait_for_port
 from wpsandbox.state import (
     STATE_VERSION,
@@ -32,6 +33,7 @@ from wpsandbox.state import (
     SandboxState,
     Sftp,
     Site,
+    SshSource,
     StaticSite,
     home_dir,
     load,
@@ -47,7 +49,8 @@ DEFAULT_POSTMETA_ROWS = 50_000
 HOST = "127.0.0.1"
 # Everything the sandbox creates under its home, so a rebuild removes only its own files.
 TEMPLATE = "wordpress-template"  # survives rebuilds (not in OWNED)
-OWNED = ("db", "sshd", "source", "target", "static", "logs", "state.json", "state.tmp", "pids")
+OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "logs", "state.json", "state.tmp", "pids")
+SSH_SOURCE = "ssh-source"
 
 
 class SandboxError(RuntimeError):
@@ -140,7 +143,8 @@ def _stop_everything(home: Path) -> list[int]:
     if pid_file.exists():
         pids += [int(line) for line in pid_file.read_text().split() if line.strip().isdigit()]
     with contextlib.suppress(Exception):
-        pids += load(home).pids
+        state = load(home)
+        pids += state.pids + (state.ssh_source.pids if state.ssh_source else [])
     _kill_all(pids)
     pid_file.unlink(missing_ok=True)
     return sorted(set(pids))
@@ -221,7 +225,7 @@ def _wordpress_template(home: Path) -> Path:
     return template
 
 
-def _copy_wordpress(spec: _SiteSpec, template: Path, db_port: int) -> None:
+def _copy_wordpress(spec: _SiteSpec, template: Path, db_host: str, shared_host: bool = False) -> None:
     """A site is the template with a normal wp-config.php. Core files are hard links (nothing
     writes core: updates are off); wp-content, which migrations write, is a real copy."""
     spec.docroot.parent.mkdir(parents=True, exist_ok=True)
@@ -229,36 +233,51 @@ def _copy_wordpress(spec: _SiteSpec, template: Path, db_port: int) -> None:
     shutil.rmtree(spec.docroot / "wp-content")
     subprocess.run(["cp", "-a", str(template / "wp-content"), str(spec.docroot / "wp-content")], check=True)
     (spec.docroot / ".wpsandbox-version.php").unlink()
+    (spec.docroot / "wp-config.php").write_text(_wp_config(spec, db_host, shared_host))
+
+
+def _wp_config(spec: _SiteSpec, db_host: str, shared_host: bool) -> str:
+    """``shared_host`` writes it the way wp-config-sample.php and hosting panels do
+    (``define( 'DB_HOST', 'localhost:/path/mysqld.sock' );`` with comments), which is what
+    the ``ssh`` route parses on real hosts."""
+    def define(key: str, value: str) -> str:
+        return f"define( '{key}', {value} );" if shared_host else f"define('{key}', {value});"
+
     salts = "\n".join(
-        f"define('{key}', '{secrets.token_urlsafe(48)}');"
+        define(key, f"'{secrets.token_urlsafe(48)}'")
         for key in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
                     "AUTH_SALT", "SECURE_AUTH_SALT", "LOGGED_IN_SALT", "NONCE_SALT")
     )
-    (spec.docroot / "wp-config.php").write_text(f"""<?php
-// Written by wpsandbox for the {spec.name} site.
-define('DB_NAME', '{spec.db_name}');
-define('DB_USER', '{spec.db_user}');
-define('DB_PASSWORD', '{spec.db_password}');
-define('DB_HOST', '{HOST}:{db_port}');
-define('DB_CHARSET', 'utf8mb4');
-define('DB_COLLATE', '');
+    database = "\n".join(define(key, f"'{value}'") for key, value in (
+        ("DB_NAME", spec.db_name), ("DB_USER", spec.db_user), ("DB_PASSWORD", spec.db_password),
+        ("DB_HOST", db_host), ("DB_CHARSET", "utf8mb4"), ("DB_COLLATE", "")))
+    if shared_host:
+        head = ("/**\n * The base configuration for WordPress\n *\n * @package WordPress\n */\n\n"
+                "// ** Database settings - You can get this info from your web host ** //")
+        salts = ("/**#@+\n * Authentication unique keys and salts.\n */\n" + salts + "\n/**#@-*/\n\n"
+                 "/**\n * WordPress database table prefix.\n */")
+    else:
+        head = f"// Written by wpsandbox for the {spec.name} site."
+    return f"""<?php
+{head}
+{database}
 {salts}
 $table_prefix = '{spec.prefix}';
-define('WP_HOME', '{spec.url}');
-define('WP_SITEURL', '{spec.url}');
-define('FS_METHOD', 'direct');
-define('DISABLE_WP_CRON', true);
-define('AUTOMATIC_UPDATER_DISABLED', true);
+{define("WP_HOME", f"'{spec.url}'")}
+{define("WP_SITEURL", f"'{spec.url}'")}
+{define("FS_METHOD", "'direct'")}
+{define("DISABLE_WP_CRON", "true")}
+{define("AUTOMATIC_UPDATER_DISABLED", "true")}
 // Application passwords over plain http need a local environment.
-define('WP_ENVIRONMENT_TYPE', 'local');
+{define("WP_ENVIRONMENT_TYPE", "'local'")}
 // No internet here: fail fast instead of waiting for api.wordpress.org.
-define('WP_HTTP_BLOCK_EXTERNAL', true);
-define('WP_DEBUG', false);
+{define("WP_HTTP_BLOCK_EXTERNAL", "true")}
+{define("WP_DEBUG", "false")}
 if (!defined('ABSPATH')) {{
     define('ABSPATH', __DIR__ . '/');
 }}
 require_once ABSPATH . 'wp-settings.php';
-""")
+"""
 
 
 def _add_source_files(docroot: Path) -> None:
@@ -427,14 +446,14 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
     template = _wordpress_template(home)
 
     def make_source() -> None:
-        _copy_wordpress(source, template, db.port)
+        _copy_wordpress(source, template, f"{HOST}:{db.port}")
         _add_source_files(source.docroot)
 
     def make_static() -> None:
         shutil.copytree(ASSETS / "static", home / "static" / "www")
 
     def make_target() -> None:
-        _copy_wordpress(target, template, db.port)
+        _copy_wordpress(target, template, f"{HOST}:{db.port}")
         _add_target_files(target.docroot)
 
     with ThreadPoolExecutor(max_workers=5) as pool:
@@ -524,6 +543,135 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
     return state
 
 
+# ---------------------------------------------------------------- the ssh source
+
+def _ssh_db(ssh: SshSource) -> PrivateMariaDB:
+    return PrivateMariaDB(Path(ssh.db_dir), pid=ssh.db_pid, networking=False)
+
+
+def _require_ssh_source(state: SandboxState) -> SshSource:
+    if state.ssh_source is None:
+        raise SandboxError("the sandbox has no ssh source: run build.up_ssh_source(state) first")
+    return state.ssh_source
+
+
+def _socket_open(path: str) -> bool:
+    # A bare connect, no login: a health check must not add entries to the query log.
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(path) == 0
+
+
+def ssh_source_healthy(ssh: SshSource) -> bool:
+    """Both processes alive, the socket accepting and the site answering (its page load
+    does show in the query log)."""
+    if not (all(alive(pid) for pid in ssh.pids) and _socket_open(ssh.db_socket)):
+        return False
+    return any(_http_status(ssh.url + "/", timeout=15) == 200 for _ in range(2))
+
+
+def up_ssh_source(state: SandboxState | None = None) -> SandboxState:
+    """Add the ssh source (state.SshSource) to the running sandbox, or reuse a healthy one;
+    the state is saved and ``state.ssh_source`` is set in place too. ``down`` stops it and the
+    next full build removes it."""
+    given = state or load()
+    home = Path(given.home)
+    with _locked(home):
+        current = load(home)
+        if current.ssh_source is None or not ssh_source_healthy(current.ssh_source):
+            if current.ssh_source is not None:
+                _kill_all(current.ssh_source.pids)
+            started: list[int] = []
+            try:
+                current.ssh_source = _build_ssh_source(home, current, started)
+            except BaseException:
+                _kill_all(started)  # nothing half-built keeps running
+                raise
+            save(current)
+    given.ssh_source = current.ssh_source
+    return current
+
+
+def _build_ssh_source(home: Path, state: SandboxState, started: list[int]) -> SshSource:
+    base = home / SSH_SOURCE
+    shutil.rmtree(base, ignore_errors=True)
+    log = base / "db" / "general.log"
+    db = PrivateMariaDB(base / "db", networking=False,
+                        extra_args=("--general-log=1", f"--general-log-file={log}", "--log-output=FILE"))
+    spec = _SiteSpec(SSH_SOURCE, free_port(), base / "www", "wp_ssh", "wpssh_site", _password(),
+                     "wpssh_", "Sandbox SSH Source ☕", "admin", _password())
+
+    def start_db() -> None:
+        try:
+            db.start()
+        finally:
+            _record_pid(home, db.pid)
+            started.extend([db.pid] if db.pid else [])
+        anonymous = db.sql("SELECT CONCAT(QUOTE(user), '@', QUOTE(host)) FROM mysql.user WHERE user = ''")
+        stmts = [f"DROP USER {u};" for u in anonymous.split()]
+        # 'localhost': socket logins only. Quiet, so the password stays out of the query log.
+        stmts += [f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;",
+                  f"CREATE USER '{spec.db_user}'@'localhost' IDENTIFIED BY '{spec.db_password}';",
+                  f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{spec.db_user}'@'localhost';"]
+        db.sql("\n".join(stmts), quiet=True)
+
+    def make_site() -> None:
+        _copy_wordpress(spec, _wordpress_template(home), f"localhost:{db.socket}", shared_host=True)
+        _add_source_files(spec.docroot)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for job in [pool.submit(start_db), pool.submit(make_site)]:
+            job.result()
+    _install(spec)
+    facts = _php("seed_source.php", {"WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url}, spec.docroot)
+    _bulk_postmeta(db, spec, state.postmeta_rows, facts["media"]["hero"]["file"])
+    facts["postmeta_count"] = int(db.sql(f"SELECT COUNT(*) FROM {spec.prefix}postmeta", spec.db_name))
+
+    pid, access_log, request_log = _start_php_server(home, SSH_SOURCE, spec.port, spec.docroot, "router.php")
+    started.append(pid)
+    wait_for_port(spec.port)
+    status = _http_status(spec.url + "/", timeout=30)
+    if status != 200:
+        raise SandboxError(f"{spec.url}/ answered {status} after the build; see {home / 'logs'}")
+    ssh = SshSource(url=spec.url, port=spec.port, pid=pid, docroot=str(spec.docroot),
+                    wp_content=str(spec.docroot / "wp-content"), title=spec.title,
+                    admin_user=spec.admin_user, admin_password=spec.admin_password,
+                    access_log=str(access_log), request_log=str(request_log),
+                    db_pid=db.pid or 0, db_dir=str(db.base), db_socket=str(db.socket), query_log=str(log),
+                    db_name=spec.db_name, db_user=spec.db_user, db_password=spec.db_password,
+                    table_prefix=spec.prefix, facts=facts)
+    _reset_query_log(ssh)  # the log starts empty: install and seed are not what tests look at
+    return ssh
+
+
+def ssh_source_sql(state: SandboxState, statement: str, database: str | None = None,
+                   quiet: bool = False) -> str:
+    """SQL as root over the ssh source's socket (tab-separated rows, no header). Tests only:
+    never a write to the source a migration reads."""
+    return _ssh_db(_require_ssh_source(state)).sql(statement, database, quiet=quiet)
+
+
+def ssh_source_query_log(state: SandboxState) -> list[query_log.LogEntry]:
+    """What the ssh source's MariaDB received since the last reset, one entry per command."""
+    return query_log.read(Path(_require_ssh_source(state).query_log))
+
+
+def reset_ssh_source_query_log(state: SandboxState) -> None:
+    """Start the ssh source's query log afresh, so a test sees only what one run did."""
+    _reset_query_log(_require_ssh_source(state))
+
+
+def _reset_query_log(ssh: SshSource) -> None:
+    # Rotate: the server keeps writing to the file it has open until FLUSH reopens the path,
+    # and the quiet root session that asks for it logs its login to the old file only.
+    log = Path(ssh.query_log)
+    old = log.with_name(log.name + ".old")
+    with contextlib.suppress(FileNotFoundError):
+        log.rename(old)
+    _ssh_db(ssh).sql("FLUSH GENERAL LOGS;", quiet=True)
+    old.unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------- down, reset, switches
 
 def down(home: Path | None = None) -> list[int]:
@@ -587,6 +735,13 @@ def status(home: Path | None = None) -> dict[str, Any]:
                           "http_status": _http_status(site.url + "/")}
     ok = all(s["alive"] and s.get("listening", True) and s.get("http_status", 200) == 200
              for s in services.values())
-    return {"home": str(home), "up": ok, "postmeta_rows": state.postmeta_rows,
-            "build_seconds": state.build_seconds, "source_rest_enabled": state.source_rest_enabled,
-            "services": services}
+    info: dict[str, Any] = {"home": str(home), "up": ok, "postmeta_rows": state.postmeta_rows,
+                            "build_seconds": state.build_seconds,
+                            "source_rest_enabled": state.source_rest_enabled, "services": services}
+    if state.ssh_source:  # on demand, so not part of "up"
+        ssh = state.ssh_source
+        info["ssh_source"] = {"url": ssh.url, "pid": ssh.pid, "db_pid": ssh.db_pid,
+                              "alive": all(alive(p) for p in ssh.pids), "socket": ssh.db_socket,
+                              "socket_open": _socket_open(ssh.db_socket),
+                              "http_status": _http_status(ssh.url + "/")}
+    return info

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def free_ports(count: int, avoid: set[int] = frozenset()) -> list[int]:
+def free_ports(count: int, avoid: AbstractSet[int] = frozenset()) -> list[int]:
     """``count`` distinct free ports, none in ``avoid`` (ports chosen earlier and not yet
     bound by their server: the kernel may hand a released port out again)."""
     held: list[socket.socket] = []
@@ -43,6 +44,17 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def wait_for_socket(path: Path, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(0.2)
+            if s.connect_ex(str(path)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {path} after {timeout}s")
 
 
 def start_group(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
@@ -79,13 +91,16 @@ def stop_group(pid: int | None, timeout: float = 10.0) -> None:
 
 @dataclass
 class PrivateMariaDB:
-    """A disposable mariadbd with its own datadir; root authenticates over the socket."""
+    """A disposable mariadbd with its own datadir; root authenticates over the socket.
+    ``networking=False`` starts it with ``--skip-networking``: the unix socket only, no TCP
+    port at all, as on a shared host whose database only the machine itself can reach."""
 
     base: Path
     port: int = 0
     pid: int | None = None
     # Extra mariadbd options, after the defaults so they win (e.g. a small packet size).
     extra_args: tuple[str, ...] = ()
+    networking: bool = True
 
     @property
     def socket(self) -> Path:
@@ -100,21 +115,32 @@ class PrivateMariaDB:
                  "--auth-root-authentication-method=socket", "--skip-test-db"],
                 check=True, capture_output=True,
             )
-        self.port = self.port or free_port()
+        if self.networking:
+            self.port = self.port or free_port()
+            listen = [f"--port={self.port}", "--bind-address=127.0.0.1"]
+        else:
+            self.port = 0
+            listen = ["--skip-networking"]
         self.pid = start_group(
             ["mariadbd", "--no-defaults", f"--datadir={datadir}", "--user=root",
-             f"--port={self.port}", "--bind-address=127.0.0.1", f"--socket={self.socket}",
+             *listen, f"--socket={self.socket}",
              "--skip-log-bin", "--innodb-buffer-pool-size=256M", "--max-allowed-packet=64M",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
              f"--pid-file={self.base / 'mysqld.pid'}", *self.extra_args],
             self.base / "mariadb.log",
         )
-        wait_for_port(self.port)
+        if self.networking:
+            wait_for_port(self.port)
+        else:
+            wait_for_socket(self.socket)
 
-    def sql(self, statement: str, database: str | None = None) -> str:
-        """Run SQL as root over the socket (sandbox administration only)."""
+    def sql(self, statement: str, database: str | None = None, quiet: bool = False) -> str:
+        """Run SQL as root over the socket (sandbox administration only). ``quiet`` keeps the
+        statements out of the general query log (sql_log_off; the login itself still shows)."""
         cmd = ["mariadb", "--no-defaults", f"--socket={self.socket}", "-uroot", "-N", "-B",
                "--default-character-set=utf8mb4"]
+        if quiet:
+            cmd.append("--init-command=SET SESSION sql_log_off = 1")
         if database:
             cmd.append(database)
         out = subprocess.run(cmd, input=statement, capture_output=True, text=True, check=True)

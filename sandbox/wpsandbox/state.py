@@ -104,6 +104,40 @@ class StaticSite:
 
 
 @dataclass
+class SshSource:
+    """A second source, seeded like ``source``, for the ``ssh`` route: its MariaDB listens on
+    a unix socket only (``--skip-networking``), so only a login on the machine (the sandbox's
+    sshd, same host and key as ``sftp``) reaches it. wp-config.php names the socket as
+    ``DB_HOST 'localhost:<db_socket>'`` with WordPress's own read-write user, as shared hosts do.
+    Every statement the server receives goes to ``query_log`` (general log, FILE)."""
+
+    url: str
+    port: int
+    pid: int  # php -S
+    docroot: str  # the WordPress root (wp_root in the conf)
+    wp_content: str
+    title: str
+    admin_user: str
+    admin_password: str
+    access_log: str
+    request_log: str
+    db_pid: int
+    db_dir: str  # the server's base directory (PrivateMariaDB.base)
+    db_socket: str
+    query_log: str
+    db_name: str
+    db_user: str  # from wp-config.php; it can write, which is why the route must only read
+    db_password: str
+    table_prefix: str
+    # What the seed created (same shape as SandboxState.facts, for this site's URL and ids).
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.db_pid, self.pid]
+
+
+@dataclass
 class SandboxState:
     version: int
     home: str
@@ -119,9 +153,12 @@ class SandboxState:
     source_rest_enabled: bool = True
     # What the seed created on the source: ids, media files and sizes, tricky options.
     facts: dict[str, Any] = field(default_factory=dict)
+    # Added on demand by build.up_ssh_source(); None until then.
+    ssh_source: SshSource | None = None
 
     @property
     def pids(self) -> list[int]:
+        """The processes ``up`` starts (the ssh source's are in ``ssh_source.pids``)."""
         return [self.db.pid, self.sftp.pid, self.source.pid, self.target.pid, self.static.pid]
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,13 +168,14 @@ class SandboxState:
     def from_dict(cls, data: dict[str, Any]) -> SandboxState:
         return cls(
             **{k: v for k, v in data.items()
-               if k not in {"db", "sftp", "source", "target", "platform", "static"}},
+               if k not in {"db", "sftp", "source", "target", "platform", "static", "ssh_source"}},
             db=Database(**data["db"]),
             sftp=Sftp(**data["sftp"]),
             source=Site(**data["source"]),
             target=Site(**data["target"]),
             platform=Platform(**data["platform"]),
             static=StaticSite(**data["static"]),
+            ssh_source=SshSource(**data["ssh_source"]) if data.get("ssh_source") else None,
         )
 
 
@@ -193,17 +231,36 @@ def airflow_connections(state: SandboxState) -> dict[str, str]:
 
 
 def mode_a_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
-    """A Mode A (full access) DAG run conf migrating the sandbox source onto its target."""
+    """A Mode A (full access) DAG run conf migrating the sandbox source onto its target
+    (the ``sftp_db`` route: SFTP plus a database connection; no ``route`` key, as in v1)."""
+    return _mode_a(state, migration_id, state.source.url, {
+        "sftp_conn_id": SOURCE_SFTP_CONN_ID,
+        "db_conn_id": SOURCE_DB_CONN_ID,
+        "wp_root": state.source.docroot,
+    })
+
+
+def mode_a_ssh_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
+    """A Mode A conf for the ``ssh`` route: the ssh source (build.up_ssh_source) from the SFTP
+    login and its WordPress root alone; the route reads the database settings from its
+    wp-config.php. Same target as mode_a_conf."""
+    if state.ssh_source is None:
+        raise ValueError("the sandbox has no ssh source: run build.up_ssh_source(state) first")
+    return _mode_a(state, migration_id, state.ssh_source.url, {
+        "route": "ssh",
+        "sftp_conn_id": SOURCE_SFTP_CONN_ID,
+        "wp_root": state.ssh_source.docroot,
+    })
+
+
+def _mode_a(state: SandboxState, migration_id: str | None, source_url: str,
+            source_access: dict[str, Any]) -> dict[str, Any]:
     return {
         "contract_version": 1,
         "migration_id": migration_id or str(uuid.uuid4()),
         "tenant_id": "sandbox",
-        "source_url": state.source.url,
-        "source_access": {
-            "sftp_conn_id": SOURCE_SFTP_CONN_ID,
-            "db_conn_id": SOURCE_DB_CONN_ID,
-            "wp_root": state.source.docroot,
-        },
+        "source_url": source_url,
+        "source_access": source_access,
         "target": {
             "provisioner": "existing",
             "url": state.target.url,

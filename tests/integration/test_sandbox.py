@@ -3,7 +3,10 @@ the credentials it hands out work, reset-target resets, and down stops everythin
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,8 +19,16 @@ import MySQLdb
 import paramiko
 import pytest
 
-from wpsandbox import build
-from wpsandbox.state import SandboxState, airflow_connections, connections, load, mode_a_conf
+from wpsandbox import build, query_log
+from wpsandbox.state import (
+    SandboxState,
+    SshSource,
+    airflow_connections,
+    connections,
+    load,
+    mode_a_conf,
+    mode_a_ssh_conf,
+)
 
 pytestmark = pytest.mark.sandbox
 
@@ -334,6 +345,201 @@ def test_down_leaves_no_process(tmp_path_factory: pytest.TempPathFactory) -> Non
             assert not _port_open(port), port
         assert not (home / "state.json").exists()
         assert build.status(home)["up"] is False
+    finally:
+        build.down(home=home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the ssh source
+
+
+def _ssh(state: SandboxState) -> SshSource:
+    assert state.ssh_source is not None
+    return state.ssh_source
+
+
+def _sftp_read(state: SandboxState, path: str) -> str:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect(state.sftp.host, port=state.sftp.port, username=state.sftp.user,
+                   key_filename=state.sftp.key_file, allow_agent=False, look_for_keys=False, timeout=10)
+    try:
+        with client.open_sftp().open(path) as remote:
+            return remote.read().decode()
+    finally:
+        client.close()
+
+
+def _tcp_listeners(pid: int) -> list[str]:
+    """Local addresses of the TCP sockets in LISTEN state that process ``pid`` holds."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    assert inodes, "the server holds no socket at all"  # its unix socket at least
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                found.append(fields[1])
+    return found
+
+
+def test_ssh_source_answers_over_http(ssh_source: SandboxState) -> None:
+    ssh = _ssh(ssh_source)
+    assert ssh.url != ssh_source.source.url
+    resp = httpx.get(ssh.url + "/")
+    assert resp.status_code == 200
+    assert '<meta name="generator" content="WordPress' in resp.text
+    assert resp.headers["x-sandbox-mu"] == "1"
+    assert httpx.get(ssh.url + "/about-us/our-team/leadership/").status_code == 200
+
+
+def test_ssh_source_database_has_no_tcp_port(ssh_source: SandboxState) -> None:
+    ssh = _ssh(ssh_source)
+    skip = build.ssh_source_sql(ssh_source, "SHOW VARIABLES LIKE 'skip_networking'")
+    assert skip == "skip_networking\tON\n"
+    assert build.ssh_source_sql(ssh_source, "SELECT @@port, @@socket") == f"0\t{ssh.db_socket}\n"
+    assert _tcp_listeners(ssh.db_pid) == []
+    assert _tcp_listeners(ssh_source.db.pid) != []  # the check sees a TCP server when there is one
+    # WordPress's own user (wp-config.php) logs in over the socket; it may write, so only read.
+    conn = MySQLdb.connect(unix_socket=ssh.db_socket, user=ssh.db_user, password=ssh.db_password,
+                           database=ssh.db_name, charset="utf8mb4")
+    try:
+        assert _query(conn, f"SELECT option_value FROM {ssh.table_prefix}options "
+                            "WHERE option_name = 'siteurl'") == [(ssh.url,)]
+        grants = " ".join(row[0] for row in _query(conn, "SHOW GRANTS"))
+        assert f"ALL PRIVILEGES ON `{ssh.db_name}`.*" in grants
+    finally:
+        conn.close()
+
+
+def test_ssh_source_database_is_reachable_through_the_ssh_login(
+        ssh_source: SandboxState, tmp_path: Path) -> None:
+    """The one way in: the SSH login forwards a local socket to the server's (streamlocal)."""
+    ssh = _ssh(ssh_source)
+    local = tmp_path / "forwarded.sock"
+    tunnel = subprocess.Popen(
+        ["ssh", "-N", "-i", ssh_source.sftp.key_file, "-p", str(ssh_source.sftp.port),
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+         "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:{ssh.db_socket}",
+         f"{ssh_source.sftp.user}@{ssh_source.sftp.host}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not local.exists() and tunnel.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert local.exists(), f"no forward (ssh exited {tunnel.poll()})"
+        conn = MySQLdb.connect(unix_socket=str(local), user=ssh.db_user, password=ssh.db_password,
+                               database=ssh.db_name, charset="utf8mb4")
+        try:
+            assert _query(conn, "SELECT CURRENT_USER()") == [(f"{ssh.db_user}@localhost",)]
+        finally:
+            conn.close()
+    finally:
+        tunnel.terminate()
+        tunnel.wait(timeout=10)
+
+
+def test_ssh_source_wp_config_names_the_socket(ssh_source: SandboxState) -> None:
+    ssh = _ssh(ssh_source)
+    config = _sftp_read(ssh_source, f"{ssh.docroot}/wp-config.php")  # as the ssh route reads it
+    defines = dict(re.findall(r"^define\( '(\w+)', '([^']*)' \);$", config, re.MULTILINE))
+    assert defines["DB_HOST"] == f"localhost:{ssh.db_socket}"
+    assert Path(ssh.db_socket).is_absolute()
+    assert (defines["DB_NAME"], defines["DB_USER"]) == (ssh.db_name, ssh.db_user)
+    assert defines["DB_PASSWORD"] == ssh.db_password
+    assert len([k for k in defines if k.endswith(("_KEY", "_SALT"))]) == 8
+    assert f"\n$table_prefix = '{ssh.table_prefix}';\n" in config
+    assert ssh.table_prefix == "wpssh_"
+    assert '"' not in "".join(line for line in config.splitlines() if line.startswith("define("))
+
+
+def test_ssh_source_is_seeded_like_the_source(ssh_source: SandboxState) -> None:
+    ssh = _ssh(ssh_source)
+    counts = ("SELECT 'posts', post_type, post_status, COUNT(*) FROM {p}posts "
+              "GROUP BY post_type, post_status "
+              "UNION ALL SELECT 'comments', comment_approved, '', COUNT(*) FROM {p}comments "
+              "GROUP BY comment_approved "
+              "UNION ALL SELECT 'users', '', '', COUNT(*) FROM {p}users "
+              "UNION ALL SELECT 'terms', taxonomy, '', COUNT(*) FROM {p}term_taxonomy GROUP BY taxonomy "
+              "UNION ALL SELECT 'postmeta', '', '', COUNT(*) FROM {p}postmeta ORDER BY 1, 2, 3")
+    conn = _reader(ssh_source)
+    try:
+        main = [tuple(str(v) for v in row)
+                for row in _query(conn, counts.format(p=ssh_source.source.table_prefix))]
+    finally:
+        conn.close()
+    ours = [tuple(line.split("\t")) for line in
+            build.ssh_source_sql(ssh_source, counts.format(p=ssh.table_prefix), ssh.db_name).splitlines()]
+    assert ("posts", "page", "publish") in {row[:3] for row in ours}
+    assert ours == main
+    assert ssh.facts["postmeta_count"] == ssh_source.facts["postmeta_count"]
+    assert set(ssh.facts["media"]) == set(ssh_source.facts["media"])
+    for kind in ("posts", "pages"):
+        totals = [httpx.get(f"{url}/wp-json/wp/v2/{kind}").headers["x-wp-total"]
+                  for url in (ssh_source.source.url, ssh.url)]
+        assert totals[0] == totals[1], kind
+    hero = ssh.facts["media"]["hero"]["file"]
+    assert (Path(ssh.wp_content) / "uploads" / hero).stat().st_size == \
+        (Path(ssh_source.source.wp_content) / "uploads" / hero).stat().st_size
+
+
+def test_ssh_source_query_log_records_queries(ssh_source: SandboxState) -> None:
+    ssh = _ssh(ssh_source)
+    marker = f"wpsandbox_probe_{uuid.uuid4().hex}"
+    build.ssh_source_sql(ssh_source, f"SELECT '{marker}'")
+    assert any(marker in e.argument for e in build.ssh_source_query_log(ssh_source))
+
+    build.reset_ssh_source_query_log(ssh_source)
+    assert build.ssh_source_query_log(ssh_source) == []  # not even the reset's own session
+    assert httpx.get(ssh.url + "/").status_code == 200
+    entries = build.ssh_source_query_log(ssh_source)
+    assert not any(marker in e.argument for e in entries)
+    assert f"{ssh.db_user}@localhost" in query_log.users(entries).values()
+    selects = [e for e in entries if e.command == "Query" and e.argument.startswith("SELECT")]
+    assert any(f"FROM {ssh.table_prefix}options" in e.argument for e in selects)
+
+
+def test_ssh_source_conf(ssh_source: SandboxState) -> None:
+    ssh = _ssh(ssh_source)
+    conf = mode_a_ssh_conf(ssh_source, "3f1c1e9e-9a57-4c1f-9d59-0d3b0e6d4a11")
+    assert conf["source_url"] == ssh.url
+    assert conf["source_access"] == {"route": "ssh", "sftp_conn_id": "wpm_source_sftp",
+                                     "wp_root": ssh.docroot}
+    today = mode_a_conf(ssh_source)
+    assert conf["target"] == today["target"]
+    assert "route" not in today["source_access"]  # the sftp_db conf stays as it was
+    text = json.dumps(conf)
+    for secret in (ssh.db_password, ssh.admin_password, ssh.db_socket):
+        assert secret not in text
+
+
+def test_up_ssh_source_reuses_and_down_stops_it(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A small sandbox of its own, so the shared one keeps running."""
+    home = tmp_path_factory.mktemp("wpsandbox")
+    try:
+        state = build.up(postmeta_rows=100, home=home)
+        assert state.ssh_source is None
+        with_ssh = build.up_ssh_source(state)
+        ssh = _ssh(with_ssh)
+        assert state.ssh_source == ssh  # set in place as well
+        assert load(home).ssh_source == ssh
+        started = time.monotonic()
+        assert build.up_ssh_source(load(home)).ssh_source == ssh  # healthy: reused
+        assert time.monotonic() - started < 3
+        assert build.up(home=home).created_at == state.created_at  # the main sandbox is untouched
+        assert build.status(home)["ssh_source"]["socket_open"] is True
+
+        build.down(home=home)
+        for pid in ssh.pids:
+            assert not _pids_of_group(pid), f"process group {pid} still has processes"
+        assert not _port_open(ssh.port)
+        with socket.socket(socket.AF_UNIX) as unix:
+            assert unix.connect_ex(ssh.db_socket) != 0
     finally:
         build.down(home=home)
         shutil.rmtree(home, ignore_errors=True)
