@@ -1,0 +1,168 @@
+"""Mode A over the ``ssh`` route, end to end through Airflow's REST API: the conf names only
+the SSH login and the WordPress root. The sandbox's ssh source keeps its database on a
+MariaDB without TCP (unix socket only), so the run can reach it only through that login,
+with the read-write credentials it parses from wp-config.php."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.support import wordpress_checks as wc
+from wpmigrate.full_access.db.connect import DbParams, connect
+from wpsandbox import build
+from wpsandbox import state as sandbox_state
+from wpsandbox.query_log import LogEntry, users
+
+pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
+DAG_ID = "wp_migration_full_access"
+# What a read-only session may send: reads, session settings, transaction control.
+READ_ONLY = re.compile(
+    r"^\s*(/\*.*?\*/\s*)?(SELECT|SHOW|DESCRIBE|EXPLAIN|SET\s+(SESSION|NAMES|@@SESSION|autocommit|sql_mode"
+    r"|time_zone|character_set|collation)|START\s+TRANSACTION|COMMIT|ROLLBACK|USE\s)", re.I | re.S)
+
+
+def _source_db(sb: sandbox_state.SandboxState):
+    assert sb.ssh_source is not None
+    conn = connect(DbParams(host="localhost", port=0, user="root", password="",
+                            database=sb.ssh_source.db_name, unix_socket=sb.ssh_source.db_socket))
+    conn.autocommit(True)
+    return conn
+
+
+@pytest.fixture(scope="module")
+def ssh_migrated(ssh_source, rest):
+    sb = ssh_source
+    build.reset_target(sb)
+    build.reset_ssh_source_query_log(sb)
+    run_id = str(uuid.uuid4())
+    conf = sandbox_state.mode_a_ssh_conf(sb, run_id)
+    response = rest.trigger(DAG_ID, run_id, conf)
+    assert response.status_code == 200, response.text
+    run = rest.wait(DAG_ID, run_id, timeout=1200)
+    return {"run": run, "run_id": run_id, "conf": conf, "log": build.ssh_source_query_log(sb)}
+
+
+def test_conf_names_no_database(ssh_migrated) -> None:
+    access = ssh_migrated["conf"]["source_access"]
+    assert access["route"] == "ssh" and "db_conn_id" not in access
+
+
+def test_run_succeeds_and_verification_passes(ssh_migrated, rest) -> None:
+    run_id = ssh_migrated["run_id"]
+    states = rest.task_states(DAG_ID, run_id)
+    assert ssh_migrated["run"]["state"] == "success", states
+    assert states["final_state"] == "skipped" and states["cleanup"] == "success"
+    report = rest.xcom(DAG_ID, run_id, "verify", "report")
+    assert report["ok"] is True, report
+    stats = rest.xcom(DAG_ID, run_id, "verify", "stats")
+    assert stats["postsCount"] > 0 and stats["mediaCount"] > 0
+    source = rest.xcom(DAG_ID, run_id, "validate_source")
+    assert source["table_prefix"] == "wpssh_"
+
+
+def test_every_row_is_on_the_target(ssh_migrated, ssh_source) -> None:
+    sb = ssh_source
+    src, tgt = _source_db(sb), wc.db(sb, "target")
+    source_posts = wc.posts(src, "wpssh_")
+    target_posts = wc.posts(tgt, sb.target.table_prefix)
+    assert source_posts and {i: p for i, p in source_posts.items() if target_posts.get(i) != p} == {}
+    for table in ("terms", "term_taxonomy", "term_relationships", "comments", "postmeta", "commentmeta",
+                  "termmeta"):
+        (s,) = wc.rows(src, f"SELECT COUNT(*) FROM wpssh_{table}")[0]
+        (t,) = wc.rows(tgt, f"SELECT COUNT(*) FROM {sb.target.table_prefix}{table}")[0]
+        assert s == t, table
+    source_logins = {r[0] for r in wc.rows(src, "SELECT user_login FROM wpssh_users")}
+    target_logins = {r[0] for r in wc.rows(tgt, f"SELECT user_login FROM {sb.target.table_prefix}users")}
+    assert source_logins <= target_logins and sb.platform.service_user.encode() in target_logins
+
+
+def test_media_files_are_byte_identical(ssh_migrated, ssh_source) -> None:
+    assert ssh_source.ssh_source is not None
+    source = wc.sha256_tree(Path(ssh_source.ssh_source.wp_content) / "uploads")
+    target = wc.sha256_tree(Path(ssh_source.target.wp_content) / "uploads")
+    assert source and {k: v for k, v in source.items() if target.get(k) != v} == {}
+
+
+def test_no_old_origin_and_serialized_values_valid(ssh_migrated, ssh_source) -> None:
+    assert ssh_source.ssh_source is not None
+    host = urlsplit(ssh_source.ssh_source.url).netloc
+    prefix = ssh_source.target.table_prefix
+    tgt = wc.db(ssh_source, "target")
+    skip = {(f"{prefix}posts", "guid"), (f"{prefix}users", "user_pass")}
+    assert wc.old_origin_hits(tgt, [host, host.replace(":", "%3A")], skip) == []
+    assert wc.old_origin_hits(_source_db(ssh_source), [host], set())  # the check can fail
+    checked, failed = wc.php_unserialize_failures(wc.serialized_values(tgt, prefix))
+    assert checked > 50 and failed == 0
+
+
+def test_target_answers_and_platform_login_works(ssh_migrated, ssh_source) -> None:
+    sb = ssh_source
+    published = wc.rows(_source_db(sb), "SELECT ID FROM wpssh_posts WHERE post_status = 'publish' "
+                                        "AND post_type IN ('post', 'page')")
+    assert published
+    with httpx.Client(base_url=sb.target.url, follow_redirects=True, timeout=30) as client:
+        for (post_id,) in published:
+            page = client.get("/", params={"p": post_id, "page_id": post_id})
+            assert page.status_code == 200 and str(page.url).startswith(sb.target.url), post_id
+        me = client.get("/wp-json/wp/v2/users/me", auth=(sb.platform.service_user, sb.platform.app_password))
+        assert me.status_code == 200 and me.json()["slug"] == sb.platform.service_user
+
+
+def _migration_threads(log: list[LogEntry], db_user: str) -> dict[int, list[str]]:
+    """The run's own sessions: logged in as wp-config's user, and read-only from their first
+    statement on (WordPress's page loads use the same user but never say so)."""
+    login = users(log)
+    statements: dict[int, list[str]] = {}
+    for entry in log:
+        if entry.command in ("Query", "Execute") and login.get(entry.thread_id, "").startswith(f"{db_user}@"):
+            statements.setdefault(entry.thread_id, []).append(entry.argument)
+    return {t: s for t, s in statements.items() if _read_only_first(s)}
+
+
+def _read_only_first(statements: list[str]) -> bool:
+    """The session turned read-only before it sent anything but connection settings."""
+    for statement in statements:
+        if re.match(r"\s*SET\s+SESSION\s+TRANSACTION\s+READ\s+ONLY", statement, re.I):
+            return True
+        if not re.match(r"\s*SET\s+(NAMES|autocommit|@@SESSION|SESSION\s+(sql_mode|time_zone))", statement,
+                        re.I):
+            return False
+    return False
+
+
+def test_source_database_saw_nothing_but_reads(ssh_migrated, ssh_source) -> None:
+    assert ssh_source.ssh_source is not None
+    ours = _migration_threads(ssh_migrated["log"], ssh_source.ssh_source.db_user)
+    # validate_source, export_database and verify each open at least one session.
+    assert len(ours) >= 3, f"{len(ours)} read-only sessions of the migration in the query log"
+    writes = [s for stmts in ours.values() for s in stmts if not READ_ONLY.match(s)]
+    assert writes == []
+    assert sum(len(s) for s in ours.values()) > 20  # the export's pages are in the log
+
+
+def test_no_wp_config_value_in_logs_xcom_or_artifacts(ssh_migrated, ssh_source, rest) -> None:
+    assert ssh_source.ssh_source is not None
+    ssh = ssh_source.ssh_source
+    secrets = [ssh.db_password, ssh.db_socket]
+    assert all(len(s) >= 8 for s in secrets)
+    run_id = ssh_migrated["run_id"]
+    assert not [s for s in secrets if s in json.dumps(ssh_migrated["conf"])]
+    for task_id in ("validate_source", "export_database", "export_files", "import_database", "verify",
+                    "cleanup"):
+        log = rest.log(DAG_ID, run_id, task_id, 1)
+        assert log, task_id
+        assert [s for s in secrets if s in log] == [], task_id
+        assert [s for s in secrets if s in json.dumps(rest.xcom(DAG_ID, run_id, task_id))] == [], task_id
+    report = rest.xcom(DAG_ID, run_id, "verify", "report")
+    run_dir = Path(urlsplit(report["json_uri"]).path).parents[1]
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    leaked = [p for p in files for s in secrets if s.encode() in p.read_bytes()]
+    assert leaked == []
