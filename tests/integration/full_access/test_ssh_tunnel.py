@@ -167,6 +167,13 @@ def test_socket_only_server_through_streamlocal(ssh: paramiko.SSHClient, socket_
             assert _client_host(conn) == b"localhost"  # a socket client: no port
         finally:
             conn.close()
+        # The server sees the SSH login's uid (root here) on its socket: unix_socket
+        # authentication lets root in without a password. Why the local end is private.
+        root = connect(addr.apply(DbParams("unused", 1, "root", "", DB)))
+        try:
+            assert _rows(root, "SELECT CURRENT_USER()") == [(b"root@localhost",)]
+        finally:
+            root.close()
     # and over TCP the client has nothing to reach: no port at all
     with pytest.raises(MigrationError) as e:
         connect(DbParams("127.0.0.1", free_port(), USER, PASSWORD, DB))

@@ -268,8 +268,10 @@ class SshTunnel:
     ``ssh`` is a connected, authenticated ``paramiko.SSHClient`` or ``Transport``; it stays
     open after exit (its owner closes it). On entry one channel is opened and closed to
     check the destination, so a refusal surfaces here as a ``MigrationError`` rather than
-    as the database client's "lost connection". On exit the listener is removed and every
-    forwarded connection and thread ends.
+    as the database client's "lost connection" (MariaDB sees that probe as one connection
+    closed before its handshake). On exit the listener is removed and every forwarded
+    connection and thread ends. A channel refused later (the SSH connection dropped) is
+    logged and the local client is closed, which ``connect`` reports as unreachable.
     """
 
     def __init__(self, ssh: paramiko.SSHClient | paramiko.Transport, destination: Destination, *,
