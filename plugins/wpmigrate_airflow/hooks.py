@@ -8,16 +8,18 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import paramiko
 from airflow.providers.sftp.hooks.sftp import SFTPHook
+from airflow.providers.ssh.hooks.ssh import SSHHook
 from airflow.sdk import BaseHook, Connection
 from airflow.sdk.log import mask_secret
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.db.connect import DbParams, connect
+from wpmigrate.full_access.db.ssh_tunnel import Destination, LocalAddress, SshTunnel
 
 
 def _masked_connection(hook: BaseHook, conn_id: str) -> Connection:
@@ -102,6 +104,58 @@ class SftpClientFactory:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SourceSshHook(BaseHook):
+    """The source machine through an ``ssh`` (or ``sftp``) connection: login, password or
+    key (``key_file``/``private_key`` extras), host key settings, all read by providers-ssh's
+    ``SSHHook``. ``db_tunnel`` reaches the source's database through that login alone."""
+
+    conn_name_attr = "ssh_conn_id"
+    default_conn_name = "wpmigrate_source_ssh_default"
+    conn_type = "ssh"
+    hook_name = "WordPress source (SSH)"
+
+    def __init__(self, ssh_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.ssh_conn_id = ssh_conn_id
+
+    def get_conn(self) -> paramiko.SSHClient:
+        """A new connected ``SSHClient``; the caller closes it."""
+        conn = _masked_connection(self, self.ssh_conn_id)
+        for name in ("private_key", "private_key_passphrase"):
+            if secret := conn.extra_dejson.get(name):
+                mask_secret(secret)
+        # One attempt: the task's retry policy handles transient failures, and repeating
+        # a refused login (the provider's default is 3) can get the platform banned.
+        hook = SSHHook(ssh_conn_id=self.ssh_conn_id, conn_retry_attempts=1)
+        try:
+            client: paramiko.SSHClient = hook.get_conn()
+        except paramiko.AuthenticationException as err:
+            raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
+                                 f"SSH authentication failed for connection {self.ssh_conn_id!r}") from err
+        except paramiko.BadHostKeyException as err:
+            raise MigrationError(ErrorCode.SOURCE_UNREACHABLE,
+                                 f"the source's SSH host key differs from connection {self.ssh_conn_id!r}'s",
+                                 ) from err
+        except (OSError, EOFError, paramiko.SSHException) as err:
+            raise MigrationError(ErrorCode.SOURCE_UNREACHABLE,
+                                 f"cannot open SSH on connection {self.ssh_conn_id!r}: {type(err).__name__}",
+                                 permanent=False) from err
+        return client
+
+    @contextlib.contextmanager
+    def db_tunnel(self, destination: Destination, *,
+                  local: Literal["unix", "tcp"] = "unix") -> Iterator[LocalAddress]:
+        """A local address forwarded to ``destination`` on the source machine (see
+        ``SshTunnel``), over a new SSH connection closed on exit. Point the database
+        parameters at it with ``LocalAddress.apply``."""
+        client = self.get_conn()
+        try:
+            with SshTunnel(client, destination, local=local) as address:
+                yield address
+        finally:
+            client.close()
 
 
 class WordPressSiteHook(BaseHook):

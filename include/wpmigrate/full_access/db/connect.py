@@ -45,6 +45,8 @@ class DbParams:
     password: str = field(repr=False)
     database: str
     unix_socket: str | None = None
+    # Make every transaction of the session read-only (see connect()).
+    read_only: bool = False
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -66,6 +68,10 @@ def connect(
 
     ``local_infile`` lets the import send one oversized row with LOAD DATA LOCAL; only
     enable it towards a trusted server (a malicious server could ask for any local file).
+
+    ``params.read_only`` runs ``SET SESSION TRANSACTION READ ONLY`` before anything else,
+    for credentials that could write (the ``ssh`` route reads them from wp-config): the
+    server then refuses every write with error 1792, whatever the grants.
     """
     kwargs: dict[str, Any] = {
         "user": params.user,
@@ -87,7 +93,7 @@ def connect(
         kwargs["port"] = int(params.port)
     where = {"host": params.host, "port": params.port, "database": params.database}
     try:
-        return MySQLdb.connect(**kwargs)
+        conn = MySQLdb.connect(**kwargs)
     except MySQLdb.Error as exc:
         code = error_code(exc)
         if code in ACCESS_DENIED:
@@ -112,6 +118,29 @@ def connect(
             unreachable_code, f"database connection failed: {exc}",
             permanent=False, details={**where, "mysql_error": code},
         ) from exc
+    if params.read_only:
+        _make_read_only(conn, unreachable_code, where)
+    return conn
+
+
+def _make_read_only(conn: MySQLdb.Connection, unreachable_code: ErrorCode, where: dict[str, Any]) -> None:
+    # Checked, not assumed: a session that silently stayed writable must not be used.
+    try:
+        cur = conn.cursor()
+        cur.execute("SET SESSION TRANSACTION READ ONLY")
+        cur.execute("SELECT @@session.tx_read_only")
+        row = cur.fetchone()
+        cur.close()
+    except MySQLdb.Error as exc:
+        conn.close()
+        raise MigrationError(
+            unreachable_code, f"could not make the database session read-only: {exc}",
+            permanent=False, details={**where, "mysql_error": error_code(exc)},
+        ) from exc
+    if not row or int(row[0]) != 1:
+        conn.close()
+        raise MigrationError(unreachable_code, "the database session did not become read-only",
+                             permanent=True, details=where)
 
 
 def is_connection_lost(exc: BaseException) -> bool:
