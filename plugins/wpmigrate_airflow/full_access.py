@@ -7,6 +7,7 @@ moves through the artifact store; XCom carries URIs, counts and stats only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any, cast
@@ -41,6 +42,7 @@ from wpmigrate.rewrite.url_rewrite import UrlRewriter
 from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_keys import origin_of
+from wpmigrate_airflow import source_access
 from wpmigrate_airflow.dag_support import window_start
 from wpmigrate_airflow.hooks import SftpClientFactory, WordPressDatabaseHook, WordPressSiteHook
 from wpmigrate_airflow.portal import artifacts_dir, fail_on_losses, publish_report, validated_source
@@ -48,7 +50,6 @@ from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progre
 
 log = logging.getLogger(__name__)
 
-_MAX_CONFIG_BYTES = 1 << 20
 # Tasks whose failure fails the migration (notify and cleanup report, they do not migrate).
 WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "export_database",
               "export_files", "import_database", "import_files", "verify"]
@@ -69,33 +70,24 @@ def validate_source(params: dict[str, Any]) -> FullAccessSource:
     settings = Settings.from_env()
     probe = probe_source(conf["source_url"], allowed_networks=settings.allowed_source_networks)
     access = conf["source_access"]
-    wp_root = access["wp_root"].rstrip("/") or "/"
-    wp_content = access.get("wp_content_dir") or f"{wp_root}/wp-content"
+    root = source_access.wp_root(conf)
+    wp_content = access.get("wp_content_dir") or f"{root}/wp-content"
 
     with SftpClientFactory(access["sftp_conn_id"]) as connect:
-        sftp = connect()
+        config = source_access.read_wp_config(connect, root)
         try:
-            with sftp.open(f"{wp_root}/wp-config.php", "rb") as fh:
-                config = fh.read(_MAX_CONFIG_BYTES)
-        except OSError as err:
-            raise MigrationError(ErrorCode.NOT_WORDPRESS,
-                                 f"no readable wp-config.php in {wp_root} on the source host") from err
-        try:
-            sftp.stat(wp_content)
+            connect().stat(wp_content)
         except OSError as err:
             raise MigrationError(ErrorCode.NOT_WORDPRESS, f"no wp-content at {wp_content}") from err
     prefix = access.get("table_prefix") or parse_table_prefix(config)
 
-    conn = WordPressDatabaseHook(access["db_conn_id"]).get_conn()
-    try:
+    with source_access.source_database(conf, wp_config=config) as conn:
         facts = site_facts(conn, prefix)
-    finally:
-        conn.close()
 
     origins = sorted({origin_of(u) for u in (conf["source_url"], facts["siteurl"], facts["home"]) if u})
     source: FullAccessSource = {
         "url": conf["source_url"],
-        "wp_root": wp_root,
+        "wp_root": root,
         "wp_content_dir": wp_content,
         "table_prefix": prefix,
         "siteurl": facts["siteurl"],
@@ -146,12 +138,9 @@ def export_database(params: dict[str, Any], source: FullAccessSource) -> Databas
     conf = _conf(params)
     out = artifacts_dir(conf, "db")
     out.mkdir(parents=True, exist_ok=True)
-    conn = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
-    try:
+    with source_access.source_database(conf) as conn:
         manifest = db_export.export_database(conn, out, table_prefix=source["table_prefix"],
                                              progress=progress_logger("export_database"))
-    finally:
-        conn.close()
     totals = manifest["totals"]
     return {
         "manifest_uri": str(out / "manifest.json"),
@@ -221,11 +210,10 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
     conf = _conf(params)
     if conf["dry_run"]:
         return _dry_run_report(conf, ti, source)
-    src = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
-    tgt = WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
-        unreachable_code=ErrorCode.IMPORT_FAILED)
     wp_content = ObjectStoragePath(target["wp_content_uri"])
-    try:
+    with source_access.source_database(conf) as src, contextlib.closing(
+            WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
+                unreachable_code=ErrorCode.IMPORT_FAILED)) as tgt:
         report = verify.verify_full_access(
             source_conn=src, target_conn=tgt,
             source_prefix=source["table_prefix"], target_prefix=target["table_prefix"],
@@ -234,9 +222,6 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
             target_wp_content=wp_content,
             service_users=conf["target"].get("service_users", []))
         stats = site_stats(tgt, target["table_prefix"], _local_path(target["wp_content_uri"]))
-    finally:
-        src.close()
-        tgt.close()
     report["migration_id"] = conf["migration_id"]
     report["stats"] = stats
     summary = publish_report(conf, ti, report, stats)
@@ -247,11 +232,8 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
 def _dry_run_report(conf: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
                     source: FullAccessSource) -> ReportSummary:
     """A dry run writes nothing to the target: report what would move instead."""
-    conn = WordPressDatabaseHook(conf["source_access"]["db_conn_id"]).get_conn()
-    try:
+    with source_access.source_database(conf) as conn:
         stats = site_stats(conn, source["table_prefix"])
-    finally:
-        conn.close()
     report = {"ok": True, "dry_run": True, "migration_id": conf["migration_id"], "source": source,
               "stats": stats, "losses": []}
     return publish_report(conf, ti, report, stats, dry_run=True)

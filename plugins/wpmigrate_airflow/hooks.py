@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
@@ -59,11 +60,12 @@ class WordPressDatabaseHook(BaseHook):
         )
 
     def get_conn(self, *, unreachable_code: ErrorCode = ErrorCode.SOURCE_UNREACHABLE,
-                 local_infile: bool = False) -> Any:
+                 local_infile: bool = False, read_only: bool = False) -> Any:
         """``local_infile`` only towards the platform's own (trusted) target databases:
         the import needs it for rows larger than max_allowed_packet, and a hostile
-        server could use it to read local files."""
-        return connect(self.params(), unreachable_code=unreachable_code, local_infile=local_infile)
+        server could use it to read local files. ``read_only`` for source sessions."""
+        return connect(replace(self.params(), read_only=read_only), unreachable_code=unreachable_code,
+                       local_infile=local_infile)
 
 
 class SftpClientFactory:
