@@ -158,6 +158,14 @@ def test_query_over_tcp_destination(ssh: paramiko.SSHClient, mariadb: PrivateMar
             conn.close()
 
 
+def _threads_left(baseline: set[threading.Thread]) -> list[str]:
+    """Threads started since ``baseline`` that are still alive (a leak), given a moment to end."""
+    started = [t for t in threading.enumerate() if t not in baseline]
+    for thread in started:
+        thread.join(timeout=5)
+    return [t.name for t in started if t.is_alive()]
+
+
 def test_socket_only_server_through_streamlocal(ssh: paramiko.SSHClient, socket_only: PrivateMariaDB) -> None:
     with SshTunnel(ssh, SocketDestination(str(socket_only.socket))) as addr:
         conn = connect(_params(addr))
@@ -280,7 +288,7 @@ def test_large_result_streams_intact(ssh: paramiko.SSHClient, mariadb: PrivateMa
 
 
 def test_refused_destinations_are_source_unreachable(ssh: paramiko.SSHClient, tmp_path: Path) -> None:
-    before = threading.active_count()
+    baseline = set(threading.enumerate())  # by identity: an earlier test's thread may be ending
     with pytest.raises(MigrationError) as e:
         SshTunnel(ssh, TcpDestination("127.0.0.1", free_port())).__enter__()
     assert e.value.code == ErrorCode.SOURCE_UNREACHABLE and not e.value.permanent
@@ -291,7 +299,7 @@ def test_refused_destinations_are_source_unreachable(ssh: paramiko.SSHClient, tm
     assert e.value.code == ErrorCode.SOURCE_UNREACHABLE and not e.value.permanent
     assert "no database unix socket" in e.value.message
     assert str(tmp_path) not in e.value.message  # the path (a wp-config value) stays out
-    assert threading.active_count() == before
+    assert _threads_left(baseline) == []
 
 
 def test_forwarding_prohibited_is_permanent(sshd: PrivateSshd, mariadb: PrivateMariaDB,
@@ -349,14 +357,19 @@ def test_read_only_session_refuses_writes(ssh: paramiko.SSHClient, socket_only: 
 def test_everything_closes_on_exit(sshd: PrivateSshd, mariadb: PrivateMariaDB) -> None:
     client = _ssh(sshd)  # its transport thread counts in the baseline
     try:
-        before = threading.active_count()
+        # By identity, not by count: a thread of an earlier test may still be ending.
+        baseline = set(threading.enumerate())
         with SshTunnel(client, TcpDestination("127.0.0.1", mariadb.port), local="tcp") as tcp_addr, \
                 SshTunnel(client, SocketDestination(str(mariadb.socket))) as unix_addr:
             held = [connect(_params(tcp_addr)), connect(_params(unix_addr))]
             for conn in held:
                 assert _rows(conn, "SELECT 1") == [(1,)]
-            assert threading.active_count() == before + 2 * (1 + 2)  # acceptor + two pumps each
-        assert threading.active_count() == before
+            started = [t for t in threading.enumerate() if t not in baseline]
+            assert sorted(t.name for t in started) == sorted(
+                ["ssh-tunnel-accept", "ssh-tunnel-conn", "ssh-tunnel-up"] * 2)  # acceptor + two pumps each
+        for thread in started:
+            thread.join(timeout=5)
+        assert [t.name for t in started if t.is_alive()] == []
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", tcp_addr.port)) != 0
         assert unix_addr.unix_socket is not None and not Path(unix_addr.unix_socket).parent.exists()
@@ -380,7 +393,7 @@ def test_source_ssh_hook_opens_the_tunnel_from_a_connection(sshd: PrivateSshd, s
         "login": getpass.getuser(),
         "extra": {"key_file": str(sshd.client_key), "no_host_key_check": True, "look_for_keys": False},
     }))
-    before = threading.active_count()
+    baseline = set(threading.enumerate())  # by identity: an earlier test's thread may be ending
     with SourceSshHook("wpm_test_source_ssh").db_tunnel(SocketDestination(str(socket_only.socket))) as addr:
         conn = connect(_params(addr, read_only=True))
         try:
@@ -393,4 +406,4 @@ def test_source_ssh_hook_opens_the_tunnel_from_a_connection(sshd: PrivateSshd, s
         finally:
             conn.close()
     time.sleep(0.2)  # paramiko's transport thread ends just after close()
-    assert threading.active_count() == before
+    assert _threads_left(baseline) == []
