@@ -358,7 +358,9 @@ def report(runs: dict[str, list[dict[str, Any]]], baseline: str) -> None:
     for name, rs in runs.items():
         print(f"{name:<8} " + " ".join(f"{figure(rs):>{w}}" for _, w, figure in COLUMNS))
         counts = {"SQL": [r["server"]["Questions"] for r in rs],
-                  **{p.upper(): [_requests(r, p) for r in rs] for p in ("sftp", "http")}}
+                  **{p.upper(): [_requests(r, p) for r in rs] for p in ("sftp", "http")},
+                  "db rows": [r["db_rows"] for r in rs], "db bytes": [r["db_bytes"] for r in rs],
+                  "files": [r["files"] for r in rs], "files bytes": [r["files_bytes"] for r in rs]}
         for what, values in counts.items():
             if len(set(values)) > 1:
                 print(f"{'':<8}   {what} varied between rounds: {values}")
