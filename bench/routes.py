@@ -405,6 +405,8 @@ def main() -> None:
         return
 
     names = args.routes.split(",")
+    if args.repeat < 1 or not set(names) <= set(ROUTES):
+        ap.error(f"--repeat must be at least 1 and --routes among {', '.join(ROUTES)}")
     was_up = bool(build.status().get("up"))
     state = build.up(postmeta_rows=args.rows)
     work = Path(tempfile.mkdtemp(prefix="wpm-bench-routes-"))
