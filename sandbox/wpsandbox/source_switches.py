@@ -15,6 +15,7 @@ from pathlib import Path
 
 SWITCHES = Path(__file__).resolve().parent / "assets" / "switches"
 SECOND_FACTOR_PLUGIN = "wpsandbox-second-factor.php"
+FTP_FILESYSTEM_PLUGIN = "wpsandbox-ftp-filesystem.php"
 # php -S runs with opcache (validate_timestamps, revalidate_freq=2): a changed wp-config.php
 # is only seen once the cached copy is older than that.
 OPCACHE_SETTLE_SECONDS = 2.2
@@ -42,6 +43,13 @@ def mu_plugin(docroot: str | Path, source: Path) -> Iterator[Path]:
 def second_factor(docroot: str | Path) -> Iterator[Path]:
     """wp-login.php asks for a one-time code after a correct password (and never logs in)."""
     with mu_plugin(docroot, SWITCHES / SECOND_FACTOR_PLUGIN) as path:
+        yield path
+
+
+@contextmanager
+def filesystem_needs_credentials(docroot: str | Path) -> Iterator[Path]:
+    """WordPress asks for FTP credentials before it installs, updates or deletes a plugin."""
+    with mu_plugin(docroot, SWITCHES / FTP_FILESYSTEM_PLUGIN) as path:
         yield path
 
 

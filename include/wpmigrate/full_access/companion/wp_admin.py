@@ -205,6 +205,12 @@ def upload_nonce(html: str) -> str | None:
     return None
 
 
+def needs_filesystem_credentials(html: str) -> bool:
+    """plugin-install.php and plugins.php carry core's FTP credentials dialog when WordPress
+    cannot write plugins itself and has no stored credentials."""
+    return _soup(html).find(id="request-filesystem-credentials-dialog") is not None
+
+
 class UploadOutcome(StrEnum):
     INSTALLED = "installed"
     ALREADY_EXISTS = "already_exists"
@@ -405,6 +411,11 @@ class WpAdminSession:
         """The plugin upload form must be there; keeps its nonce for upload_plugin()."""
         resp = self._admin_page("plugin-install.php", tab="upload")
         nonce = upload_nonce(resp.text)
+        if nonce and needs_filesystem_credentials(resp.text):
+            # Refused before uploading: a failed install would leave core's copy of the zip.
+            raise refused(Refusal.FILESYSTEM_CREDENTIALS,
+                          "the source cannot write its plugins folder itself (WordPress asks for "
+                          "FTP credentials)")
         if nonce:
             self._upload_nonce = nonce
             return
@@ -559,7 +570,7 @@ class WpAdminSession:
         if not self.logged_in:
             return
         try:
-            page = self._admin_page("plugins.php")
+            page = self._admin_page("profile.php")  # every role may see it, with the admin bar
         except MigrationError:
             self.logged_in = False
             return

@@ -210,7 +210,7 @@ def test_wrong_password(source: SandboxState, http: httpx.Client, caplog: pytest
 
 
 @pytest.fixture
-def editor(source: SandboxState) -> Iterator[tuple[str, str]]:
+def editor(source: SandboxState) -> Iterator[tuple[str, str, int]]:
     """A temporary Editor (can publish, may not manage plugins), deleted afterwards."""
     login, password = f"wpm_editor_{secrets.token_hex(3)}", secrets.token_urlsafe(16)
     made = _wp_php(source, "$id = wp_insert_user(['user_login' => getenv('U'), 'user_pass' => getenv('P'),"
@@ -218,7 +218,7 @@ def editor(source: SandboxState) -> Iterator[tuple[str, str]]:
                            " wpsb_result(['id' => is_wp_error($id) ? null : $id]);", U=login, P=password)
     assert made["id"], made
     try:
-        yield login, password
+        yield login, password, int(made["id"])
     finally:
         gone = _wp_php(source, "require_once ABSPATH . 'wp-admin/includes/user.php';"
                                " wpsb_result(['ok' => wp_delete_user((int) getenv('ID'))]);",
@@ -226,10 +226,15 @@ def editor(source: SandboxState) -> Iterator[tuple[str, str]]:
         assert gone["ok"]
 
 
-def test_not_an_administrator(editor: tuple[str, str], source: SandboxState, http: httpx.Client,
+def _session_count(sb: SandboxState, user_id: int) -> int:
+    return int(_wp_php(sb, "wpsb_result(['n' => count(WP_Session_Tokens::get_instance("
+                           "(int) getenv('ID'))->get_all())]);", ID=str(user_id))["n"])
+
+
+def test_not_an_administrator(editor: tuple[str, str, int], source: SandboxState, http: httpx.Client,
                               caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    login, password = editor
+    login, password, user_id = editor
     wp = WpAdminSession(http, source.source.url)
     wp.login(login, password)  # a valid login ...
     try:
@@ -243,8 +248,10 @@ def test_not_an_administrator(editor: tuple[str, str], source: SandboxState, htt
             wp.upload_plugin(_probe_zip())
         assert upload.value.details["reason"] == Refusal.NOT_ADMINISTRATOR
         _assert_secret_free(err.value, password, caplog)
+        assert _session_count(source, user_id) == 1
     finally:
         wp.logout()
+    assert _session_count(source, user_id) == 0  # the logout ended the server's session too
 
 
 def test_second_factor_asks_for_the_manual_install(source: SandboxState, http: httpx.Client,
@@ -277,3 +284,19 @@ def test_disallow_file_mods_is_a_permanent_error(source: SandboxState, http: htt
             assert not wp.is_installed(PROBE)
         finally:
             wp.logout()
+
+
+def test_filesystem_needing_ftp_credentials_is_refused_before_the_upload(
+        source: SandboxState, http: httpx.Client) -> None:
+    wp = WpAdminSession(http, source.source.url)
+    wp.login(source.source.admin_user, source.source.admin_password)
+    try:
+        with source_switches.filesystem_needs_credentials(source.source.docroot):
+            with pytest.raises(MigrationError) as err:
+                wp.upload_plugin(_probe_zip())
+            assert err.value.code is ErrorCode.INVALID_CREDENTIALS and err.value.permanent
+            assert err.value.details["reason"] == Refusal.FILESYSTEM_CREDENTIALS
+            assert "FTP credentials" in err.value.user_message and MANUAL_INSTALL in err.value.user_message
+        assert not wp.is_installed(PROBE)  # and no uploaded zip left (the fixture checks)
+    finally:
+        wp.logout()
