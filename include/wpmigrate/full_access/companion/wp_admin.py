@@ -96,7 +96,7 @@ _CAPTCHA_MARKERS = re.compile(r"g-recaptcha|h-captcha|cf-turnstile|recaptcha/api
                               r"challenges\.cloudflare\.com/turnstile|name=[\"'][^\"']*captcha",
                               re.IGNORECASE)
 _LOCKOUT_WORDS = re.compile(r"too many|locked out|lockout|temporarily (blocked|locked)|"
-                            r"try again in|retries|has been blocked", re.IGNORECASE)
+                            r"try again in|has been blocked", re.IGNORECASE)
 _CAPTCHA_WORDS = re.compile(r"captcha|not a robot|turnstile", re.IGNORECASE)
 _SECOND_FACTOR_WORDS = re.compile(r"two[- ]factor|2fa|verification code|authentication code|"
                                   r"one[- ]time|authenticator|security code", re.IGNORECASE)
@@ -194,14 +194,20 @@ def wp_die_message(html: str) -> str | None:
     return _text(box if isinstance(box, Tag) else body)
 
 
-def upload_nonce(html: str) -> str | None:
-    """``_wpnonce`` of the plugin upload form (nonce action ``plugin-upload``)."""
+@dataclass(frozen=True)
+class UploadForm:
+    action: str  # update.php?action=upload-plugin (network admin's on multisite)
+    nonce: str  # _wpnonce, nonce action "plugin-upload"
+
+
+def upload_form(html: str) -> UploadForm | None:
+    """The plugin upload form of plugin-install.php?tab=upload."""
     soup = _soup(html)
     for form in soup.find_all("form"):
         if isinstance(form, Tag) and "action=upload-plugin" in _attr(form, "action"):
             nonce = form.find("input", attrs={"name": "_wpnonce"})
             if isinstance(nonce, Tag) and _attr(nonce, "value"):
-                return _attr(nonce, "value")
+                return UploadForm(action=_attr(form, "action"), nonce=_attr(nonce, "value"))
     return None
 
 
@@ -344,7 +350,7 @@ class WpAdminSession:
         self._http = http
         self._site = home_url.rstrip("/")
         self._admin = self._site + "/wp-admin/"
-        self._upload_nonce: str | None = None
+        self._upload_form: UploadForm | None = None
         self.logged_in = False
 
     def __repr__(self) -> str:  # no cookies, no nonces
@@ -375,6 +381,11 @@ class WpAdminSession:
                                  f"wp-admin/{page} answered HTTP {resp.status_code}", permanent=False)
         return resp
 
+    def _forget_auth_cookies(self) -> None:
+        jar = self._http.cookies.jar
+        for cookie in [c for c in jar if c.name.startswith("wordpress_") and c.name != TEST_COOKIE]:
+            jar.clear(cookie.domain, cookie.path, cookie.name)
+
     def _logged_in_cookie(self) -> bool:
         return any(c.name.startswith(LOGGED_IN_COOKIE_PREFIX) for c in self._http.cookies.jar)
 
@@ -397,6 +408,7 @@ class WpAdminSession:
         if not any(c.name == TEST_COOKIE for c in self._http.cookies.jar):
             self._http.cookies.set(TEST_COOKIE, "WP%20Cookie%20check",
                                    domain=urlsplit(self._site).hostname or "", path="/")
+        self._forget_auth_cookies()  # an earlier session's cookie must not pass for success
         action = urljoin(str(first.url), page.action) if page.action else login_url
         form = {**page.hidden, "log": user, "pwd": password, "wp-submit": "Log In",
                 "redirect_to": self._admin, "testcookie": "1"}
@@ -410,17 +422,17 @@ class WpAdminSession:
     def require_admin(self) -> None:
         """The plugin upload form must be there; keeps its nonce for upload_plugin()."""
         resp = self._admin_page("plugin-install.php", tab="upload")
-        nonce = upload_nonce(resp.text)
-        if nonce and needs_filesystem_credentials(resp.text):
+        form = upload_form(resp.text)
+        if form and needs_filesystem_credentials(resp.text):
             # Refused before uploading: a failed install would leave core's copy of the zip.
             raise refused(Refusal.FILESYSTEM_CREDENTIALS,
                           "the source cannot write its plugins folder itself (WordPress asks for "
                           "FTP credentials)")
-        if nonce:
-            self._upload_nonce = nonce
+        if form:
+            self._upload_form = UploadForm(urljoin(str(resp.url), form.action), form.nonce)
             return
-        died = wp_die_message(resp.text) or ""
-        if "not allowed" in died.lower() or resp.status_code == 403:
+        died = wp_die_message(resp.text)
+        if died is not None and "not allowed" in died.lower():
             # Core says the same to a non-admin and under DISALLOW_FILE_MODS; an admin can
             # still list plugins (activate_plugins is not a file modification).
             if is_plugin_list(self._admin_page("plugins.php").text):
@@ -440,24 +452,31 @@ class WpAdminSession:
                       filename: str = "wpmigrate-companion.zip") -> str | None:
         """Install a plugin zip through core's upload form; the installed basename when the
         page names it. ``overwrite`` replaces an existing folder of the same name."""
-        if self._upload_nonce is None:
-            self.require_admin()
-        params = {"action": "upload-plugin"}
-        if overwrite:
-            params["overwrite"] = "update-plugin"  # read from the query by update.php
-        resp = self._request(
-            "POST", urljoin(self._admin, "update.php"), params=params, follow_redirects=True,
-            data={"_wpnonce": self._upload_nonce or "", "install-plugin-submit": "Install Now"},
-            files={"pluginzip": (filename, zip_bytes, "application/zip")})
-        if resp.url.path.endswith("/wp-login.php"):
-            raise refused(Refusal.SESSION_REJECTED, "the upload was sent back to wp-login.php")
-        result = parse_upload_result(resp.text)
-        log.info("wp-admin: plugin upload (%d bytes): %s", len(zip_bytes), result.outcome)
-        if result.outcome is UploadOutcome.INSTALLED:
-            return result.basename
-        if result.cancel_url:
-            self._request("GET", urljoin(str(resp.url), result.cancel_url), follow_redirects=False)
-        self._upload_failed(result, resp.status_code)
+        for attempt in (1, 2):
+            if self._upload_form is None:
+                self.require_admin()
+            form = self._upload_form
+            assert form is not None
+            # update.php reads overwrite from the query string. (Not httpx params: they would
+            # replace the action's own query.)
+            url = form.action + ("&overwrite=update-plugin" if overwrite else "")
+            resp = self._request(
+                "POST", url, follow_redirects=True,
+                data={"_wpnonce": form.nonce, "install-plugin-submit": "Install Now"},
+                files={"pluginzip": (filename, zip_bytes, "application/zip")})
+            if resp.url.path.endswith("/wp-login.php"):
+                raise refused(Refusal.SESSION_REJECTED, "the upload was sent back to wp-login.php")
+            result = parse_upload_result(resp.text)
+            log.info("wp-admin: plugin upload (%d bytes): %s", len(zip_bytes), result.outcome)
+            if result.outcome is UploadOutcome.INSTALLED:
+                return result.basename
+            if result.outcome is UploadOutcome.NONCE_EXPIRED and attempt == 1:
+                self._upload_form = None  # an old nonce (12-24 h): once more with a fresh form
+                continue
+            if result.cancel_url:
+                self._request("GET", urljoin(str(resp.url), result.cancel_url), follow_redirects=False)
+            self._upload_failed(result, resp.status_code)
+        raise AssertionError("unreachable")
 
     def _upload_failed(self, result: UploadResult, status: int) -> NoReturn:
         if result.outcome is UploadOutcome.FILESYSTEM_CREDENTIALS:
@@ -477,8 +496,8 @@ class WpAdminSession:
                                  details={"reason": str(result.outcome)})
         if result.outcome is UploadOutcome.NONCE_EXPIRED:
             raise MigrationError(ErrorCode.EXPORT_FAILED,
-                                 "the upload form's nonce was refused (or the zip is over the "
-                                 f"source's post_max_size): {result.message}", permanent=False,
+                                 "the upload form's fresh nonce was refused too (is the zip over "
+                                 f"the source's post_max_size?): {result.message}", permanent=True,
                                  details={"reason": str(result.outcome)})
         raise MigrationError(ErrorCode.EXPORT_FAILED,
                              f"the plugin upload failed (HTTP {status}): {result.message}",
@@ -578,4 +597,4 @@ class WpAdminSession:
         if url:
             self._request("GET", urljoin(self._admin, url), follow_redirects=False)
         self.logged_in = False
-        self._upload_nonce = None
+        self._upload_form = None

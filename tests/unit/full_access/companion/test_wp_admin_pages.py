@@ -19,7 +19,7 @@ from wpmigrate.full_access.companion.wp_admin import (
     parse_plugin_rows,
     parse_upload_result,
     updates_nonce,
-    upload_nonce,
+    upload_form,
     wp_die_message,
 )
 
@@ -110,7 +110,7 @@ def test_wp_die_message() -> None:
     assert parse_upload_result(html).outcome is UploadOutcome.NOT_ALLOWED
 
 
-def test_upload_form_nonce() -> None:
+def test_upload_form() -> None:
     html = """<div class="upload-plugin"><form method="post" enctype="multipart/form-data"
       class="wp-upload-form" action="http://site.test/wp-admin/update.php?action=upload-plugin">
       <input type="hidden" id="_wpnonce" name="_wpnonce" value="0a1b2c3d4e">
@@ -118,8 +118,10 @@ def test_upload_form_nonce() -> None:
       <input type="file" id="pluginzip" name="pluginzip" accept=".zip">
       <input type="submit" name="install-plugin-submit" id="install-plugin-submit" value="Install Now">
       </form></div>"""
-    assert upload_nonce(html) == "0a1b2c3d4e"
-    assert upload_nonce("<form action='options.php'><input name='_wpnonce' value='x'></form>") is None
+    form = upload_form(html)
+    assert form is not None and form.nonce == "0a1b2c3d4e"
+    assert form.action == "http://site.test/wp-admin/update.php?action=upload-plugin"
+    assert upload_form("<form action='options.php'><input name='_wpnonce' value='x'></form>") is None
 
 
 def test_upload_results() -> None:
