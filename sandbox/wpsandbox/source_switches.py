@@ -1,8 +1,8 @@
 """Temporary switches on a sandbox WordPress site, given its docroot, for the tests of logins
-and installs that real hosts refuse: a second factor at login, a filesystem that needs FTP
-credentials, ``DISALLOW_FILE_MODS``. Each is a must-use plugin file (``assets/switches``)
-present for the duration of a context manager; a mu-plugins folder it had to create is
-removed again, so the site is left exactly as it was.
+and installs that real hosts refuse: a second factor at login, a locked-out login, a blocked
+plugin upload page, a filesystem that needs FTP credentials, ``DISALLOW_FILE_MODS``. Each is
+a must-use plugin file (``assets/switches``) present for the duration of a context manager; a
+mu-plugins folder it had to create is removed again, so the site is left exactly as it was.
 
 Why mu-plugins and not edits of wp-config.php: ``php -S`` serves with opcache (timestamps
 revalidated at most every 2 s, per worker), so an edited wp-config.php is seen after a delay
@@ -20,6 +20,8 @@ SWITCHES = Path(__file__).resolve().parent / "assets" / "switches"
 SECOND_FACTOR_PLUGIN = "wpsandbox-second-factor.php"
 FTP_FILESYSTEM_PLUGIN = "wpsandbox-ftp-filesystem.php"
 DISALLOW_FILE_MODS_PLUGIN = "wpsandbox-disallow-file-mods.php"
+LOCKOUT_PLUGIN = "wpsandbox-login-lockout.php"
+BLOCK_UPLOAD_PLUGIN = "wpsandbox-block-plugin-upload.php"
 
 
 @contextmanager
@@ -58,4 +60,18 @@ def filesystem_needs_credentials(docroot: str | Path) -> Iterator[Path]:
 def disallow_file_mods(docroot: str | Path) -> Iterator[Path]:
     """``DISALLOW_FILE_MODS`` true: no plugin or theme installs, updates or edits in wp-admin."""
     with mu_plugin(docroot, SWITCHES / DISALLOW_FILE_MODS_PLUGIN) as path:
+        yield path
+
+
+@contextmanager
+def login_locked_out(docroot: str | Path) -> Iterator[Path]:
+    """Every wp-login.php login is refused with a lockout message (Limit Login Attempts' words)."""
+    with mu_plugin(docroot, SWITCHES / LOCKOUT_PLUGIN) as path:
+        yield path
+
+
+@contextmanager
+def plugin_upload_blocked(docroot: str | Path) -> Iterator[Path]:
+    """plugin-install.php redirects administrators to plugins.php (no upload form)."""
+    with mu_plugin(docroot, SWITCHES / BLOCK_UPLOAD_PLUGIN) as path:
         yield path

@@ -372,13 +372,14 @@ class WpAdminSession:
         # No empty params: httpx would replace the query string of a link like plugins.php's.
         kwargs: dict[str, Any] = {"params": params} if params else {}
         resp = self._request("GET", urljoin(self._admin, page), follow_redirects=True, **kwargs)
+        name = page.split("?")[0]  # messages name the page, not its nonces
         if resp.url.path.endswith("/wp-login.php"):
             self.logged_in = False
             raise refused(Refusal.SESSION_REJECTED,
-                          f"wp-admin/{page} sent the session back to wp-login.php")
+                          f"wp-admin/{name} sent the session back to wp-login.php")
         if resp.status_code >= 500 and wp_die_message(resp.text) is None:
             raise MigrationError(ErrorCode.SOURCE_UNREACHABLE,
-                                 f"wp-admin/{page} answered HTTP {resp.status_code}", permanent=False)
+                                 f"wp-admin/{name} answered HTTP {resp.status_code}", permanent=False)
         return resp
 
     def _forget_auth_cookies(self) -> None:

@@ -79,8 +79,11 @@ def _snapshot(sb: SandboxState) -> dict[str, Any]:
         "users": _sql(sb, f"SELECT ID, user_login FROM {prefix}users ORDER BY ID"),
         "sessions": _sql(sb, f"SELECT user_id, meta_value FROM {prefix}usermeta "
                              "WHERE meta_key='session_tokens' ORDER BY user_id"),
-        "upgrader_uploads": _sql(sb, f"SELECT ID FROM {prefix}posts WHERE post_type='attachment' "
-                                     "AND post_status='private' AND post_title LIKE '%.zip'"),
+        # Every post and user meta key: the upload's private attachment must be gone, and
+        # nothing may open the dashboard (its Quick Draft box writes an auto-draft post).
+        "posts": _sql(sb, f"SELECT ID, post_type, post_status, post_modified_gmt FROM {prefix}posts "
+                          "ORDER BY ID"),
+        "usermeta": _sql(sb, f"SELECT umeta_id, user_id, meta_key FROM {prefix}usermeta ORDER BY umeta_id"),
         "wp_config": (Path(sb.source.docroot) / "wp-config.php").read_bytes(),
     }
 
@@ -297,5 +300,29 @@ def test_filesystem_needing_ftp_credentials_is_refused_before_the_upload(
             assert err.value.details["reason"] == Refusal.FILESYSTEM_CREDENTIALS
             assert "FTP credentials" in err.value.user_message and MANUAL_INSTALL in err.value.user_message
         assert not wp.is_installed(PROBE)  # and no uploaded zip left (the fixture checks)
+    finally:
+        wp.logout()
+
+
+def test_locked_out_login(source: SandboxState, http: httpx.Client) -> None:
+    wp = WpAdminSession(http, source.source.url)
+    with source_switches.login_locked_out(source.source.docroot), pytest.raises(MigrationError) as err:
+        wp.login(source.source.admin_user, source.source.admin_password)
+    assert err.value.code is ErrorCode.INVALID_CREDENTIALS and err.value.permanent
+    assert err.value.details["reason"] == Refusal.LOCKED_OUT
+    assert "locked" in err.value.user_message and MANUAL_INSTALL in err.value.user_message
+
+
+def test_blocked_upload_form(source: SandboxState, http: httpx.Client) -> None:
+    wp = WpAdminSession(http, source.source.url)
+    wp.login(source.source.admin_user, source.source.admin_password)
+    try:
+        with source_switches.plugin_upload_blocked(source.source.docroot):
+            with pytest.raises(MigrationError) as err:
+                wp.require_admin()
+            assert err.value.code is ErrorCode.INVALID_CREDENTIALS and err.value.permanent
+            assert err.value.details["reason"] == Refusal.UPLOAD_BLOCKED
+            assert MANUAL_INSTALL in err.value.user_message
+        wp.require_admin()  # the same login has the form again once the block is gone
     finally:
         wp.logout()
