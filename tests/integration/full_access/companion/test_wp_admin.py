@@ -22,7 +22,7 @@ import pytest
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.companion.wp_admin import MANUAL_INSTALL, Refusal, WpAdminSession
-from wpsandbox import source_switches
+from wpsandbox import build, source_switches
 from wpsandbox.services import PrivateMariaDB
 from wpsandbox.state import PROJECT_ROOT, SandboxState
 
@@ -142,6 +142,24 @@ def source(sandbox: SandboxState) -> Iterator[SandboxState]:
     assert after == before
 
 
+@pytest.fixture(params=["rest_open", "rest_closed"])
+def rest(request: pytest.FixtureRequest, source: SandboxState) -> Iterator[str]:
+    """The source's REST API as it is, or closed like security plugins close it (the sandbox
+    plugin's switch): wp-admin automation must not need it. Put back exactly afterwards."""
+    if request.param == "rest_open":
+        yield request.param
+        return
+    was_enabled = source.source_rest_enabled
+    raw = _options(source).get("sandbox_disable_rest")
+    build.set_source_rest(False, source)
+    assert httpx.get(source.source.url + "/wp-json/wp/v2/plugins", timeout=30).status_code == 401
+    try:
+        yield request.param
+    finally:
+        build.set_source_rest(was_enabled, source)
+        _restore_option(source, "sandbox_disable_rest", raw)
+
+
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=60) as client:
@@ -153,7 +171,7 @@ def _assert_secret_free(err: MigrationError, password: str, caplog: pytest.LogCa
     assert not any(password in text for text in texts)
 
 
-def test_install_activate_deactivate_delete(source: SandboxState, http: httpx.Client,
+def test_install_activate_deactivate_delete(source: SandboxState, rest: str, http: httpx.Client,
                                             caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     sb = source
