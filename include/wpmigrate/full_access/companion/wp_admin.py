@@ -140,7 +140,8 @@ def parse_login_page(html: str) -> LoginPage:
     if not isinstance(form, Tag):
         form = next((f for f in soup.find_all("form")
                      if isinstance(f, Tag) and _attr(f, "method").lower() == "post"), None)
-    error = _text(soup.find(id="login_error") if isinstance(soup.find(id="login_error"), Tag) else None)
+    box = soup.find(id="login_error")
+    error = _text(box if isinstance(box, Tag) else None)
     captcha = bool(_CAPTCHA_MARKERS.search(html))
     if not isinstance(form, Tag):
         return LoginPage(has_form=False, error=error, captcha=captcha)
