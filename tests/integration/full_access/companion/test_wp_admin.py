@@ -108,7 +108,7 @@ def _restore_option(sb: SandboxState, name: str, value_hex: str | None) -> None:
     if value_hex is None:
         _sql(sb, f"DELETE FROM {table} WHERE option_name = '{name}'")
     else:
-        _sql(sb, f"UPDATE {table} SET option_value = 0x{value_hex} WHERE option_name = '{name}'")
+        _sql(sb, f"UPDATE {table} SET option_value = UNHEX('{value_hex}') WHERE option_name = '{name}'")
 
 
 @pytest.fixture
