@@ -55,18 +55,21 @@ class MigrationError(Exception):
         *,
         permanent: bool = True,
         details: dict[str, Any] | None = None,
+        user_message: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = ErrorCode(code)
         self.message = message
         self.permanent = permanent
         self.details = details or {}
+        # What the portal shows when the code's default would send the user the wrong way.
+        self.user_message = user_message or USER_MESSAGES[self.code]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": str(self.code),
             "message": self.message,
-            "user_message": USER_MESSAGES[self.code],
+            "user_message": self.user_message,
             "permanent": self.permanent,
             "details": self.details,
         }
