@@ -1,0 +1,3 @@
+"""Mode A's ``wp_admin`` route: the companion plugin this project ships, its signed client
+and the exports that turn its answers into the artifacts ``export_database`` and
+``export_files`` write."""

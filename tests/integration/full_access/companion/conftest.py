@@ -1,0 +1,86 @@
+"""The companion plugin installed on the sandbox's source for these tests only.
+
+Installed the way the sandbox allows (we own it): the built zip unpacked into
+``wp-content/plugins`` and ``active_plugins`` set by SQL; the production install path (the
+wp-admin upload form) is ``companion.wp_admin``'s. Teardown deletes the folder and puts
+``active_plugins`` back byte for byte, so other tests see the source unchanged."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from wpmigrate.full_access.companion.client import CompanionClient
+from wpmigrate.full_access.companion.package import PLUGIN_BASENAME, PLUGIN_DIR, build_zip, new_secret
+from wpsandbox.services import PrivateMariaDB
+from wpsandbox.state import SandboxState
+
+MIGRATION_ID = "0f6f3c1e-8d0e-4c4e-9a55-companion-it"
+
+
+@dataclass
+class InstalledCompanion:
+    sandbox: SandboxState
+    secret: str
+    folder: Path
+    db: PrivateMariaDB
+
+    def client(self, http: httpx.Client, secret: str | None = None) -> CompanionClient:
+        return CompanionClient(http, self.sandbox.source.url, secret or self.secret)
+
+    def write_secret(self, secret: str, idle_seconds: int) -> None:
+        zf = zipfile.ZipFile(io.BytesIO(build_zip(secret, idle_seconds=idle_seconds, migration_id=MIGRATION_ID)))
+        (self.folder / "secret.php").write_bytes(zf.read(f"{PLUGIN_DIR}/secret.php"))
+
+
+def source_sql(sb: SandboxState, statement: str) -> str:
+    db = PrivateMariaDB(Path(sb.home) / "db", port=sb.db.port, pid=sb.db.pid)
+    return db.sql(statement, sb.db.source_db)
+
+
+def _php_serialize_with(value: str, item: str) -> str:
+    script = "$a = unserialize($argv[1]); $a[] = $argv[2]; echo serialize(array_values($a));"
+    return subprocess.run(["php", "-r", script, value, item], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _hex(value: str) -> str:
+    return "X'" + value.encode("utf-8").hex() + "'"
+
+
+@pytest.fixture(scope="module")
+def companion(sandbox: SandboxState) -> Iterator[InstalledCompanion]:
+    sb = sandbox
+    p = sb.source.table_prefix
+    before = source_sql(sb, f"SELECT HEX(option_value) FROM {p}options WHERE option_name = 'active_plugins'")
+    active = bytes.fromhex(before.strip()).decode("utf-8")
+    plugins = Path(sb.source.wp_content) / "plugins"
+    folder = plugins / PLUGIN_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    secret = new_secret()
+    zipfile.ZipFile(io.BytesIO(build_zip(secret, migration_id=MIGRATION_ID))).extractall(plugins)
+    try:
+        with_plugin = _php_serialize_with(active, PLUGIN_BASENAME)
+        source_sql(sb, f"UPDATE {p}options SET option_value = {_hex(with_plugin)} "
+                       "WHERE option_name = 'active_plugins'")
+        yield InstalledCompanion(sb, secret, folder, PrivateMariaDB(Path(sb.home) / "db", port=sb.db.port,
+                                                                    pid=sb.db.pid))
+    finally:
+        source_sql(sb, f"UPDATE {p}options SET option_value = {_hex(active)} "
+                       "WHERE option_name = 'active_plugins'")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    # The sandbox is on 127.0.0.1: a plain client (the project's guard refuses loopback).
+    with httpx.Client(timeout=60, trust_env=False) as client:
+        yield client
