@@ -36,8 +36,10 @@ class CompanionUnavailable(Exception):
 
     @property
     def too_big(self) -> bool:
-        """The request asked for more than the host allows (413, timeouts, 5xx)."""
-        return self.kind in ("timeout", "cut") or self.status in (413, 500, 502, 503, 504)
+        """The request likely asked for more than the host allows: 413, a timeout, an
+        answer cut short, 500 (PHP's time or memory limit) or 504. A 502/503 (busy) or a
+        dropped connection says nothing about the size."""
+        return self.kind in ("timeout", "cut") or self.status in (413, 500, 504)
 
 
 class CompanionNotFound(Exception):

@@ -3,9 +3,10 @@
 A shared host limits each PHP request (``max_execution_time``, ``memory_limit``, a proxy's
 body limit); the right request size is unknown up front and changes under load. The
 policy (``AdaptiveSize``): start small; double after a request that took less than
-half the target time; halve after one that took longer than the target; on a
-timeout, a cut answer, 5xx or 413 halve and remember that size as too big (the
-ceiling drops below it), so the transfer does not keep hitting the same limit.
+half the target time; halve after one that took longer than the target; on any
+transient failure halve, and when the failure says the request was too big (413, 500,
+504, a timeout, a cut answer) the ceiling drops to half that size (the size that last
+worked, as sizes double), so the transfer does not keep hitting the same limit.
 ``host_limits`` derives the target time and the ceiling from the preflight.
 """
 
@@ -51,8 +52,8 @@ class AdaptiveSize:
 
     def failed(self, too_big: bool = True) -> None:
         with self._lock:
-            if too_big:
-                self.maximum = max(self.minimum, min(self.maximum, self._value - 1))
+            if too_big:  # the ceiling becomes half the size that failed: the last that worked
+                self.maximum = max(self.minimum, min(self.maximum, self._value // 2))
             self._set(self._value // 2)
 
     def _set(self, new: int) -> None:

@@ -9,51 +9,23 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from wpmigrate.full_access.companion.client import CompanionClient
+from tests.support.companion_site import (
+    MIGRATION_ID,
+    InstalledCompanion,
+    php_serialize_with,
+    source_sql,
+    sql_hex,
+)
 from wpmigrate.full_access.companion.package import PLUGIN_BASENAME, PLUGIN_DIR, build_zip, new_secret
 from wpsandbox.services import PrivateMariaDB
 from wpsandbox.state import SandboxState
-
-MIGRATION_ID = "0f6f3c1e-8d0e-4c4e-9a55-companion-it"
-
-
-@dataclass
-class InstalledCompanion:
-    sandbox: SandboxState
-    secret: str
-    folder: Path
-    db: PrivateMariaDB
-
-    def client(self, http: httpx.Client, secret: str | None = None) -> CompanionClient:
-        return CompanionClient(http, self.sandbox.source.url, secret or self.secret)
-
-    def write_secret(self, secret: str, idle_seconds: int) -> None:
-        zf = zipfile.ZipFile(io.BytesIO(build_zip(secret, idle_seconds=idle_seconds, migration_id=MIGRATION_ID)))
-        (self.folder / "secret.php").write_bytes(zf.read(f"{PLUGIN_DIR}/secret.php"))
-
-
-def source_sql(sb: SandboxState, statement: str) -> str:
-    db = PrivateMariaDB(Path(sb.home) / "db", port=sb.db.port, pid=sb.db.pid)
-    return db.sql(statement, sb.db.source_db)
-
-
-def _php_serialize_with(value: str, item: str) -> str:
-    script = "$a = unserialize($argv[1]); $a[] = $argv[2]; echo serialize(array_values($a));"
-    return subprocess.run(["php", "-r", script, value, item], capture_output=True, text=True,
-                          check=True).stdout
-
-
-def _hex(value: str) -> str:
-    return "X'" + value.encode("utf-8").hex() + "'"
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +40,13 @@ def companion(sandbox: SandboxState) -> Iterator[InstalledCompanion]:
     secret = new_secret()
     zipfile.ZipFile(io.BytesIO(build_zip(secret, migration_id=MIGRATION_ID))).extractall(plugins)
     try:
-        with_plugin = _php_serialize_with(active, PLUGIN_BASENAME)
-        source_sql(sb, f"UPDATE {p}options SET option_value = {_hex(with_plugin)} "
+        with_plugin = php_serialize_with(active, PLUGIN_BASENAME)
+        source_sql(sb, f"UPDATE {p}options SET option_value = {sql_hex(with_plugin)} "
                        "WHERE option_name = 'active_plugins'")
         yield InstalledCompanion(sb, secret, folder, PrivateMariaDB(Path(sb.home) / "db", port=sb.db.port,
                                                                     pid=sb.db.pid))
     finally:
-        source_sql(sb, f"UPDATE {p}options SET option_value = {_hex(active)} "
+        source_sql(sb, f"UPDATE {p}options SET option_value = {sql_hex(active)} "
                        "WHERE option_name = 'active_plugins'")
         shutil.rmtree(folder, ignore_errors=True)
 

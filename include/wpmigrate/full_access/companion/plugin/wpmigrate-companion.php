@@ -392,7 +392,10 @@ function wpmc_rows(array $q): void
     }
     [$primary, $unique] = wpmc_keys($db, $table, $columns);
     $key = $primary ?: $unique;
-    $select = implode(', ', array_map('wpmc_ident', array_column($columns, 'name')));
+    $select = implode(', ', array_map(static function ($c) {
+        // mysqlnd turns BIT into a decimal string; the cast keeps the stored bytes, as mysqlclient gets them.
+        return $c['data_type'] === 'bit' ? 'CAST(' . wpmc_ident($c['name']) . ' AS BINARY)' : wpmc_ident($c['name']);
+    }, $columns));
     $sql = 'SELECT ' . $select . ' FROM ' . wpmc_ident($table);
     $offset = 0;
     if ($key) {
