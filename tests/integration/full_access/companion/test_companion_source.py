@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,14 @@ from wpmigrate.full_access.companion.db_export import export_database_via_compan
 from wpmigrate.full_access.companion.files_export import export_files_via_companion
 from wpmigrate.full_access.companion.package import PLUGIN_DIR
 from wpmigrate.full_access.companion.signing import ACTION_PARAM, signed_headers
+from wpmigrate.full_access.companion.transfer import HostLimits
 from wpmigrate.full_access.db.connect import DbParams, connect
 from wpmigrate.full_access.db.exporter import export_database
 from wpmigrate.full_access.db.row_stream import RowReader
 from wpmigrate.full_access.files.exporter import export_files
 from wpmigrate.full_access.files.manifest import FILES_DIR, MANIFEST_NAME, iter_manifest, verify_tree
+from wpsandbox.build import PHP_DIR
+from wpsandbox.services import free_port, start_group, stop_group, wait_for_port
 from wpsandbox.state import SandboxState
 
 pytestmark = pytest.mark.sandbox
@@ -438,3 +442,69 @@ def test_a_full_export_writes_nothing_outside_the_plugin_folder(source: Installe
     assert {"wpmigrate-companion.php", "secret.php", "state/last-use"} <= mine
     assert all(m in ("wpmigrate-companion.php", "secret.php", "state/last-use") or
                re.fullmatch(r"state/nonces/[0-9a-f]{32}", m) for m in mine)
+
+
+# --------------------------------------------------------------------------- a small host
+
+@pytest.fixture
+def small_host(source: InstalledCompanion, tmp_path: Path) -> Iterator[str]:
+    """The same source served by a second ``php -S`` with a shared host's limits: 5 s of
+    execution time and 64 MB of memory per request."""
+    sb = source.sandbox
+    port = free_port()
+    pid = start_group(["php", "-d", "memory_limit=64M", "-d", "max_execution_time=5",
+                       "-S", f"127.0.0.1:{port}", "-t", sb.source.docroot, str(PHP_DIR / "router.php")],
+                      tmp_path / "php-small.log",
+                      env={k: v for k, v in os.environ.items() if k != "WPSB_REQUEST_LOG"})
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_group(pid)
+
+
+def test_a_5s_64mb_host_exports_everything_with_bounded_client_memory(
+        source: InstalledCompanion, small_host: str, http: httpx.Client, tmp_path: Path) -> None:
+    sb = source.sandbox
+    p = sb.source.table_prefix
+    client = CompanionClient(http, small_host, source.secret)
+    pre = client.preflight()
+    assert pre["max_execution_time"] == 5 and pre["memory_limit"] == 64 << 20
+    # Small ceilings, so that holding a table or a file whole would show in the peak.
+    limits = HostLimits(target_seconds=1.25, max_chunk_bytes=1 << 20, max_page_bytes=128 << 10)
+    peaks: dict[str, int] = {}
+    base: dict[str, int] = {}
+
+    def per_table(event: dict[str, Any]) -> None:  # peak above what was held when the table started
+        if event["rows_done"] == 0:
+            tracemalloc.reset_peak()
+            base[event["table"]] = tracemalloc.get_traced_memory()[0]
+        elif event["rows_done"] == event["rows_total"]:
+            peaks[event["table"]] = tracemalloc.get_traced_memory()[1] - base[event["table"]]
+
+    tracemalloc.start()
+    try:
+        manifest = export_database_via_companion(client, tmp_path / "db", preflight=pre, limits=limits,
+                                                 progress=per_table, progress_interval=0)
+        tracemalloc.reset_peak()
+        files_base = tracemalloc.get_traced_memory()[0]
+        summary = export_files_via_companion(client, tmp_path / "files", preflight=pre, limits=limits)
+        files_peak = tracemalloc.get_traced_memory()[1] - files_base
+    finally:
+        tracemalloc.stop()
+    print(f"client peak: postmeta {peaks[f'{p}postmeta'] / 1e6:.1f} MB, files {files_peak / 1e6:.1f} MB")
+    postmeta = manifest["tables"][f"{p}postmeta"]
+    assert postmeta["rows"] >= 50_000 and postmeta["bytes"] > 4 << 20
+    # Pages, not the table: held whole as Python objects it would take several times its artifact.
+    assert peaks[f"{p}postmeta"] < postmeta["bytes"]
+    assert files_peak < BIG_FILE * 0.8  # chunks (a few MB in flight over 3 workers), not the 9 MB file
+    conn = _reader(sb)
+    try:
+        export_database(conn, tmp_path / "sql", table_prefix=p)
+    finally:
+        conn.close()
+    _compare_exports(tmp_path / "sql", tmp_path / "db")  # the 6 MB option came through intact
+    stored = _manifest(tmp_path / "files")
+    big = (Path(sb.source.wp_content) / "uploads/wpm-test/big.bin").read_bytes()
+    assert stored["uploads/wpm-test/big.bin"][2] == hashlib.sha256(big).hexdigest()
+    assert summary["files"] == len(stored) > 100
