@@ -160,6 +160,29 @@ def test_bad_signature_old_timestamp_and_replayed_nonce_are_refused(source: Inst
     assert info.value.code == ErrorCode.INVALID_CREDENTIALS and info.value.permanent
 
 
+def test_signed_requests_cannot_reach_outside_the_site(source: InstalledCompanion,
+                                                       http: httpx.Client) -> None:
+    """Even with the secret: files only under wp-content (never the plugin's own folder),
+    tables only of the site's prefix."""
+    sb = source.sandbox
+
+    def status(action: str, params: dict[str, str]) -> int:
+        r = _get(http, sb, action, params, signed_headers(source.secret, action, params))
+        assert r.headers["X-WPM-Protocol"] == "1"
+        assert "DB_PASSWORD" not in r.text and source.secret not in r.text
+        return r.status_code
+
+    for path in ("../wp-config.php", "/etc/passwd", "uploads/../../wp-config.php", "./index.php",
+                 "uploads//x", "uploads\\..\\x"):
+        assert status("file", {"path": path, "offset": "0", "length": "100"}) == 400, path
+    for path in (f"plugins/{PLUGIN_DIR}/secret.php", f"plugins/{PLUGIN_DIR}/state/last-use", "nope.txt"):
+        assert status("file", {"path": path, "offset": "0", "length": "100"}) == 404, path
+    for table in ("mysql.user", "user", f"{sb.source.table_prefix}nope", "wptgt_options"):
+        assert status("rows", {"table": table, "limit": "1", "max_bytes": "1"}) == 404, table
+        assert status("schema", {"table": table}) == 404, table
+    assert status("nonsense", {}) == 400
+
+
 def test_idle_plugin_answers_410_and_nothing_else(source: InstalledCompanion, http: httpx.Client) -> None:
     sb = source.sandbox
     last_use = source.folder / "state" / "last-use"
