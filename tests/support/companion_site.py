@@ -24,6 +24,7 @@ class InstalledCompanion:
     secret: str
     folder: Path
     db: PrivateMariaDB
+    active_plugins_before: bytes  # the option's value before the install
 
     def client(self, http: httpx.Client, secret: str | None = None) -> CompanionClient:
         return CompanionClient(http, self.sandbox.source.url, secret or self.secret)

@@ -14,6 +14,9 @@ the same source every row artifact is byte for byte the same as the SQL route's.
   (bounded by ``max_bytes``, plus one row that may exceed it).
 - No snapshot across HTTP requests: each page is its own read-only transaction, so the
   manifest says ``consistent: false``; a busy source may move between tables.
+- The plugin is active while it exports, so ``active_plugins`` lists it; the exported
+  row leaves it out (``drop_companion``), as the option was before the install, and the
+  manifest's ``adjusted`` says so. Nothing else is changed.
 - Resumable at table granularity: a finished table leaves ``<stem>.done.json`` (its
   manifest record); a retried export keeps those tables whose artifact still has the
   recorded size and redoes the others.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +34,7 @@ from typing import Any
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.companion.client import CompanionClient, CompanionUnavailable
+from wpmigrate.full_access.companion.package import PLUGIN_BASENAME
 from wpmigrate.full_access.companion.transfer import AdaptiveSize, HostLimits, host_limits, with_retries
 from wpmigrate.full_access.db.exporter import (
     column_meta,
@@ -38,13 +43,42 @@ from wpmigrate.full_access.db.exporter import (
     write_manifest,
 )
 from wpmigrate.full_access.db.row_stream import RowWriter, Value
-from wpmigrate.full_access.db.table_prefix import select_site_tables, validate_prefix
+from wpmigrate.full_access.db.table_prefix import select_site_tables, unprefixed, validate_prefix
 from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
 
 # What mysqlclient returns as int (connect._INT_TYPES), by information_schema DATA_TYPE.
 INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint", "year"}
 SNAPSHOT = "none: each page is one read-only transaction (HTTP route, companion plugin)"
 DONE_SUFFIX = ".done.json"
+
+
+_LIST_HEAD = re.compile(rb"a:(\d+):\{")
+_LIST_ITEM = re.compile(rb'i:(\d+);s:(\d+):"')
+
+
+def without_plugin(value: bytes, basename: str = PLUGIN_BASENAME) -> bytes | None:
+    """``active_plugins`` (a PHP serialized list of strings, as WordPress writes it) without
+    ``basename``, re-indexed; None when the value is not such a list or does not hold it."""
+    head = _LIST_HEAD.match(value)
+    if head is None:
+        return None
+    pos, items = head.end(), []
+    for _ in range(int(head.group(1))):
+        item = _LIST_ITEM.match(value, pos)
+        if item is None:
+            return None
+        start = item.end()
+        end = start + int(item.group(2))
+        if value[end:end + 2] != b'";':
+            return None
+        items.append(value[start:end])
+        pos = end + 2
+    target = basename.encode()
+    if value[pos:] != b"}" or target not in items:
+        return None
+    kept = [i for i in items if i != target]
+    return (b"a:%d:{" % len(kept) + b"".join(b'i:%d;s:%d:"%s";' % (k, len(v), v) for k, v in enumerate(kept))
+            + b"}")
 
 
 def _decoder(columns: list[dict[str, Any]]) -> list[bool]:
@@ -116,6 +150,7 @@ def export_database_via_companion(
     initial_rows: int = 200,
     initial_page_bytes: int = 256 << 10,
     max_rows: int = 20_000,
+    drop_companion: bool = True,
     attempts: int = 8,
     backoff: float = 0.5,
     progress: Progress | None = None,
@@ -123,7 +158,8 @@ def export_database_via_companion(
 ) -> dict[str, Any]:
     """Export the site's tables through the plugin to ``out_dir``; return the manifest
     (also ``out_dir/manifest.json``, written last). ``preflight``: the plugin's answer,
-    if the caller already has it; ``table_prefix`` defaults to the site's own.
+    if the caller already has it; ``table_prefix`` defaults to the site's own;
+    ``drop_companion``: leave the plugin out of the exported ``active_plugins``.
 
     Raises ``MigrationError``: ``INVALID_CREDENTIALS`` (plugin refused or timed out,
     permanent), ``EXPORT_FAILED`` (transient after retries; a retry resumes)."""
@@ -158,8 +194,9 @@ def export_database_via_companion(
                 throttle({"phase": "export", "table": table, "rows_done": done["rows"],
                           "rows_total": done["rows"], "resumed": True}, force=True)
                 continue
+            drop = drop_companion and unprefixed(table, prefix) == "options"
             record = _export_table(client, out_dir, table, info[table], schema_file, data_file,
-                                   _TablePager, rows_size, bytes_size, attempts, backoff, throttle)
+                                   _TablePager, rows_size, bytes_size, attempts, backoff, throttle, drop)
             with (out_dir / (stem + DONE_SUFFIX)).open("wb") as fh:
                 fh.write(json.dumps(record).encode("utf-8"))
             manifest_tables[table] = record
@@ -170,6 +207,8 @@ def export_database_via_companion(
             skipped=skipped)
         manifest["route"] = "wp_admin"
         manifest["resumed_tables"] = resumed
+        manifest["adjusted"] = [{"table": t, **a} for t, r in manifest_tables.items()
+                                for a in r.get("adjusted", [])]
         manifest["requests"] = client.requests
         manifest["page_sizes"] = {"rows": rows_size.value, "bytes": bytes_size.value,
                                   "grown": rows_size.grown + bytes_size.grown,
@@ -197,7 +236,7 @@ def _size(path: StoragePath) -> int | None:
 def _export_table(client: CompanionClient, out_dir: StoragePath, table: str, info: dict[str, Any],
                   schema_file: str, data_file: str, pager_cls: type[_TablePager], rows_size: AdaptiveSize,
                   bytes_size: AdaptiveSize, attempts: int, backoff: float,
-                  throttle: ProgressThrottle) -> dict[str, Any]:
+                  throttle: ProgressThrottle, drop_companion: bool = False) -> dict[str, Any]:
     schema = with_retries(lambda: client.schema(table), sizes=[], what=f"schema of {table}",
                           attempts=attempts, backoff=backoff)
     create = str(schema["create"])
@@ -220,10 +259,22 @@ def _export_table(client: CompanionClient, out_dir: StoragePath, table: str, inf
         fh.write(create.encode("utf-8"))
     throttle({"phase": "export", "table": table, "rows_done": 0, "rows_total": total}, force=True)
     pager = pager_cls(client, table, key, names, rows_size, bytes_size, attempts, backoff)
+    adjusted: list[dict[str, Any]] = []
+    drop = drop_companion and {"option_name", "option_value"} <= set(names)
+    name_idx = names.index("option_name") if drop else -1
+    value_idx = names.index("option_value") if drop else -1
     with RowWriter(out_dir / data_file, names) as writer:
         for page in pager.pages():
             for raw in page:
-                writer.write(_decode_row(raw, ints))
+                row = _decode_row(raw, ints)
+                if drop and row[name_idx] == b"active_plugins" and isinstance(row[value_idx], bytes):
+                    value = row[value_idx]
+                    assert isinstance(value, bytes)
+                    stripped = without_plugin(value)
+                    if stripped is not None:
+                        row = (*row[:value_idx], stripped, *row[value_idx + 1:])
+                        adjusted.append({"option": "active_plugins", "removed": PLUGIN_BASENAME})
+                writer.write(row)
             throttle({"phase": "export", "table": table, "rows_done": writer.rows, "rows_total": total})
     throttle({"phase": "export", "table": table, "rows_done": writer.rows, "rows_total": writer.rows},
              force=True)
@@ -235,4 +286,5 @@ def _export_table(client: CompanionClient, out_dir: StoragePath, table: str, inf
         "bytes": writer.bytes,
         "sha256": writer.sha256,
         **meta,
+        **({"adjusted": adjusted} if adjusted else {}),
     }

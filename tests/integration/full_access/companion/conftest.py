@@ -44,7 +44,7 @@ def companion(sandbox: SandboxState) -> Iterator[InstalledCompanion]:
         source_sql(sb, f"UPDATE {p}options SET option_value = {sql_hex(with_plugin)} "
                        "WHERE option_name = 'active_plugins'")
         yield InstalledCompanion(sb, secret, folder, PrivateMariaDB(Path(sb.home) / "db", port=sb.db.port,
-                                                                    pid=sb.db.pid))
+                                                                    pid=sb.db.pid), active.encode())
     finally:
         source_sql(sb, f"UPDATE {p}options SET option_value = {sql_hex(active)} "
                        "WHERE option_name = 'active_plugins'")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from wpmigrate.full_access.companion.db_export import without_plugin
 from wpmigrate.full_access.companion.package import (
     PLUGIN_BASENAME,
     build_zip,
@@ -109,3 +110,22 @@ def test_signed_headers_use_a_fresh_nonce_each_time() -> None:
     h2 = signed_headers("k" * 64, "preflight", {}, now=100)
     assert h1["X-WPM-Timestamp"] == "100" and len(h1["X-WPM-Nonce"]) == 32
     assert h1["X-WPM-Nonce"] != h2["X-WPM-Nonce"] and h1["X-WPM-Signature"] != h2["X-WPM-Signature"]
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (b'a:2:{i:0;s:33:"sandbox-plugin/sandbox-plugin.php";i:1;s:43:"wpmigrate-companion/wpmigrate-companion.php";}',
+     b'a:1:{i:0;s:33:"sandbox-plugin/sandbox-plugin.php";}'),
+    (b'a:1:{i:0;s:43:"wpmigrate-companion/wpmigrate-companion.php";}', b"a:0:{}"),
+    (b'a:3:{i:0;s:5:"a/a.p";i:1;s:43:"wpmigrate-companion/wpmigrate-companion.php";i:2;s:5:"b/b;p";}',
+     b'a:2:{i:0;s:5:"a/a.p";i:1;s:5:"b/b;p";}'),
+    (b'a:1:{i:0;s:33:"sandbox-plugin/sandbox-plugin.php";}', None),  # not there: unchanged
+    (b'a:1:{i:0;s:99:"wpmigrate-companion/wpmigrate-companion.php";}', None),  # lengths disagree
+    (b'a:1:{s:1:"x";s:43:"wpmigrate-companion/wpmigrate-companion.php";}', None),  # not a list
+    (b"", None),
+])
+def test_active_plugins_without_the_companion(value: bytes, expected: bytes | None) -> None:
+    assert without_plugin(value) == expected
+    if expected is not None:  # still what PHP can read
+        out = _php("echo json_encode(unserialize(base64_decode($argv[1])));",
+                   __import__("base64").b64encode(expected).decode())
+        assert isinstance(json.loads(out), list)
