@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -479,28 +480,54 @@ def test_a_full_export_writes_nothing_outside_the_plugin_folder(source: Installe
 
 # --------------------------------------------------------------------------- a small host
 
-@pytest.fixture
-def small_host(source: InstalledCompanion, tmp_path: Path) -> Iterator[str]:
+class _SmallHost:
     """The same source served by a second ``php -S`` with a shared host's limits: 5 s of
-    execution time and 64 MB of memory per request."""
-    sb = source.sandbox
-    port = free_port()
-    pid = start_group(["php", "-d", "memory_limit=64M", "-d", "max_execution_time=5",
-                       "-S", f"127.0.0.1:{port}", "-t", sb.source.docroot, str(PHP_DIR / "router.php")],
-                      tmp_path / "php-small.log",
-                      env={k: v for k, v in os.environ.items() if k != "WPSB_REQUEST_LOG"})
+    execution time and 64 MB of memory per request. ``restart()`` stops it and starts it
+    again on the same port after ``pause`` seconds (in the background)."""
+
+    def __init__(self, sb: SandboxState, log: Path) -> None:
+        self.sb, self.log, self.port = sb, log, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pid = 0
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.pid = start_group(["php", "-d", "memory_limit=64M", "-d", "max_execution_time=5",
+                                "-S", f"127.0.0.1:{self.port}", "-t", self.sb.source.docroot,
+                                str(PHP_DIR / "router.php")], self.log,
+                               env={k: v for k, v in os.environ.items() if k != "WPSB_REQUEST_LOG"})
+        wait_for_port(self.port)
+
+    def restart(self, pause: float) -> threading.Thread:
+        stop_group(self.pid)
+        self.restarts += 1
+
+        def later() -> None:
+            time.sleep(pause)
+            self.start()
+        t = threading.Thread(target=later)
+        t.start()
+        return t
+
+    def stop(self) -> None:
+        stop_group(self.pid)
+
+
+@pytest.fixture
+def small_host(source: InstalledCompanion, tmp_path: Path) -> Iterator[_SmallHost]:
+    host = _SmallHost(source.sandbox, tmp_path / "php-small.log")
+    host.start()
     try:
-        wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        yield host
     finally:
-        stop_group(pid)
+        host.stop()
 
 
 def test_a_5s_64mb_host_exports_everything_with_bounded_client_memory(
-        source: InstalledCompanion, small_host: str, http: httpx.Client, tmp_path: Path) -> None:
+        source: InstalledCompanion, small_host: _SmallHost, http: httpx.Client, tmp_path: Path) -> None:
     sb = source.sandbox
     p = sb.source.table_prefix
-    client = CompanionClient(http, small_host, source.secret)
+    client = CompanionClient(http, small_host.url, source.secret)
     pre = client.preflight()
     assert pre["max_execution_time"] == 5 and pre["memory_limit"] == 64 << 20
     # Small ceilings, so that holding a table or a file whole would show in the peak.
@@ -542,3 +569,53 @@ def test_a_5s_64mb_host_exports_everything_with_bounded_client_memory(
     big = (Path(sb.source.wp_content) / "uploads/wpm-test/big.bin").read_bytes()
     assert stored["uploads/wpm-test/big.bin"][2] == hashlib.sha256(big).hexdigest()
     assert summary["files"] == len(stored) > 100
+
+
+class _RestartingClient(CompanionClient):
+    """Restarts the host's PHP server once, right before the ``at``-th request of ``action``."""
+
+    def __init__(self, http: httpx.Client, host: _SmallHost, secret: str, action: str, at: int) -> None:
+        super().__init__(http, host.url, secret)
+        self.host, self.action, self.at, self.count = host, action, at, 0
+        self.lock = threading.Lock()
+        self.restarted: threading.Thread | None = None
+
+    def _maybe_restart(self, action: str) -> None:
+        with self.lock:
+            if action == self.action:
+                self.count += 1
+                if self.count == self.at:
+                    self.restarted = self.host.restart(pause=1.5)
+
+    def rows(self, table: str, **kw: Any) -> dict[str, Any]:
+        self._maybe_restart("rows")
+        return super().rows(table, **kw)
+
+    def chunk(self, path: str, offset: int, length: int) -> Chunk:
+        self._maybe_restart("chunk")
+        return super().chunk(path, offset, length)
+
+
+def test_the_php_server_restarting_mid_transfer_loses_and_duplicates_nothing(
+        source: InstalledCompanion, small_host: _SmallHost, http: httpx.Client, tmp_path: Path) -> None:
+    sb = source.sandbox
+    p = sb.source.table_prefix
+    limits = HostLimits(target_seconds=1.25, max_chunk_bytes=1 << 20, max_page_bytes=128 << 10)
+    rows_client = _RestartingClient(http, small_host, source.secret, "rows", at=30)
+    export_database_via_companion(rows_client, tmp_path / "db", limits=limits)
+    chunk_client = _RestartingClient(http, small_host, source.secret, "chunk", at=40)
+    export_files_via_companion(chunk_client, tmp_path / "files", limits=limits, workers=2)
+    for c in (rows_client, chunk_client):
+        assert c.restarted is not None
+        c.restarted.join()
+    assert small_host.restarts == 2
+    conn = _reader(sb)
+    try:
+        export_database(conn, tmp_path / "sql", table_prefix=p)
+    finally:
+        conn.close()
+    _compare_exports(tmp_path / "sql", tmp_path / "db", source.active_plugins_before)
+    fresh = export_files_via_companion(source.client(http), tmp_path / "fresh")
+    assert _manifest(tmp_path / "files") == _manifest(tmp_path / "fresh") and fresh["files"] > 100
+    stored = iter_manifest(tmp_path / "files" / MANIFEST_NAME)
+    assert list(verify_tree(tmp_path / "files" / FILES_DIR, stored)) == []
