@@ -67,26 +67,35 @@ class CompanionClient:
         return f"CompanionClient({self._url!r})"
 
     # ------------------------------------------------------------------ transport
-    def _get(self, action: str, params: dict[str, str] | None = None) -> httpx.Response:
+    def _get(self, action: str, params: dict[str, str] | None = None) -> tuple[httpx.Response, bytes]:
+        """The checked answer and its body. The body is read as a stream into our own bytes:
+        an httpx Response sits in a reference cycle, so a body kept on it (``.content``)
+        would stay in memory until the garbage collector runs, chunk after chunk."""
         params = dict(params or {})
         headers = signed_headers(self._secret, action, params)
         self.requests += 1
+        request = self._http.build_request("GET", self._url, params={ACTION_PARAM: action, **params},
+                                           headers=headers)
         try:
-            resp = self._http.get(self._url, params={ACTION_PARAM: action, **params}, headers=headers)
+            resp = self._http.send(request, stream=True)
+            try:
+                body = b"".join(resp.iter_bytes())
+            finally:
+                resp.close()
         except httpx.TimeoutException as exc:
             raise CompanionUnavailable("timeout", f"{action}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise CompanionUnavailable("connection", f"{action}: {type(exc).__name__}: {exc}") from exc
         status = resp.status_code
         if status >= 500 or status in _TRANSIENT_STATUS:
-            raise CompanionUnavailable("status", f"{action}: HTTP {status}{_error_text(resp)}", status)
+            raise CompanionUnavailable("status", f"{action}: HTTP {status}{_error_text(resp, body)}", status)
         if resp.headers.get(PROTOCOL_HEADER) is None:
             raise MigrationError(ErrorCode.EXPORT_FAILED, "the companion plugin is not answering "
                                  f"({action}: HTTP {status} without its protocol header)",
                                  permanent=True, details={"action": action, "status": status})
         if status == 401:
             raise MigrationError(ErrorCode.INVALID_CREDENTIALS, "the companion plugin refused the "
-                                 f"request's signature{_error_text(resp)}", permanent=True,
+                                 f"request's signature{_error_text(resp, body)}", permanent=True,
                                  details={"action": action, "status": status})
         if status == 410:
             raise MigrationError(ErrorCode.INVALID_CREDENTIALS, "the companion plugin's time is up "
@@ -96,14 +105,14 @@ class CompanionClient:
             raise CompanionNotFound(f"{action}: {params}")
         if status != 200:
             raise MigrationError(ErrorCode.EXPORT_FAILED, f"companion {action}: HTTP {status}"
-                                 f"{_error_text(resp)}", permanent=True,
+                                 f"{_error_text(resp, body)}", permanent=True,
                                  details={"action": action, "status": status})
-        return resp
+        return resp, body
 
     def _json(self, action: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        resp = self._get(action, params)
+        _resp, body = self._get(action, params)
         try:
-            data = json.loads(resp.content)
+            data = json.loads(body)
         except ValueError as exc:  # PHP hit its time limit mid-page, or the body was cut
             raise CompanionUnavailable("cut", f"{action}: answer cut short or not JSON") from exc
         if not isinstance(data, dict):
@@ -148,8 +157,7 @@ class CompanionClient:
     def chunk(self, path: str, offset: int, length: int) -> Chunk:
         """Bytes ``offset``.. of a file (at most ``length``; fewer at its end or when the
         host caps a chunk), checked against the plugin's sha256 of this body."""
-        resp = self._get("file", {"path": path, "offset": str(int(offset)), "length": str(int(length))})
-        data = resp.content
+        resp, data = self._get("file", {"path": path, "offset": str(int(offset)), "length": str(int(length))})
         expected = resp.headers.get("X-WPM-Chunk-Sha256", "")
         try:
             size = int(resp.headers["X-WPM-File-Size"])
@@ -161,12 +169,12 @@ class CompanionClient:
         return Chunk(data, size, int(mtime) if mtime and mtime.isdigit() else None)
 
 
-def _error_text(resp: httpx.Response) -> str:
+def _error_text(resp: httpx.Response, body: bytes) -> str:
     """The plugin's short JSON error, if it gave one (never a page of HTML)."""
     if resp.headers.get(PROTOCOL_HEADER) is None:
         return ""
     try:
-        err = json.loads(resp.content).get("error")
+        err = json.loads(body).get("error")
     except (ValueError, AttributeError):
         return ""
     return f": {str(err)[:200]}" if err else ""

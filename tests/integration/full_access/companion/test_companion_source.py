@@ -190,7 +190,8 @@ def test_idle_plugin_answers_410_and_nothing_else(source: InstalledCompanion, ht
     source.client(http).preflight()  # a first use: the idle clock runs from here
     assert last_use.exists()
     source.write_secret(source.secret, idle_seconds=2)
-    time.sleep(2.5)  # php -S runs OPcache: an included file is re-read after revalidate_freq (2 s)
+    # No wait: the plugin reads secret.php as text each time (php -S runs OPcache, which would
+    # keep an included file for revalidate_freq seconds).
     try:
         past = time.time() - 3
         os.utime(last_use, (past, past))
@@ -558,8 +559,8 @@ def test_a_5s_64mb_host_exports_everything_with_bounded_client_memory(
     assert postmeta["rows"] >= 50_000 and postmeta["bytes"] > 4 << 20
     # Pages, not the table: held whole as Python objects it would take several times its artifact.
     assert peaks[f"{p}postmeta"] < postmeta["bytes"]
-    # Chunks of at most 1 MiB (a few copies in flight, garbage awaiting the collector), not the 9 MB file.
-    assert files_peak < BIG_FILE * 0.8
+    # Chunks of at most 1 MiB (a few copies in flight), not the 9 MB file.
+    assert files_peak < BIG_FILE * 0.6
     conn = _reader(sb)
     try:
         export_database(conn, tmp_path / "sql", table_prefix=p)

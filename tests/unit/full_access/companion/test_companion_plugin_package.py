@@ -129,3 +129,23 @@ def test_active_plugins_without_the_companion(value: bytes, expected: bytes | No
         out = _php("echo json_encode(unserialize(base64_decode($argv[1])));",
                    __import__("base64").b64encode(expected).decode())
         assert isinstance(json.loads(out), list)
+
+
+_PHP_CONFIG = r"""
+define('ABSPATH', '/');
+function add_action(...$a) {}
+function register_deactivation_hook(...$a) {}
+require $argv[1];
+echo json_encode(wpmc_config());
+"""
+
+
+def test_plugin_reads_its_secret_file_and_nothing_else_counts(tmp_path: Path) -> None:
+    secret = new_secret()
+    zipfile.ZipFile(io.BytesIO(build_zip(secret, idle_seconds=77, migration_id="m-1"))).extractall(tmp_path)
+    plugin = tmp_path / "wpmigrate-companion" / "wpmigrate-companion.php"
+    assert json.loads(_php(_PHP_CONFIG, str(plugin))) == {"secret": secret, "idle_seconds": 77}
+    (plugin.parent / "secret.php").write_text("<?php return ['secret' => 'short'];")
+    assert json.loads(_php(_PHP_CONFIG, str(plugin))) is None  # no valid secret: the plugin stays silent
+    (plugin.parent / "secret.php").unlink()
+    assert json.loads(_php(_PHP_CONFIG, str(plugin))) is None

@@ -44,8 +44,8 @@ function wpmc_maybe_handle(): void
     if ($signature === '') {
         return; // not ours: nothing is revealed, the site answers as it always does
     }
-    $config = is_readable(__DIR__ . '/secret.php') ? include __DIR__ . '/secret.php' : null;
-    if (!is_array($config) || !isset($config['secret']) || strlen((string) $config['secret']) < 32) {
+    $config = wpmc_config();
+    if ($config === null) {
         return; // no secret (deactivated or broken install): stay silent
     }
     wpmc_prepare_output();
@@ -92,6 +92,20 @@ function wpmc_maybe_handle(): void
         wpmc_json(500, ['error' => get_class($e) . ': ' . $e->getMessage()]);
     }
     wpmc_json(400, ['error' => 'unknown action']);
+}
+
+/**
+ * secret.php's values, read as text rather than included: OPcache would keep serving a
+ * replaced secret file for up to revalidate_freq seconds (a reinstall with a new secret).
+ */
+function wpmc_config(): ?array
+{
+    $raw = @file_get_contents(__DIR__ . '/secret.php');
+    if ($raw === false || !preg_match("/'secret'\\s*=>\\s*'([0-9a-f]{64})'/", $raw, $secret)) {
+        return null;
+    }
+    $idle = preg_match("/'idle_seconds'\\s*=>\\s*(\\d{1,9})/", $raw, $m) ? (int) $m[1] : 3600;
+    return ['secret' => $secret[1], 'idle_seconds' => $idle];
 }
 
 function wpmc_string_to_sign(string $action, array $query, string $timestamp, string $nonce): string
