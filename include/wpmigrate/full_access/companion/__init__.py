@@ -1,1 +1,3 @@
-"""The wp_admin route's companion plugin: wp-admin automation that installs and removes it."""
+"""Mode A's ``wp_admin`` route: the companion plugin this project ships, the wp-admin
+automation that installs and removes it, its signed client, and the exports that turn its
+answers into the artifacts ``export_database`` and ``export_files`` write."""

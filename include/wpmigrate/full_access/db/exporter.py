@@ -40,8 +40,23 @@ BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longbl
                 "multipolygon", "geometrycollection"}
 TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
 
-def _safe_file_stem(index: int, table: str) -> str:
+def table_file_stem(index: int, table: str) -> str:
     return f"{index:04d}-{re.sub(r'[^A-Za-z0-9_.-]', '_', table)}"
+
+
+def column_meta(name: object, data_type: object, column_type: object, charset: object,
+                extra: object) -> dict[str, Any]:
+    """A column's manifest record from its information_schema.COLUMNS fields."""
+    dt = as_str(data_type).lower()
+    return {
+        "name": as_str(name),
+        "type": as_str(column_type),
+        "binary": dt in BINARY_TYPES,
+        "text": dt in TEXT_TYPES,
+        "charset": as_str(charset) if charset else None,
+        # Generated columns are recomputed by the target; values cannot be inserted.
+        "generated": "GENERATED" in as_str(extra).upper(),  # MySQL and MariaDB spell it so
+    }
 
 
 def _table_columns(conn: MySQLdb.Connection, db: str, table: str) -> list[dict[str, Any]]:
@@ -49,19 +64,7 @@ def _table_columns(conn: MySQLdb.Connection, db: str, table: str) -> list[dict[s
                        " FROM information_schema.COLUMNS"
                        " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
                  (db, table))
-    cols = []
-    for name, data_type, column_type, charset, extra in rows:
-        dt = as_str(data_type).lower()
-        cols.append({
-            "name": as_str(name),
-            "type": as_str(column_type),
-            "binary": dt in BINARY_TYPES,
-            "text": dt in TEXT_TYPES,
-            "charset": as_str(charset) if charset else None,
-            # Generated columns are recomputed by the target; values cannot be inserted.
-            "generated": "GENERATED" in as_str(extra).upper(),  # MySQL and MariaDB spell it so
-        })
-    return cols
+    return [column_meta(*row) for row in rows]
 
 
 def _literal(conn: MySQLdb.Connection, value: Any, column: dict[str, Any]) -> str:
@@ -139,6 +142,38 @@ def _export_table(conn: MySQLdb.Connection, table: str, meta: dict[str, Any], wr
         last = tuple(row[i] for i in pk_idx)
 
 
+def manifest_document(*, server_version: str, charset: str, collation: str, table_prefix: str,
+                      exported_at: datetime, snapshot: str, tables: dict[str, Any],
+                      skipped: list[dict[str, str]]) -> dict[str, Any]:
+    """The export's manifest.json content (``tables``: one record per exported table)."""
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "codec": CODEC,
+        "server_version": server_version,
+        "database_charset": charset,
+        "database_collation": collation,
+        "connection_charset": "utf8mb4",
+        "values": "raw stored bytes (character_set_results=binary); integers as int",
+        "source_prefix": table_prefix,
+        "exported_at": exported_at.isoformat(),
+        "snapshot": snapshot,
+        "tables": tables,
+        "skipped": skipped,
+        "totals": {
+            "tables": len(tables),
+            "rows": sum(t["rows"] for t in tables.values()),
+            "bytes": sum(t["bytes"] for t in tables.values()),
+        },
+    }
+
+
+def write_manifest(out_dir: StoragePath, manifest: dict[str, Any]) -> None:
+    """Written last: its presence means a complete export."""
+    with (out_dir / "manifest.json").open("wb") as fh:
+        fh.write(json.dumps(manifest, indent=1).encode("utf-8"))
+
+
 def export_database(
     conn: MySQLdb.Connection,
     out_dir: StoragePath,
@@ -188,7 +223,7 @@ def export_database(
                 "primary_key": primary_key(conn, db, table),
                 "columns": _table_columns(conn, db, table),
             }
-            stem = _safe_file_stem(index, table)
+            stem = table_file_stem(index, table)
             schema_file, data_file = f"{stem}.schema.sql", f"{stem}.rows.msgpack"
             with (out_dir / schema_file).open("wb") as fh:
                 fh.write(create.encode("utf-8"))
@@ -208,28 +243,12 @@ def export_database(
                       "rows_total": writer.rows}, force=True)
         conn.rollback()  # ends the read-only snapshot
         charset = query(conn, "SELECT @@character_set_database, @@collation_database")[0]
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
-            "codec": CODEC,
-            "server_version": version,
-            "database_charset": as_str(charset[0]),
-            "database_collation": as_str(charset[1]),
-            "connection_charset": "utf8mb4",
-            "values": "raw stored bytes (character_set_results=binary); integers as int",
-            "source_prefix": table_prefix,
-            "exported_at": started.isoformat(),
-            "snapshot": "consistent snapshot, one REPEATABLE READ transaction",
-            "tables": manifest_tables,
-            "skipped": skipped,
-            "totals": {
-                "tables": len(manifest_tables),
-                "rows": sum(t["rows"] for t in manifest_tables.values()),
-                "bytes": sum(t["bytes"] for t in manifest_tables.values()),
-            },
-        }
-        with (out_dir / "manifest.json").open("wb") as fh:
-            fh.write(json.dumps(manifest, indent=1).encode("utf-8"))
+        manifest = manifest_document(
+            server_version=version, charset=as_str(charset[0]), collation=as_str(charset[1]),
+            table_prefix=table_prefix, exported_at=started,
+            snapshot="consistent snapshot, one REPEATABLE READ transaction",
+            tables=manifest_tables, skipped=skipped)
+        write_manifest(out_dir, manifest)
         return manifest
     except MigrationError:
         raise

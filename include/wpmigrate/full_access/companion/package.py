@@ -1,0 +1,71 @@
+"""The companion plugin's zip, built per migration with that migration's secret.
+
+Layout (what WordPress's upload form unpacks into ``wp-content/plugins``)::
+
+    wpmigrate-companion/wpmigrate-companion.php   the plugin (package data, one file)
+    wpmigrate-companion/secret.php                <?php return ['secret' => ..., ...];
+
+The secret lives in a file inside the plugin's folder, never in the database, so
+deleting the plugin deletes it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import secrets
+import time
+import zipfile
+from importlib import resources
+
+PLUGIN_DIR = "wpmigrate-companion"
+PLUGIN_FILE = "wpmigrate-companion.php"
+# What WordPress calls the plugin (activate, deactivate, delete).
+PLUGIN_BASENAME = f"{PLUGIN_DIR}/{PLUGIN_FILE}"
+DEFAULT_IDLE_SECONDS = 3600
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_MIGRATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def new_secret() -> str:
+    """A fresh per-migration secret: 64 lowercase hex characters (256 bits)."""
+    return secrets.token_hex(32)
+
+
+def plugin_source() -> bytes:
+    """The plugin's PHP source as shipped in this package."""
+    return resources.files(__package__).joinpath("plugin", PLUGIN_FILE).read_bytes()
+
+
+def secret_php(secret: str, *, idle_seconds: int, migration_id: str) -> bytes:
+    if not _HEX64.match(secret):
+        raise ValueError("the secret must be 64 lowercase hex characters")
+    if not _MIGRATION_ID.match(migration_id):
+        raise ValueError("the migration id may hold letters, digits, '.', '_' and '-' only")
+    if idle_seconds < 1:
+        raise ValueError("idle_seconds must be positive")
+    # Only checked characters go into the PHP literal: nothing to escape.
+    return (f"<?php return ['secret' => '{secret}', 'idle_seconds' => {int(idle_seconds)}, "
+            f"'migration_id' => '{migration_id}'];\n").encode()
+
+
+def build_zip(secret: str, *, idle_seconds: int = DEFAULT_IDLE_SECONDS, migration_id: str) -> bytes:
+    """The installable zip for one migration (see the module docstring)."""
+    files = {
+        f"{PLUGIN_DIR}/{PLUGIN_FILE}": plugin_source(),
+        f"{PLUGIN_DIR}/secret.php": secret_php(secret, idle_seconds=idle_seconds,
+                                               migration_id=migration_id),
+    }
+    now = time.localtime()[:6]  # the plugin's idle clock starts at its files' mtime
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        dir_info = zipfile.ZipInfo(f"{PLUGIN_DIR}/", date_time=now)
+        dir_info.external_attr = (0o40755 << 16) | 0x10
+        zf.writestr(dir_info, b"")
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=now)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o100644 << 16
+            zf.writestr(info, data)
+    return buf.getvalue()
