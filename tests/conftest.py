@@ -1,6 +1,7 @@
 """Shared fixtures. ``sandbox`` starts (or reuses) the real WordPress sandbox once per
 session; ``fresh_target`` puts its target back to the freshly installed state;
-``ssh_source`` adds the socket-only source of the ``ssh`` route."""
+``ssh_source`` adds the socket-only source of the ``ssh`` route, ``admin_source`` the
+tight-limits source of the ``wp_admin`` route."""
 
 from __future__ import annotations
 
@@ -44,6 +45,13 @@ def ssh_source(sandbox: SandboxState) -> SandboxState:
     """The sandbox with its ssh source (``state.ssh_source``, also set on ``sandbox``): built
     on first use, stopped with the sandbox. Its query log is not reset here."""
     return build.up_ssh_source(sandbox)
+
+
+@pytest.fixture(scope="session")
+def admin_source(sandbox: SandboxState) -> SandboxState:
+    """The sandbox with its admin source (``state.admin_source``, also set on ``sandbox``):
+    built on first use, stopped with the sandbox."""
+    return build.up_admin_source(sandbox)
 
 
 @pytest.fixture

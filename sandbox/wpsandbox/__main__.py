@@ -1,5 +1,5 @@
 """CLI: ``PYTHONPATH=sandbox python -m wpsandbox
-{up,down,status,env,conf,reset-target,source-rest,ssh-source}``."""
+{up,down,status,env,conf,reset-target,source-rest,ssh-source,admin-source}``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from wpsandbox import build
 from wpsandbox.state import (
     airflow_connections,
     load,
+    mode_a_admin_conf,
     mode_a_conf,
     mode_a_ssh_conf,
     mode_b_conf,
@@ -34,13 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     p_conf = sub.add_parser("conf", help="print a DAG conf for the sandbox (JSON)")
     p_conf.add_argument("--migration-id", default=None)
     p_conf.add_argument("--mode", choices=["full_access", "scrape_rebuild"], default="full_access")
-    p_conf.add_argument("--route", choices=["sftp_db", "ssh"], default="sftp_db",
-                        help="full_access only: ssh needs `ssh-source` first")
+    p_conf.add_argument("--route", choices=["sftp_db", "ssh", "wp_admin"], default="sftp_db",
+                        help="full_access only: ssh needs `ssh-source` first, wp_admin `admin-source`")
     sub.add_parser("reset-target", help="restore the target to its freshly installed state")
     p_rest = sub.add_parser("source-rest", help="open or close the source's REST API")
     p_rest.add_argument("mode", choices=["on", "off"])
     p_ssh = sub.add_parser("ssh-source", help="add the socket-only ssh source (reuses a healthy one)")
     p_ssh.add_argument("--reset-log", action="store_true", help="only empty its query log")
+    p_admin = sub.add_parser("admin-source", help="add the wp_admin route's source: tight PHP limits, "
+                                                  "a 52 MiB file, a 5.5 MB option (reuses a healthy one)")
+    p_admin.add_argument("--restart-php", action="store_true",
+                         help="only restart its php -S on the same port")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "scrape_rebuild":
             conf = mode_b_conf(load(), args.migration_id)
         else:
-            make = mode_a_ssh_conf if args.route == "ssh" else mode_a_conf
+            make = {"sftp_db": mode_a_conf, "ssh": mode_a_ssh_conf, "wp_admin": mode_a_admin_conf}[args.route]
             conf = make(load(), args.migration_id)
         print(json.dumps(conf, indent=2))
     elif args.command == "reset-target":
@@ -86,6 +91,17 @@ def main(argv: list[str] | None = None) -> int:
         assert ssh is not None
         print(f"ssh source {ssh.url} ready in {time.monotonic() - started:.1f}s")
         print(f"  wp_root {ssh.docroot}  socket {ssh.db_socket}  query log {ssh.query_log}")
+    elif args.command == "admin-source":
+        started = time.monotonic()
+        if args.restart_php:
+            admin = build.restart_admin_source_php(load()).admin_source
+        else:
+            admin = build.up_admin_source(load()).admin_source
+        assert admin is not None
+        print(f"admin source {admin.url} ready in {time.monotonic() - started:.1f}s (pid {admin.pid})")
+        print(f"  php {' '.join(f'-d {k}={v}' for k, v in admin.php_ini.items())}  "
+              f"big file {admin.big_file} ({admin.big_file_size} B)  "
+              f"big option {admin.big_option} ({admin.big_option_size} B)")
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from wpsandbox import query_log
 from wpsandbox.services import PrivateMariaDB, PrivateSshd, free_port, start_group, wait_for_port
 from wpsandbox.state import (
     STATE_VERSION,
+    AdminSource,
     Database,
     Platform,
     SandboxState,
@@ -49,8 +51,18 @@ DEFAULT_POSTMETA_ROWS = 50_000
 HOST = "127.0.0.1"
 # Everything the sandbox creates under its home, so a rebuild removes only its own files.
 TEMPLATE = "wordpress-template"  # survives rebuilds (not in OWNED)
-OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "logs", "state.json", "state.tmp", "pids")
+OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "admin-source", "logs", "state.json",
+         "state.tmp", "pids")
 SSH_SOURCE = "ssh-source"
+ADMIN_SOURCE = "admin-source"
+# The admin source's host limits (php -S -d ...). On Linux max_execution_time counts the
+# request's CPU time (setitimer ITIMER_PROF), not time spent waiting: a busy script is cut
+# off with a 500 after 5 s, a sleeping one is not.
+ADMIN_PHP_INI = {"max_execution_time": "5", "memory_limit": "64M"}
+ADMIN_BIG_FILE = "uploads/2024/06/site-backup-video.bin"
+ADMIN_BIG_FILE_BYTES = 52 * 1024 * 1024
+ADMIN_BIG_OPTION = "sandbox_big_option"
+ADMIN_BIG_OPTION_BYTES = 5_500_000
 
 
 class SandboxError(RuntimeError):
@@ -145,6 +157,7 @@ def _stop_everything(home: Path) -> list[int]:
     with contextlib.suppress(Exception):
         state = load(home)
         pids += state.pids + (state.ssh_source.pids if state.ssh_source else [])
+        pids += state.admin_source.pids if state.admin_source else []
     _kill_all(pids)
     pid_file.unlink(missing_ok=True)
     return sorted(set(pids))
@@ -225,7 +238,8 @@ def _wordpress_template(home: Path) -> Path:
     return template
 
 
-def _copy_wordpress(spec: _SiteSpec, template: Path, db_host: str, shared_host: bool = False) -> None:
+def _copy_wordpress(spec: _SiteSpec, template: Path, db_host: str, shared_host: bool = False,
+                    extra_defines: dict[str, str] | None = None) -> None:
     """A site is the template with a normal wp-config.php. Core files are hard links (nothing
     writes core: updates are off); wp-content, which migrations write, is a real copy."""
     spec.docroot.parent.mkdir(parents=True, exist_ok=True)
@@ -233,16 +247,17 @@ def _copy_wordpress(spec: _SiteSpec, template: Path, db_host: str, shared_host: 
     shutil.rmtree(spec.docroot / "wp-content")
     subprocess.run(["cp", "-a", str(template / "wp-content"), str(spec.docroot / "wp-content")], check=True)
     (spec.docroot / ".wpsandbox-version.php").unlink()
-    (spec.docroot / "wp-config.php").write_text(_wp_config(spec, db_host, shared_host))
+    (spec.docroot / "wp-config.php").write_text(_wp_config(spec, db_host, shared_host, extra_defines or {}))
 
 
-def _wp_config(spec: _SiteSpec, db_host: str, shared_host: bool) -> str:
+def _wp_config(spec: _SiteSpec, db_host: str, shared_host: bool, extra_defines: dict[str, str]) -> str:
     """``shared_host`` writes it the way wp-config-sample.php and hosting panels do
     (``define( 'DB_HOST', 'localhost:/path/mysqld.sock' );`` with comments), which is what
     the ``ssh`` route parses on real hosts."""
     def define(key: str, value: str) -> str:
         return f"define( '{key}', {value} );" if shared_host else f"define('{key}', {value});"
 
+    extra = "".join(define(key, value) + "\n" for key, value in extra_defines.items())
     salts = "\n".join(
         define(key, f"'{secrets.token_urlsafe(48)}'")
         for key in ("AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY",
@@ -273,7 +288,7 @@ $table_prefix = '{spec.prefix}';
 // No internet here: fail fast instead of waiting for api.wordpress.org.
 {define("WP_HTTP_BLOCK_EXTERNAL", "true")}
 {define("WP_DEBUG", "false")}
-if (!defined('ABSPATH')) {{
+{extra}if (!defined('ABSPATH')) {{
     define('ABSPATH', __DIR__ . '/');
 }}
 require_once ABSPATH . 'wp-settings.php';
@@ -353,11 +368,13 @@ LIMIT {rows};
 """, spec.db_name)
 
 
-def _start_php_server(home: Path, name: str, port: int, docroot: Path, router: str) -> tuple[int, Path, Path]:
+def _start_php_server(home: Path, name: str, port: int, docroot: Path, router: str,
+                      ini: dict[str, str] | None = None) -> tuple[int, Path, Path]:
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     access_log, request_log = logs / f"{name}-access.log", logs / f"{name}-requests.jsonl"
-    cmd = ["php", "-S", f"{HOST}:{port}", "-t", str(docroot), str(PHP_DIR / router)]
+    settings = [arg for key, value in (ini or {}).items() for arg in ("-d", f"{key}={value}")]
+    cmd = ["php", *settings, "-S", f"{HOST}:{port}", "-t", str(docroot), str(PHP_DIR / router)]
     env = {**os.environ, "PHP_CLI_SERVER_WORKERS": "4", "WPSB_REQUEST_LOG": str(request_log)}
     pid = start_group(cmd, access_log, env=env)
     _record_pid(home, pid)
@@ -543,6 +560,33 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
     return state
 
 
+# ---------------------------------------------------------------- on-demand sources
+
+def _seed_like_source(spec: _SiteSpec, db: PrivateMariaDB, postmeta_rows: int) -> dict[str, Any]:
+    """Install and seed an extra source exactly as ``up`` does the main one (same scripts, same
+    bulk postmeta); returns its seed facts."""
+    _install(spec)
+    facts = _php("seed_source.php", {"WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url}, spec.docroot)
+    _bulk_postmeta(db, spec, postmeta_rows, facts["media"]["hero"]["file"])
+    facts["postmeta_count"] = int(db.sql(f"SELECT COUNT(*) FROM {spec.prefix}postmeta", spec.db_name))
+    return facts
+
+
+def _serve(home: Path, spec: _SiteSpec, ini: dict[str, str] | None = None) -> tuple[int, Path, Path]:
+    """Start the site's php -S and return once its home page answers 200."""
+    pid, access_log, request_log = _start_php_server(home, spec.name, spec.port, spec.docroot,
+                                                     "router.php", ini)
+    try:
+        wait_for_port(spec.port)
+        status = _http_status(spec.url + "/", timeout=30)
+        if status != 200:
+            raise SandboxError(f"{spec.url}/ answered {status}; see {access_log}")
+    except BaseException:
+        _kill_all([pid])
+        raise
+    return pid, access_log, request_log
+
+
 # ---------------------------------------------------------------- the ssh source
 
 def _ssh_db(ssh: SshSource) -> PrivateMariaDB:
@@ -622,17 +666,9 @@ def _build_ssh_source(home: Path, state: SandboxState, started: list[int]) -> Ss
     with ThreadPoolExecutor(max_workers=2) as pool:
         for job in [pool.submit(start_db), pool.submit(make_site)]:
             job.result()
-    _install(spec)
-    facts = _php("seed_source.php", {"WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url}, spec.docroot)
-    _bulk_postmeta(db, spec, state.postmeta_rows, facts["media"]["hero"]["file"])
-    facts["postmeta_count"] = int(db.sql(f"SELECT COUNT(*) FROM {spec.prefix}postmeta", spec.db_name))
-
-    pid, access_log, request_log = _start_php_server(home, SSH_SOURCE, spec.port, spec.docroot, "router.php")
+    facts = _seed_like_source(spec, db, state.postmeta_rows)
+    pid, access_log, request_log = _serve(home, spec)
     started.append(pid)
-    wait_for_port(spec.port)
-    status = _http_status(spec.url + "/", timeout=30)
-    if status != 200:
-        raise SandboxError(f"{spec.url}/ answered {status} after the build; see {home / 'logs'}")
     ssh = SshSource(url=spec.url, port=spec.port, pid=pid, docroot=str(spec.docroot),
                     wp_content=str(spec.docroot / "wp-content"), title=spec.title,
                     admin_user=spec.admin_user, admin_password=spec.admin_password,
@@ -670,6 +706,133 @@ def _reset_query_log(ssh: SshSource) -> None:
         log.rename(old)
     _ssh_db(ssh).sql("FLUSH GENERAL LOGS;", quiet=True)
     old.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- the admin source
+
+def _main_db(state: SandboxState) -> PrivateMariaDB:
+    return PrivateMariaDB(Path(state.home) / "db", port=state.db.port, pid=state.db.pid)
+
+
+def _require_admin_source(state: SandboxState) -> AdminSource:
+    if state.admin_source is None:
+        raise SandboxError("the sandbox has no admin source: run build.up_admin_source(state) first")
+    return state.admin_source
+
+
+def admin_source_healthy(state: SandboxState) -> bool:
+    """Its php -S alive and the site answering (which also needs the main MariaDB)."""
+    admin = state.admin_source
+    if admin is None or not all(alive(pid) for pid in admin.pids) or not alive(state.db.pid):
+        return False
+    return any(_http_status(admin.url + "/", timeout=15) == 200 for _ in range(2))
+
+
+def up_admin_source(state: SandboxState | None = None) -> SandboxState:
+    """Add the admin source (state.AdminSource) to the running sandbox, or reuse a healthy one;
+    the state is saved and ``state.admin_source`` is set in place too. ``down`` stops it and
+    the next full build removes it."""
+    given = state or load()
+    home = Path(given.home)
+    with _locked(home):
+        current = load(home)
+        if not admin_source_healthy(current):
+            if current.admin_source is not None:
+                _kill_all(current.admin_source.pids)
+            started: list[int] = []
+            try:
+                current.admin_source = _build_admin_source(home, current, started)
+            except BaseException:
+                _kill_all(started)  # nothing half-built keeps running
+                raise
+            save(current)
+    given.admin_source = current.admin_source
+    return current
+
+
+def _write_random_file(path: Path, size: int) -> str:
+    """``size`` random (incompressible) bytes; returns their sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        for start in range(0, size, 1 << 20):
+            block = os.urandom(min(1 << 20, size - start))
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest()
+
+
+def _build_admin_source(home: Path, state: SandboxState, started: list[int]) -> AdminSource:
+    base = home / ADMIN_SOURCE
+    shutil.rmtree(base, ignore_errors=True)
+    spec = _SiteSpec(ADMIN_SOURCE, free_port(), base / "www", "wp_admin_src", "wpadm_site", _password(),
+                     "wpadm_", "Sandbox Admin Source ☕", "admin", _password())
+    editor_user, editor_password = "site_editor", _password()
+    db = _main_db(state)
+
+    def make_db() -> None:
+        # Dropped first: a rebuild after a crash finds the previous one.
+        db.sql(f"DROP DATABASE IF EXISTS {spec.db_name};\n"
+               f"DROP USER IF EXISTS '{spec.db_user}'@'%';\n"
+               f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n"
+               f"CREATE USER '{spec.db_user}'@'%' IDENTIFIED BY '{spec.db_password}';\n"
+               f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{spec.db_user}'@'%';")
+
+    def make_site() -> str:
+        # The limits in wp-config too, or wp-admin raises memory_limit to 256M itself.
+        _copy_wordpress(spec, _wordpress_template(home), f"{HOST}:{state.db.port}",
+                        extra_defines={"WP_MEMORY_LIMIT": "'64M'", "WP_MAX_MEMORY_LIMIT": "'64M'"})
+        _add_source_files(spec.docroot)
+        return _write_random_file(spec.docroot / "wp-content" / ADMIN_BIG_FILE, ADMIN_BIG_FILE_BYTES)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        db_job, site_job = pool.submit(make_db), pool.submit(make_site)
+        db_job.result()
+        big_file_sha256 = site_job.result()
+    facts = _seed_like_source(spec, db, state.postmeta_rows)
+    extra = _php("seed_admin_source.php", {
+        "WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url,
+        "WPSB_EDITOR_USER": editor_user, "WPSB_EDITOR_PASSWORD": editor_password,
+        "WPSB_BIG_OPTION": ADMIN_BIG_OPTION, "WPSB_BIG_OPTION_BYTES": str(ADMIN_BIG_OPTION_BYTES),
+    }, spec.docroot)
+    facts["users"]["site_editor"] = extra["editor_id"]
+
+    pid, access_log, request_log = _serve(home, spec, ADMIN_PHP_INI)
+    started.append(pid)
+    return AdminSource(
+        url=spec.url, port=spec.port, pid=pid, docroot=str(spec.docroot),
+        wp_content=str(spec.docroot / "wp-content"), title=spec.title, db_name=spec.db_name,
+        db_user=spec.db_user, db_password=spec.db_password, table_prefix=spec.prefix,
+        admin_user=spec.admin_user, admin_password=spec.admin_password,
+        editor_user=editor_user, editor_password=editor_password,
+        big_file=ADMIN_BIG_FILE, big_file_size=ADMIN_BIG_FILE_BYTES, big_file_sha256=big_file_sha256,
+        big_option=ADMIN_BIG_OPTION, big_option_size=extra["big_option"]["size"],
+        big_option_sha256=extra["big_option"]["sha256"], php_ini=dict(ADMIN_PHP_INI),
+        access_log=str(access_log), request_log=str(request_log), facts=facts)
+
+
+def restart_admin_source_php(state: SandboxState) -> SandboxState:
+    """Stop the admin source's php -S (its whole group, requests in flight cut off) and start
+    it again on the same port with the same settings; returns once it answers 200. The new
+    pid is saved and set on ``state.admin_source`` in place."""
+    home = Path(state.home)
+    with _locked(home):
+        current = load(home)
+        admin = _require_admin_source(current)
+        _kill_all(admin.pids)
+        spec = _SiteSpec(ADMIN_SOURCE, admin.port, Path(admin.docroot), admin.db_name, admin.db_user,
+                         admin.db_password, admin.table_prefix, admin.title, admin.admin_user,
+                         admin.admin_password)
+        admin.pid = _serve(home, spec, admin.php_ini)[0]
+        save(current)
+    state.admin_source = current.admin_source
+    return current
+
+
+def admin_source_sql(state: SandboxState, statement: str) -> str:
+    """SQL as root on the admin source's database (tab-separated rows, no header). Tests only:
+    never a write to the source a migration reads."""
+    return _main_db(state).sql(statement, _require_admin_source(state).db_name)
 
 
 # ---------------------------------------------------------------- down, reset, switches
@@ -744,4 +907,8 @@ def status(home: Path | None = None) -> dict[str, Any]:
                               "alive": all(alive(p) for p in ssh.pids), "socket": ssh.db_socket,
                               "socket_open": _socket_open(ssh.db_socket),
                               "http_status": _http_status(ssh.url + "/")}
+    if state.admin_source:  # on demand too
+        admin = state.admin_source
+        info["admin_source"] = {"url": admin.url, "pid": admin.pid, "alive": alive(admin.pid),
+                                "php_ini": admin.php_ini, "http_status": _http_status(admin.url + "/")}
     return info

@@ -19,6 +19,9 @@ SOURCE_SFTP_CONN_ID = "wpm_source_sftp"
 SOURCE_DB_CONN_ID = "wpm_source_db"
 TARGET_DB_CONN_ID = "wpm_target_db"
 TARGET_WP_CONN_ID = "wpm_target_wp"
+# Only while the admin source exists (build.up_admin_source): its administrator and its editor.
+SOURCE_ADMIN_CONN_ID = "wpm_source_admin"
+SOURCE_EDITOR_CONN_ID = "wpm_source_editor"
 
 
 def home_dir() -> Path:
@@ -138,6 +141,47 @@ class SshSource:
 
 
 @dataclass
+class AdminSource:
+    """A third source, seeded like ``source``, for the ``wp_admin`` route: a WordPress
+    administrator's login is all a migration gets. A tight host: ``php -S`` runs with
+    ``php_ini`` (max_execution_time 5 s, memory_limit 64M; WP_MEMORY_LIMIT and
+    WP_MAX_MEMORY_LIMIT are 64M too, so wp-admin does not raise it), and the site holds a
+    file over 50 MB and a single option value over 5 MB. Its database is on the main MariaDB
+    (``state.db``, TCP) with WordPress's own user; the filesystem is writable (FS_METHOD direct)
+    so wp-admin can install plugins."""
+
+    url: str
+    port: int
+    pid: int  # php -S (a new one after build.restart_admin_source_php)
+    docroot: str
+    wp_content: str
+    title: str
+    db_name: str
+    db_user: str  # from wp-config.php (ALL PRIVILEGES on db_name)
+    db_password: str
+    table_prefix: str
+    admin_user: str  # role administrator
+    admin_password: str
+    editor_user: str  # role editor: a login that is not an administrator
+    editor_password: str
+    big_file: str  # path relative to wp_content, '/'-separated
+    big_file_size: int
+    big_file_sha256: str
+    big_option: str  # option_name in {table_prefix}options (autoload no)
+    big_option_size: int  # bytes of option_value as stored
+    big_option_sha256: str
+    php_ini: dict[str, str]  # the -d settings php -S runs with
+    access_log: str
+    request_log: str
+    # What the seed created (same shape as SandboxState.facts, for this site's URL and ids).
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+
+@dataclass
 class SandboxState:
     version: int
     home: str
@@ -155,10 +199,12 @@ class SandboxState:
     facts: dict[str, Any] = field(default_factory=dict)
     # Added on demand by build.up_ssh_source(); None until then.
     ssh_source: SshSource | None = None
+    # Added on demand by build.up_admin_source(); None until then.
+    admin_source: AdminSource | None = None
 
     @property
     def pids(self) -> list[int]:
-        """The processes ``up`` starts (the ssh source's are in ``ssh_source.pids``)."""
+        """The processes ``up`` starts (the ssh and admin sources' are in their own ``pids``)."""
         return [self.db.pid, self.sftp.pid, self.source.pid, self.target.pid, self.static.pid]
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,7 +214,8 @@ class SandboxState:
     def from_dict(cls, data: dict[str, Any]) -> SandboxState:
         return cls(
             **{k: v for k, v in data.items()
-               if k not in {"db", "sftp", "source", "target", "platform", "static", "ssh_source"}},
+               if k not in {"db", "sftp", "source", "target", "platform", "static", "ssh_source",
+                                      "admin_source"}},
             db=Database(**data["db"]),
             sftp=Sftp(**data["sftp"]),
             source=Site(**data["source"]),
@@ -176,6 +223,7 @@ class SandboxState:
             platform=Platform(**data["platform"]),
             static=StaticSite(**data["static"]),
             ssh_source=SshSource(**data["ssh_source"]) if data.get("ssh_source") else None,
+            admin_source=AdminSource(**data["admin_source"]) if data.get("admin_source") else None,
         )
 
 
@@ -222,6 +270,13 @@ def connections(state: SandboxState) -> dict[str, str]:
             "login": state.platform.service_user, "password": state.platform.app_password,
         },
     }
+    if state.admin_source is not None:
+        # The wp_admin route's only credential: a WordPress login (cookie session, not REST).
+        admin = state.admin_source
+        conns[SOURCE_ADMIN_CONN_ID] = {"conn_type": "http", "host": admin.url,
+                                       "login": admin.admin_user, "password": admin.admin_password}
+        conns[SOURCE_EDITOR_CONN_ID] = {"conn_type": "http", "host": admin.url,
+                                        "login": admin.editor_user, "password": admin.editor_password}
     return {conn_id: json.dumps(conn) for conn_id, conn in conns.items()}
 
 
@@ -250,6 +305,19 @@ def mode_a_ssh_conf(state: SandboxState, migration_id: str | None = None) -> dic
         "route": "ssh",
         "sftp_conn_id": SOURCE_SFTP_CONN_ID,
         "wp_root": state.ssh_source.docroot,
+    })
+
+
+def mode_a_admin_conf(state: SandboxState, migration_id: str | None = None, *,
+                      admin_conn_id: str = SOURCE_ADMIN_CONN_ID) -> dict[str, Any]:
+    """A Mode A conf for the ``wp_admin`` route: the admin source (build.up_admin_source) from
+    a WordPress login alone (``admin_conn_id``; SOURCE_EDITOR_CONN_ID for a login that is not
+    an administrator). Same target as mode_a_conf."""
+    if state.admin_source is None:
+        raise ValueError("the sandbox has no admin source: run build.up_admin_source(state) first")
+    return _mode_a(state, migration_id, state.admin_source.url, {
+        "route": "wp_admin",
+        "wp_conn_id": admin_conn_id,
     })
 
 

@@ -4,6 +4,7 @@ the credentials it hands out work, reset-target resets, and down stops everythin
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -12,6 +13,8 @@ import socket
 import subprocess
 import time
 import uuid
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,11 +24,15 @@ import pytest
 
 from wpsandbox import build, query_log
 from wpsandbox.state import (
+    SOURCE_ADMIN_CONN_ID,
+    SOURCE_EDITOR_CONN_ID,
+    AdminSource,
     SandboxState,
     SshSource,
     airflow_connections,
     connections,
     load,
+    mode_a_admin_conf,
     mode_a_conf,
     mode_a_ssh_conf,
 )
@@ -289,8 +296,11 @@ def test_up_reuses_a_healthy_sandbox(sandbox: SandboxState) -> None:
 
 def test_airflow_connections_and_conf(sandbox: SandboxState) -> None:
     env = airflow_connections(sandbox)
+    # The admin source's two logins join once it exists (a session may have added it already).
+    admin = ({"AIRFLOW_CONN_WPM_SOURCE_ADMIN", "AIRFLOW_CONN_WPM_SOURCE_EDITOR"}
+             if sandbox.admin_source else set())
     assert set(env) == {"AIRFLOW_CONN_WPM_SOURCE_SFTP", "AIRFLOW_CONN_WPM_SOURCE_DB",
-                        "AIRFLOW_CONN_WPM_TARGET_DB", "AIRFLOW_CONN_WPM_TARGET_WP"}
+                        "AIRFLOW_CONN_WPM_TARGET_DB", "AIRFLOW_CONN_WPM_TARGET_WP"} | admin
     conns = {k: json.loads(v) for k, v in connections(sandbox).items()}
     assert conns["wpm_source_sftp"]["extra"] == {"key_file": sandbox.sftp.key_file, "no_host_key_check": True}
     assert conns["wpm_source_db"]["login"] == "src_reader"
@@ -540,6 +550,220 @@ def test_up_ssh_source_reuses_and_down_stops_it(tmp_path_factory: pytest.TempPat
         assert not _port_open(ssh.port)
         with socket.socket(socket.AF_UNIX) as unix:
             assert unix.connect_ex(ssh.db_socket) != 0
+    finally:
+        build.down(home=home)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the admin source
+
+
+def _admin(state: SandboxState) -> AdminSource:
+    assert state.admin_source is not None
+    return state.admin_source
+
+
+@contextlib.contextmanager
+def _probe(admin: AdminSource, code: str) -> Iterator[str]:
+    """A PHP file in the admin source's docroot (outside wp-content) for one test, then gone."""
+    path = Path(admin.docroot) / f"wpsb-probe-{uuid.uuid4().hex}.php"
+    path.write_text("<?php\n" + code)
+    try:
+        yield f"{admin.url}/{path.name}"
+    finally:
+        path.unlink()
+
+
+@contextlib.contextmanager
+def _wp_login(admin: AdminSource, user: str, password: str) -> Iterator[httpx.Client]:
+    """A cookie session as wp-admin's login form makes it (test cookie first)."""
+    with httpx.Client(base_url=admin.url, timeout=30) as client:
+        client.get("/wp-login.php")
+        resp = client.post("/wp-login.php", data={"log": user, "pwd": password, "wp-submit": "Log In",
+                                                  "redirect_to": f"{admin.url}/wp-admin/", "testcookie": "1"})
+        assert resp.status_code == 302, resp.text[:500]
+        yield client
+
+
+def test_admin_source_answers_over_http(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    assert admin.url != admin_source.source.url
+    resp = httpx.get(admin.url + "/")
+    assert resp.status_code == 200
+    assert '<meta name="generator" content="WordPress' in resp.text
+    assert resp.headers["x-sandbox-mu"] == "1"
+    assert httpx.get(admin.url + "/about-us/our-team/leadership/").status_code == 200
+    assert admin.table_prefix == "wpadm_"
+    tables = build.admin_source_sql(admin_source, "SHOW TABLES").split()
+    assert f"{admin.table_prefix}options" in tables and all(t.startswith("wpadm_") for t in tables)
+    # Seeded like the source (same scripts, same bulk postmeta).
+    assert admin.facts["postmeta_count"] == admin_source.facts["postmeta_count"]
+    assert set(admin.facts["media"]) == set(admin_source.facts["media"])
+
+
+def test_admin_source_php_limits_as_served(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    assert admin.php_ini == {"max_execution_time": "5", "memory_limit": "64M"}
+    code = ("$raw = [ini_get('max_execution_time'), ini_get('memory_limit')];\n"
+            "define('WP_ADMIN', true);\n"
+            "require __DIR__ . '/wp-load.php';\n"
+            "require_once ABSPATH . 'wp-admin/includes/file.php';\n"
+            "wp_raise_memory_limit('admin');  // what wp-admin/admin.php does\n"
+            "echo json_encode(['raw' => $raw, 'admin_memory' => ini_get('memory_limit'),\n"
+            "  'fs_method' => get_filesystem_method(),\n"
+            "  'plugins_writable' => wp_is_writable(WP_PLUGIN_DIR)]);")
+    with _probe(admin, code) as url:
+        resp = httpx.get(url, timeout=30)
+    assert resp.status_code == 200, resp.text[:500]
+    assert resp.json() == {"raw": ["5", "64M"], "admin_memory": "64M", "fs_method": "direct",
+                           "plugins_writable": True}
+
+
+def test_admin_source_cuts_off_a_long_script(admin_source: SandboxState) -> None:
+    """max_execution_time counts CPU time on Linux (setitimer ITIMER_PROF): a script that
+    wants 7 s of CPU ends after 5 s of it with a fatal error, however loaded the machine is."""
+    admin = _admin(admin_source)
+    code = ("function cpu(): float { $u = getrusage();\n"
+            "  return $u['ru_utime.tv_sec'] + $u['ru_utime.tv_usec'] / 1e6\n"
+            "       + $u['ru_stime.tv_sec'] + $u['ru_stime.tv_usec'] / 1e6; }\n"
+            "$t = cpu();\n"
+            "while (cpu() - $t < 7) { hash('sha256', 'x'); }\n"
+            "echo 'finished';")
+    log = Path(admin.access_log)
+    before = log.stat().st_size
+    with _probe(admin, code) as url:
+        started = time.monotonic()
+        resp = httpx.get(url, timeout=120)
+        took = time.monotonic() - started
+    assert resp.status_code == 500, resp.text[:300]
+    assert "finished" not in resp.text
+    assert took > 4.5, took
+    with log.open("rb") as f:  # what php -S logged for this request only
+        f.seek(before)
+        assert b"Maximum execution time of 5 seconds exceeded" in f.read()
+
+
+def test_admin_source_holds_a_big_file(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    path = Path(admin.wp_content) / admin.big_file
+    assert admin.big_file.startswith("uploads/")
+    assert path.stat().st_size == admin.big_file_size > 50_000_000
+    on_disk = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            on_disk.update(block)
+    assert on_disk.hexdigest() == admin.big_file_sha256
+    with path.open("rb") as f:  # random, so no transfer compression saves anything
+        head = f.read(1 << 20)
+    assert len(zlib.compress(head)) > len(head) * 0.99
+    served, size = hashlib.sha256(), 0
+    with httpx.stream("GET", f"{admin.url}/wp-content/{admin.big_file}", timeout=60) as resp:
+        assert resp.status_code == 200
+        assert int(resp.headers["content-length"]) == admin.big_file_size
+        for chunk in resp.iter_raw():
+            served.update(chunk)
+            size += len(chunk)
+    assert (size, served.hexdigest()) == (admin.big_file_size, admin.big_file_sha256)
+
+
+def test_admin_source_holds_a_big_option(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    where = f"FROM {admin.table_prefix}options WHERE option_name = '{admin.big_option}'"
+    row = build.admin_source_sql(
+        admin_source, f"SELECT LENGTH(option_value), SHA2(option_value, 256), autoload, "
+                      f"LEFT(option_value, 2) {where}").rstrip("\n").split("\t")
+    assert row == [str(admin.big_option_size), admin.big_option_sha256, "no", "a:"]  # a serialized array
+    assert admin.big_option_size > 5_000_000
+    # Nothing in it for a URL rewrite to change: it must arrive as it is.
+    value = build.admin_source_sql(admin_source, f"SELECT option_value {where}")
+    assert admin.url.removeprefix("http://") not in value
+
+
+def test_admin_source_logins(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    with _wp_login(admin, admin.admin_user, admin.admin_password) as client:
+        assert any(name.startswith("wordpress_logged_in_") for name in client.cookies)
+        upload = client.get("/wp-admin/plugin-install.php", params={"tab": "upload"})
+        assert upload.status_code == 200 and 'name="pluginzip"' in upload.text
+    with _wp_login(admin, admin.editor_user, admin.editor_password) as client:
+        assert any(name.startswith("wordpress_logged_in_") for name in client.cookies)
+        refused = client.get("/wp-admin/plugin-install.php", params={"tab": "upload"})
+        assert refused.status_code == 403 and 'name="pluginzip"' not in refused.text
+    caps = dict(line.split("\t") for line in build.admin_source_sql(
+        admin_source, f"SELECT u.user_login, m.meta_value FROM {admin.table_prefix}users u "
+                      f"JOIN {admin.table_prefix}usermeta m ON m.user_id = u.ID "
+                      f"WHERE m.meta_key = '{admin.table_prefix}capabilities'").splitlines())
+    assert caps[admin.admin_user] == 'a:1:{s:13:"administrator";b:1;}'
+    assert caps[admin.editor_user] == 'a:1:{s:6:"editor";b:1;}'
+    # A wrong password gets no session.
+    with httpx.Client(base_url=admin.url, timeout=30) as client:
+        client.get("/wp-login.php")
+        wrong = client.post("/wp-login.php", data={"log": admin.admin_user,
+                                                   "pwd": "not-" + admin.admin_password, "testcookie": "1"})
+        assert wrong.status_code == 200
+        assert not any(name.startswith("wordpress_logged_in_") for name in client.cookies)
+
+
+def test_admin_source_conf_and_connections(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    conf = mode_a_admin_conf(admin_source, "3f1c1e9e-9a57-4c1f-9d59-0d3b0e6d4a11")
+    assert conf["source_url"] == admin.url
+    assert conf["source_access"] == {"route": "wp_admin", "wp_conn_id": SOURCE_ADMIN_CONN_ID}
+    assert conf["target"] == mode_a_conf(admin_source)["target"]
+    editor_conf = mode_a_admin_conf(admin_source, admin_conn_id=SOURCE_EDITOR_CONN_ID)
+    assert editor_conf["source_access"]["wp_conn_id"] == "wpm_source_editor"
+    for secret in (admin.admin_password, admin.editor_password, admin.db_password):
+        assert secret not in json.dumps(conf) + json.dumps(editor_conf)
+    conns = {k: json.loads(v) for k, v in connections(admin_source).items()}
+    assert conns["wpm_source_admin"] == {"conn_type": "http", "host": admin.url,
+                                         "login": admin.admin_user, "password": admin.admin_password}
+    assert conns["wpm_source_editor"]["login"] == admin.editor_user
+    assert "AIRFLOW_CONN_WPM_SOURCE_ADMIN" in airflow_connections(admin_source)
+
+
+def test_restart_admin_source_php(admin_source: SandboxState) -> None:
+    admin = _admin(admin_source)
+    old_pid, port = admin.pid, admin.port
+    got = 0
+    # The download in flight is cut short.
+    with (httpx.stream("GET", f"{admin.url}/wp-content/{admin.big_file}", timeout=60) as resp,
+          pytest.raises(httpx.TransportError)):
+        for chunk in resp.iter_raw(64 * 1024):
+            if not got:
+                build.restart_admin_source_php(admin_source)
+            got += len(chunk)
+    assert 0 < got < admin.big_file_size
+    new = _admin(admin_source)
+    assert new.pid != old_pid and new.port == port
+    assert not _pids_of_group(old_pid)
+    assert load().admin_source == new
+    assert httpx.get(new.url + "/").status_code == 200
+    with _probe(new, "echo ini_get('max_execution_time'), ' ', ini_get('memory_limit');") as url:
+        assert httpx.get(url).text == "5 64M"  # the same settings after the restart
+
+
+def test_up_admin_source_reuses_and_down_stops_it(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A small sandbox of its own, so the shared one keeps running."""
+    home = tmp_path_factory.mktemp("wpsandbox")
+    try:
+        state = build.up(postmeta_rows=100, home=home)
+        assert state.admin_source is None and "wpm_source_admin" not in connections(state)
+        with pytest.raises(ValueError):
+            mode_a_admin_conf(state)
+        with_admin = build.up_admin_source(state)
+        admin = _admin(with_admin)
+        assert state.admin_source == admin  # set in place as well
+        assert load(home).admin_source == admin
+        assert len(_pids_of_group(admin.pid)) >= 2  # php -S master + workers
+        started = time.monotonic()
+        assert build.up_admin_source(load(home)).admin_source == admin  # healthy: reused
+        assert time.monotonic() - started < 3
+        assert build.up(home=home).created_at == state.created_at  # the main sandbox is untouched
+        assert build.status(home)["admin_source"]["http_status"] == 200
+
+        build.down(home=home)
+        assert not _pids_of_group(admin.pid), "php -S still has processes"
+        assert not _port_open(admin.port)
     finally:
         build.down(home=home)
         shutil.rmtree(home, ignore_errors=True)
