@@ -40,10 +40,12 @@ from wpmigrate.full_access.db.exporter import (
     column_meta,
     manifest_document,
     table_file_stem,
+    table_record,
     write_manifest,
 )
 from wpmigrate.full_access.db.row_stream import RowWriter, Value
 from wpmigrate.full_access.db.table_prefix import select_site_tables, unprefixed, validate_prefix
+from wpmigrate.full_access.files.manifest import read_json
 from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
 
 # What mysqlclient returns as int (connect._INT_TYPES), by information_schema DATA_TYPE.
@@ -94,15 +96,6 @@ def _decode_row(raw: list[Any], ints: list[bool]) -> tuple[Value, ...]:
             b = base64.b64decode(v, validate=True)
             out.append(int(b) if is_int else b)
     return tuple(out)
-
-
-def _read_done(path: StoragePath) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as fh:
-            data = json.loads(fh.read())
-    except (FileNotFoundError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 class _TablePager:
@@ -186,7 +179,7 @@ def export_database_via_companion(
             current = {"table": table}
             stem = table_file_stem(index, table)
             schema_file, data_file = f"{stem}.schema.sql", f"{stem}.rows.msgpack"
-            done = _read_done(out_dir / (stem + DONE_SUFFIX))
+            done = read_json(out_dir / (stem + DONE_SUFFIX))
             if (done and done.get("data_file") == data_file
                     and _size(out_dir / data_file) == done.get("bytes")):
                 manifest_tables[table] = done
@@ -278,13 +271,5 @@ def _export_table(client: CompanionClient, out_dir: StoragePath, table: str, inf
             throttle({"phase": "export", "table": table, "rows_done": writer.rows, "rows_total": total})
     throttle({"phase": "export", "table": table, "rows_done": writer.rows, "rows_total": writer.rows},
              force=True)
-    return {
-        "schema_file": schema_file,
-        "data_file": data_file,
-        "create_table": create if len(create) < 16384 else None,
-        "rows": writer.rows,
-        "bytes": writer.bytes,
-        "sha256": writer.sha256,
-        **meta,
-        **({"adjusted": adjusted} if adjusted else {}),
-    }
+    record = table_record(schema_file, data_file, create, writer, meta)
+    return {**record, "adjusted": adjusted} if adjusted else record

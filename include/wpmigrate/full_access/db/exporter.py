@@ -142,6 +142,21 @@ def _export_table(conn: MySQLdb.Connection, table: str, meta: dict[str, Any], wr
         last = tuple(row[i] for i in pk_idx)
 
 
+def table_record(schema_file: str, data_file: str, create: str, writer: RowWriter,
+                 meta: dict[str, Any]) -> dict[str, Any]:
+    """A table's manifest record, once its rows are written (every route writes the same)."""
+    return {
+        "schema_file": schema_file,
+        "data_file": data_file,
+        # Small DDL inline for readers of the manifest; the schema file always has it.
+        "create_table": create if len(create) < 16384 else None,
+        "rows": writer.rows,
+        "bytes": writer.bytes,
+        "sha256": writer.sha256,
+        **meta,
+    }
+
+
 def manifest_document(*, server_version: str, charset: str, collation: str, table_prefix: str,
                       exported_at: datetime, snapshot: str, tables: dict[str, Any],
                       skipped: list[dict[str, str]]) -> dict[str, Any]:
@@ -230,15 +245,7 @@ def export_database(
             exported = [c["name"] for c in meta["columns"] if not c["generated"]]
             with RowWriter(out_dir / data_file, exported) as writer:
                 _export_table(conn, table, meta, writer, page_rows, throttle)
-            manifest_tables[table] = {
-                "schema_file": schema_file,
-                "data_file": data_file,
-                "create_table": create if len(create) < 16384 else None,
-                "rows": writer.rows,
-                "bytes": writer.bytes,
-                "sha256": writer.sha256,
-                **meta,
-            }
+            manifest_tables[table] = table_record(schema_file, data_file, create, writer, meta)
             throttle({"phase": "export", "table": table, "rows_done": writer.rows,
                       "rows_total": writer.rows}, force=True)
         conn.rollback()  # ends the read-only snapshot
