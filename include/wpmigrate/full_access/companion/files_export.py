@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
@@ -34,24 +32,16 @@ from wpmigrate.core.storage import StoragePath
 from wpmigrate.full_access.companion.client import Chunk, CompanionClient, CompanionNotFound
 from wpmigrate.full_access.companion.package import PLUGIN_DIR
 from wpmigrate.full_access.companion.transfer import AdaptiveSize, HostLimits, host_limits, with_retries
+from wpmigrate.full_access.files.export_ledger import ExportLedger
 from wpmigrate.full_access.files.manifest import (
     FILES_DIR,
-    FORMAT,
-    MANIFEST_NAME,
-    PARTS_DIR,
-    SUMMARY_NAME,
-    VERSION,
     ManifestEntry,
     UnsafePath,
     safe_relpath,
-    write_lines,
 )
-from wpmigrate.full_access.files.manifest_parts import PartWriter, existing_parts
-from wpmigrate.full_access.files.resume_index import ResumeIndex, previous_attempts
 from wpmigrate.full_access.files.skip_rules import DEFAULT_SKIP, SKIP_REASONS, Skip, SkipRules
-from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
+from wpmigrate.full_access.progress_throttle import Progress
 
-_SAMPLE_LIMIT = 200
 _FILE_TRIES = 3
 OWN_DIR = f"plugins/{PLUGIN_DIR}"  # the plugin itself (and its secret) is never exported
 
@@ -71,57 +61,16 @@ class _Exporter:
         self.skip = SkipRules(skip)
         self.workers, self.list_limit = max(1, workers), list_limit
         self.attempts, self.backoff = attempts, backoff
-        self.part_files, self.part_seconds = part_files, part_seconds
         self.chunk = AdaptiveSize(initial_chunk, minimum=64 << 10, maximum=limits.max_chunk_bytes,
                                   target_seconds=limits.target_seconds)
         # Listing pages hash files on the host: as much as a big chunk would read, at least 8 MiB.
         self.max_hash_bytes = max_hash_bytes or max(8 << 20, limits.max_chunk_bytes)
-        self.lock = threading.Lock()
-        self.stats: dict[str, Any] = {
-            "files": 0, "bytes": 0, "transferred_files": 0, "transferred_bytes": 0,
-            "resumed_files": 0, "resumed_bytes": 0, "retries": 0, "listing_pages": 0, "chunks": 0,
-            "skipped": dict.fromkeys(SKIP_REASONS, 0), "samples": []}
-        self.progress = ProgressThrottle(progress, progress_seconds, self.lock)
-        self.made_dirs: set[str] = set()
-        self.index: ResumeIndex | None = None
-        self.parts: PartWriter | None = None
+        self.ledger = ExportLedger(out_dir, progress=progress, progress_seconds=progress_seconds,
+                                   part_files=part_files, part_seconds=part_seconds)
+        self.lock = self.ledger.lock
+        self.listing_pages = self.chunks = 0
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
-
-    # ------------------------------------------------------------------ bookkeeping
-    def note_skip(self, skip: Skip) -> None:
-        with self.lock:
-            self.stats["skipped"][skip.reason] += 1
-            if len(self.stats["samples"]) < _SAMPLE_LIMIT:
-                sample = {"path": skip.path, "reason": skip.reason}
-                if skip.detail:
-                    sample["detail"] = skip.detail
-                self.stats["samples"].append(sample)
-
-    def emit(self, current: str = "", force: bool = False) -> None:
-        def event() -> dict[str, Any]:
-            s = self.stats
-            return {"phase": "export_files", "files": s["files"], "bytes": s["bytes"],
-                    "transferred_files": s["transferred_files"], "transferred_bytes": s["transferred_bytes"],
-                    "resumed_files": s["resumed_files"], "skipped": sum(s["skipped"].values()),
-                    "current": current}
-        self.progress(event, force=force)
-
-    def record(self, entry: ManifestEntry, *, transferred: bool) -> None:
-        assert self.parts is not None
-        self.parts.add(entry)
-        with self.lock:
-            s = self.stats
-            s["files"] += 1
-            s["bytes"] += entry.size
-            kind = "transferred" if transferred else "resumed"
-            s[f"{kind}_files"] += 1
-            s[f"{kind}_bytes"] += entry.size
-        self.emit(entry.path)
-
-    def retried(self) -> None:
-        with self.lock:
-            self.stats["retries"] += 1
 
     # ------------------------------------------------------------------ listing
     def listing(self) -> Any:
@@ -133,7 +82,7 @@ class _Exporter:
             page = with_retries(call, sizes=[], what="the file listing", attempts=self.attempts,
                                 backoff=self.backoff)
             with self.lock:
-                self.stats["listing_pages"] += 1
+                self.listing_pages += 1
             yield from page["entries"]
             if page["next"] is None:
                 return
@@ -152,17 +101,17 @@ class _Exporter:
             if reason == "excluded" and e.get("dir"):
                 path += "/"
             pattern = self.skip(path.rstrip("/")) if reason == "excluded" else None
-            self.note_skip(Skip(reason if reason in SKIP_REASONS else "special", path, pattern or ""))
+            self.ledger.note_skip(Skip(reason if reason in SKIP_REASONS else "special", path, pattern or ""))
             return None
         try:
             if safe_relpath(path) != path:
                 raise UnsafePath(f"non-canonical path {path!r}")
         except UnsafePath as exc:
-            self.note_skip(Skip("unsafe_names", path, str(exc)))
+            self.ledger.note_skip(Skip("unsafe_names", path, str(exc)))
             return None
         pattern = self.skip(path)
         if pattern:  # the plugin should have pruned it; our rules decide
-            self.note_skip(Skip("excluded", path, pattern))
+            self.ledger.note_skip(Skip("excluded", path, pattern))
             return None
         return e
 
@@ -171,19 +120,19 @@ class _Exporter:
         rel, size, mtime = e["path"], int(e["size"]), int(e["mtime"])
         mode = int(e.get("mode", 0o644))
         dest = self.files_root / rel
-        prev = self.index.reusable(rel, size, mtime, dest) if self.index else None
+        prev = self.ledger.reusable(rel, size, mtime, dest)
         if prev is not None:
-            self.record(ManifestEntry(rel, size, mtime, prev.sha256, mode), transferred=False)
+            self.ledger.record(ManifestEntry(rel, size, mtime, prev.sha256, mode), transferred=False)
             return
         expected: str | None = e.get("sha256")
         for attempt in range(_FILE_TRIES):
             try:
                 got_size, got_mtime, sha = self.fetch(rel, dest, size)
             except CompanionNotFound:
-                self.note_skip(Skip("vanished", rel))
+                self.ledger.note_skip(Skip("vanished", rel))
                 return
             except _Changed:
-                self.retried()
+                self.ledger.count_reconnect()
                 expected = None
                 continue
             unchanged = got_size == size and (got_mtime is None or got_mtime == mtime)
@@ -191,20 +140,16 @@ class _Exporter:
                 if attempt == _FILE_TRIES - 1:
                     raise MigrationError(ErrorCode.EXPORT_FAILED, f"{rel}: sha256 differs from the source's",
                                          permanent=False, details={"path": rel})
-                self.retried()
+                self.ledger.count_reconnect()
                 continue
             stamp = got_mtime if got_mtime is not None else mtime
-            self.record(ManifestEntry(rel, got_size, stamp, sha, mode), transferred=True)
+            self.ledger.record(ManifestEntry(rel, got_size, stamp, sha, mode), transferred=True)
             return
         raise MigrationError(ErrorCode.EXPORT_FAILED, f"{rel} kept changing during the export",
                              permanent=False, details={"path": rel})
 
     def fetch(self, rel: str, dest: StoragePath, listed_size: int) -> tuple[int, int | None, str]:
-        parent = dest.parent
-        if str(parent) not in self.made_dirs:
-            parent.mkdir(parents=True, exist_ok=True)
-            with self.lock:
-                self.made_dirs.add(str(parent))
+        self.ledger.make_parent(dest)
         digest = hashlib.sha256()
         offset = 0
         file_size: int | None = None
@@ -222,7 +167,7 @@ class _Exporter:
                 piece = with_retries(call, sizes=[self.chunk], what=f"{rel} at {at}", attempts=self.attempts,
                                      backoff=self.backoff, used=lambda c: len(c.data))
                 with self.lock:
-                    self.stats["chunks"] += 1
+                    self.chunks += 1
                 if file_size is None:
                     file_size, mtime = piece.file_size, piece.mtime
                 elif piece.file_size != file_size or piece.mtime != mtime:
@@ -247,11 +192,7 @@ class _Exporter:
     # ------------------------------------------------------------------ orchestration
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        attempt, self.index = previous_attempts(self.out_dir)
-        parts_dir = self.out_dir / PARTS_DIR
-        parts_dir.mkdir(parents=True, exist_ok=True)
-        self.parts = PartWriter(parts_dir, attempt, self.part_files, self.part_seconds)
+        attempt = self.ledger.prepare()
         slots = threading.BoundedSemaphore(self.workers * 4)
         error: BaseException | None = None
 
@@ -285,55 +226,17 @@ class _Exporter:
             self.stop.set()
         finally:
             pool.shutdown(wait=True)
-            self.parts.flush()  # keep what this attempt finished, even when failing
-            if self.index:
-                self.index.close()
+            self.ledger.close()
         error = error or (self.errors[0] if self.errors else None)
         if error is not None:
-            self.emit(force=True)
-            if isinstance(error, MigrationError):
-                error.details.setdefault("stored_files", self.stats["files"])
-                raise error
-            raise MigrationError(ErrorCode.EXPORT_FAILED, f"file export through the plugin failed: "
-                                 f"{type(error).__name__}: {error}", permanent=False) from error
-        return self.finish(attempt, started)
-
-    def finish(self, attempt: int, started: float) -> dict[str, Any]:
-        assert self.parts is not None
-        parts = list(self.parts.written)
-
-        def lines() -> Any:
-            for part in parts:
-                with part.open("rb") as fh:
-                    yield from fh
-
-        count, manifest_sha = write_lines(self.out_dir / MANIFEST_NAME, lines())
-        s = self.stats
-        if count != s["files"]:
-            raise MigrationError(ErrorCode.EXPORT_FAILED, f"manifest has {count} records, expected "
-                                 f"{s['files']}", permanent=False)
-        summary: dict[str, Any] = {
-            "format": FORMAT, "version": VERSION, "attempt": attempt,
-            "route": "wp_admin", "remote_root": self.pre.get("wp_content_dir", ""),
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(time.monotonic() - started, 3),
-            "manifest": MANIFEST_NAME, "manifest_sha256": manifest_sha, "files_dir": FILES_DIR,
-            "files": s["files"], "bytes": s["bytes"],
-            "transferred_files": s["transferred_files"], "transferred_bytes": s["transferred_bytes"],
-            "resumed_files": s["resumed_files"], "resumed_bytes": s["resumed_bytes"],
-            "reconnects": s["retries"],
-            "skipped": dict(s["skipped"]), "skipped_samples": list(s["samples"]),
-            "skip_patterns": list(self.skip.patterns),
-            "requests": {"listing_pages": s["listing_pages"], "chunks": s["chunks"]},
-            "chunk_size": {"final": self.chunk.value, "grown": self.chunk.grown, "shrunk": self.chunk.shrunk},
-        }
-        with (self.out_dir / SUMMARY_NAME).open("wb") as fh:
-            fh.write(json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
-        for _a, _s, part in existing_parts(self.out_dir / PARTS_DIR):
-            with contextlib.suppress(Exception):
-                part.unlink()
-        self.emit(force=True)
-        return summary
+            self.ledger.fail(error, "file export through the plugin")
+        return self.ledger.finish(
+            attempt, started,
+            source={"route": "wp_admin", "remote_root": self.pre.get("wp_content_dir", "")},
+            extra={"skip_patterns": list(self.skip.patterns),
+                   "requests": {"listing_pages": self.listing_pages, "chunks": self.chunks},
+                   "chunk_size": {"final": self.chunk.value, "grown": self.chunk.grown,
+                                  "shrunk": self.chunk.shrunk}})
 
 
 class _Stopped(Exception):

@@ -26,32 +26,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import queue
 import stat as stat_mod
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import paramiko
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.core.storage import StoragePath
+from wpmigrate.full_access.files.export_ledger import ExportLedger
 from wpmigrate.full_access.files.manifest import (
     FILES_DIR,
-    FORMAT,
-    MANIFEST_NAME,
-    PARTS_DIR,
-    SUMMARY_NAME,
-    VERSION,
     ManifestEntry,
-    write_lines,
 )
-from wpmigrate.full_access.files.manifest_parts import PartWriter, existing_parts
-from wpmigrate.full_access.files.resume_index import ResumeIndex, previous_attempts
 from wpmigrate.full_access.files.sftp_pipeline import close_async, listdir_raw, remote_chunks
 from wpmigrate.full_access.files.sftp_session import (
     Session,
@@ -62,28 +53,13 @@ from wpmigrate.full_access.files.sftp_session import (
 )
 from wpmigrate.full_access.files.skip_rules import (
     DEFAULT_SKIP,
-    SKIP_REASONS,
     Skip,
     SkipRules,
     classify_entry,
 )
-from wpmigrate.full_access.progress_throttle import Progress, ProgressThrottle
+from wpmigrate.full_access.progress_throttle import Progress
 
 BIG_FILE = 16 * 1024 * 1024
-_SAMPLE_LIMIT = 200
-
-
-@dataclass
-class _Stats:
-    files: int = 0
-    bytes: int = 0
-    transferred_files: int = 0
-    transferred_bytes: int = 0
-    resumed_files: int = 0
-    resumed_bytes: int = 0
-    reconnects: int = 0
-    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SKIP_REASONS, 0))
-    samples: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,48 +80,22 @@ class _Exporter:
         self.files_root = out_dir / FILES_DIR
         self.workers = max(1, workers)
         self.skip = SkipRules(skip)
-        self.part_files, self.part_seconds = part_files, part_seconds
-        self.stats = _Stats()
+        self.ledger = ExportLedger(out_dir, progress=progress, progress_seconds=progress_seconds,
+                                   part_files=part_files, part_seconds=part_seconds)
+        self.lock = self.ledger.lock
         self.big_slots = threading.BoundedSemaphore(max(1, big_file_slots))
-        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.sftp = SftpConnector(connect, retries=retries, backoff=backoff, io_timeout=io_timeout,
                                   connect_timeout=connect_timeout, stop=self.stop,
-                                  on_reconnect=self.count_reconnect)
-        self.progress = ProgressThrottle(progress, progress_seconds, self.lock)
+                                  on_reconnect=self.ledger.count_reconnect)
         self.errors: list[BaseException] = []
         self.queue: queue.Queue[_Item | None] = queue.Queue(maxsize=self.workers * 64)
-        self.made_dirs: set[str] = set()
-        self.index: ResumeIndex | None = None
-        self.parts: PartWriter | None = None
 
     # ----------------------------------------------------------------- bookkeeping
     def remote(self, rel: str) -> str:
         if not rel:
             return self.root
         return f"/{rel}" if self.root == "/" else f"{self.root}/{rel}"
-
-    def note_skip(self, skip: Skip) -> None:
-        with self.lock:
-            self.stats.skipped[skip.reason] += 1
-            if len(self.stats.samples) < _SAMPLE_LIMIT:
-                sample = {"path": skip.path, "reason": skip.reason}
-                if skip.detail:
-                    sample["detail"] = skip.detail
-                self.stats.samples.append(sample)
-
-    def count_reconnect(self) -> None:
-        with self.lock:
-            self.stats.reconnects += 1
-
-    def emit(self, current: str = "", force: bool = False) -> None:
-        def event() -> dict[str, Any]:
-            s = self.stats
-            return {"phase": "export_files", "files": s.files, "bytes": s.bytes,
-                    "transferred_files": s.transferred_files, "transferred_bytes": s.transferred_bytes,
-                    "resumed_files": s.resumed_files, "skipped": sum(s.skipped.values()),
-                    "current": current}
-        self.progress(event, force=force)
 
     # ----------------------------------------------------------------- walking
     def put(self, item: _Item | None) -> None:
@@ -190,16 +140,16 @@ class _Exporter:
         try:
             session.run(self.remote(rel_dir), listing)
         except FileNotFoundError:
-            self.note_skip(Skip("vanished", rel_dir or "."))
+            self.ledger.note_skip(Skip("vanished", rel_dir or "."))
         except PermissionError as exc:
-            self.note_skip(Skip("unreadable", rel_dir or ".", str(exc)))
+            self.ledger.note_skip(Skip("unreadable", rel_dir or ".", str(exc)))
         return subdirs
 
     def classify(self, rel_dir: str, raw: bytes, attr: paramiko.SFTPAttributes, subdirs: list[str]) -> None:
         mode = attr.st_mode
         rel = classify_entry(rel_dir, raw, mode, self.skip)
         if isinstance(rel, Skip):
-            self.note_skip(rel)
+            self.ledger.note_skip(rel)
         elif stat_mod.S_ISDIR(mode or 0):
             subdirs.append(rel)
         else:
@@ -228,10 +178,10 @@ class _Exporter:
 
     def process(self, session: Session, item: _Item) -> None:
         dest = self.files_root / item.rel
-        prev = self.index.reusable(item.rel, item.size, item.mtime, dest) if self.index else None
+        prev = self.ledger.reusable(item.rel, item.size, item.mtime, dest)
         if prev is not None:
             entry = ManifestEntry(item.rel, item.size, item.mtime, prev.sha256, item.mode)
-            self.record(entry, transferred=False)
+            self.ledger.record(entry, transferred=False)
             return
         current = [item]
 
@@ -250,26 +200,21 @@ class _Exporter:
         try:
             size, sha = session.run(item.rel, fetch)
         except FileNotFoundError:
-            self.note_skip(Skip("vanished", item.rel))
+            self.ledger.note_skip(Skip("vanished", item.rel))
             return
         except PermissionError as exc:
-            self.note_skip(Skip("unreadable", item.rel, str(exc)))
+            self.ledger.note_skip(Skip("unreadable", item.rel, str(exc)))
             return
         it = current[0]
-        self.record(ManifestEntry(item.rel, size, it.mtime, sha, it.mode), transferred=True)
+        self.ledger.record(ManifestEntry(item.rel, size, it.mtime, sha, it.mode), transferred=True)
 
     def fetch(self, client: paramiko.SFTPClient, item: _Item, dest: StoragePath) -> tuple[int, str]:
-        parent = dest.parent
-        key = str(parent)
         digest = hashlib.sha256()
         size = 0
         src = client.open(self.remote(item.rel), "rb")  # "r": SSH_FXF_READ only
         try:
             try:
-                if key not in self.made_dirs:
-                    parent.mkdir(parents=True, exist_ok=True)
-                    with self.lock:
-                        self.made_dirs.add(key)
+                self.ledger.make_parent(dest)
                 out = dest.open("wb")
             except OSError as exc:
                 raise SinkError(f"cannot write {dest}: {exc}") from exc
@@ -296,35 +241,10 @@ class _Exporter:
             close_async(src)
         return size, digest.hexdigest()
 
-    def record(self, entry: ManifestEntry, *, transferred: bool) -> None:
-        assert self.parts is not None
-        self.parts.add(entry)
-        with self.lock:
-            s = self.stats
-            s.files += 1
-            s.bytes += entry.size
-            if transferred:
-                s.transferred_files += 1
-                s.transferred_bytes += entry.size
-            else:
-                s.resumed_files += 1
-                s.resumed_bytes += entry.size
-        self.emit(entry.path)
-
     # ----------------------------------------------------------------- orchestration
-    def prepare(self) -> int:
-        """Load what previous attempts stored; return this attempt's number."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        attempt, self.index = previous_attempts(self.out_dir)
-        parts_dir = self.out_dir / PARTS_DIR
-        parts_dir.mkdir(parents=True, exist_ok=True)
-        self.parts = PartWriter(parts_dir, attempt, self.part_files, self.part_seconds)
-        return attempt
-
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
-        attempt = self.prepare()
-        assert self.parts is not None
+        attempt = self.ledger.prepare()
         threads = [threading.Thread(target=self.work, name=f"wpmigrate-sftp-{i}", daemon=True)
                    for i in range(self.workers)]
         for t in threads:
@@ -342,54 +262,12 @@ class _Exporter:
         finally:
             for t in threads:
                 t.join()
-            self.parts.flush()  # keep what this attempt finished, even when failing
-            if self.index:
-                self.index.close()
+            self.ledger.close()
         error = walk_error or (self.errors[0] if self.errors else None)
         if error is not None:
-            self.emit(force=True)
-            if isinstance(error, MigrationError):
-                error.details.setdefault("stored_files", self.stats.files)
-                raise error
-            raise MigrationError(ErrorCode.EXPORT_FAILED, f"file export failed: {type(error).__name__}: "
-                                 f"{error}", permanent=False) from error
-        return self.finish(attempt, started)
-
-    def finish(self, attempt: int, started: float) -> dict[str, Any]:
-        assert self.parts is not None
-        parts = list(self.parts.written)
-
-        def lines() -> Iterator[bytes]:
-            for part in parts:
-                with part.open("rb") as fh:
-                    yield from fh
-
-        count, manifest_sha = write_lines(self.out_dir / MANIFEST_NAME, lines())
-        if count != self.stats.files:
-            raise MigrationError(ErrorCode.EXPORT_FAILED, f"manifest has {count} records, expected "
-                                 f"{self.stats.files}", permanent=False)
-        s = self.stats
-        summary: dict[str, Any] = {
-            "format": FORMAT, "version": VERSION, "attempt": attempt,
-            "remote_root": self.root,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "seconds": round(time.monotonic() - started, 3),
-            "manifest": MANIFEST_NAME, "manifest_sha256": manifest_sha, "files_dir": FILES_DIR,
-            "files": s.files, "bytes": s.bytes,
-            "transferred_files": s.transferred_files, "transferred_bytes": s.transferred_bytes,
-            "resumed_files": s.resumed_files, "resumed_bytes": s.resumed_bytes,
-            "reconnects": s.reconnects,
-            "skipped": dict(s.skipped), "skipped_samples": list(s.samples),
-            "skip_patterns": list(self.skip.patterns),
-        }
-        with (self.out_dir / SUMMARY_NAME).open("wb") as fh:
-            fh.write(json.dumps(summary, ensure_ascii=False, indent=1).encode("utf-8"))
-        # The manifest now holds everything; parts of every attempt are redundant.
-        for _a, _s, part in existing_parts(self.out_dir / PARTS_DIR):
-            with contextlib.suppress(Exception):
-                part.unlink()
-        self.emit(force=True)
-        return summary
+            self.ledger.fail(error, "file export")
+        return self.ledger.finish(attempt, started, source={"remote_root": self.root},
+                                  extra={"skip_patterns": list(self.skip.patterns)})
 
 
 def export_files(
