@@ -2,7 +2,8 @@
 
 Order of work, each step safe to repeat (a retried task starts again from the top):
 1. ``GET_LOCK`` per target database: two imports never interleave.
-2. Drop ``_wpm_new_*`` / ``_wpm_old_*`` leftovers of an earlier, interrupted attempt.
+2. Drop ``_wpm_new_*`` / ``_wpm_old_*`` leftovers of an earlier, interrupted attempt
+   (and ``_wpm_rep_*`` verification replicas, ``verify.export_replica``).
 3. Per table: CREATE ``_wpm_new_<table>`` from the prefix-mapped schema, stream the
    artifact rows (sha256 checked), map prefixes, rewrite URLs, INSERT in statements
    sized to the target's ``max_allowed_packet``, commit per statement (bounded undo);
@@ -21,7 +22,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 import MySQLdb
@@ -46,6 +47,10 @@ from wpmigrate.rewrite.url_rewrite import DEFAULT_SKIP_COLUMNS
 __all__ = ["DEFAULT_SKIP_COLUMNS", "import_database", "temp_name"]
 
 NEW, OLD = "_wpm_new_", "_wpm_old_"
+# Verification replicas of an export (``verify.export_replica``): scratch tables in the
+# target database too, so the same cleanup drops what a crashed verification left.
+REPLICA = "_wpm_rep_"
+STAGING_PREFIXES = (NEW, OLD, REPLICA)
 SWAP_LOCK_WAIT_SECONDS = 60
 ER_LOCK_WAIT_TIMEOUT = 1205
 MAX_STATEMENT_BYTES = 4 << 20  # bigger multi-row INSERTs gain nothing and cost memory
@@ -85,11 +90,76 @@ def _base_tables(conn: MySQLdb.Connection) -> set[str]:
 
 def drop_staging_tables(conn: MySQLdb.Connection) -> list[str]:
     """Drop the ``_wpm_new_*`` / ``_wpm_old_*`` tables an interrupted import left behind
-    (never a live table); return their names."""
-    left = sorted(t for t in _base_tables(conn) if t.startswith((NEW, OLD)))
+    and ``_wpm_rep_*`` verification replicas (never a live table); return their names."""
+    left = sorted(t for t in _base_tables(conn) if t.startswith(STAGING_PREFIXES))
     if left:
         query(conn, "DROP TABLE IF EXISTS " + ", ".join(quote_ident(t) for t in left))
     return left
+
+
+def read_manifest(in_dir: StoragePath, source_prefix: str) -> dict[str, Any]:
+    """The export's manifest.json, checked to be one made with ``source_prefix``."""
+    with (in_dir / "manifest.json").open("rb") as fh:
+        manifest: dict[str, Any] = json.loads(fh.read())
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ArtifactCorrupt("manifest.json is not a wpmigrate database export")
+    if manifest.get("source_prefix") not in (None, source_prefix):
+        raise MigrationError(ErrorCode.IMPORT_FAILED,
+                             f"export was made with prefix {manifest['source_prefix']!r}, "
+                             f"not {source_prefix!r}", permanent=True)
+    return manifest
+
+
+def prepare_session(conn: MySQLdb.Connection) -> None:
+    """Session settings for loading artifact rows (see ``SQL_MODE``); autocommit off."""
+    for stmt in (f"SET SESSION sql_mode = '{SQL_MODE}'",
+                 "SET SESSION foreign_key_checks = 0",
+                 # unique_checks stays ON: with it off InnoDB may accept duplicates that
+                 # URL rewriting can create, leaving a corrupt unique index.
+                 "SET SESSION unique_checks = 1",
+                 "SET SESSION time_zone = '+00:00'",
+                 "SET NAMES utf8mb4"):
+        query(conn, stmt)
+    conn.autocommit(False)
+
+
+@contextlib.contextmanager
+def import_lock(conn: MySQLdb.Connection) -> Iterator[None]:
+    """``GET_LOCK`` per target database, held by the session: imports (and verification
+    replicas) never interleave, nor drop each other's staging tables."""
+    db = current_database(conn)
+    lock = ("wpmigrate-import-" + db)[:64]
+    if query(conn, "SELECT GET_LOCK(%s, 0)", (lock,))[0][0] != 1:
+        raise MigrationError(ErrorCode.IMPORT_FAILED, f"another import into {db!r} is running",
+                             permanent=False, details={"database": db})
+    try:
+        yield
+    finally:
+        with contextlib.suppress(MySQLdb.Error):  # if the connection is gone, so is the lock
+            query(conn, "SELECT RELEASE_LOCK(%s)", (lock,))
+
+
+def packet_limits(conn: MySQLdb.Connection) -> tuple[int, int, bool | None]:
+    """(max_allowed_packet, INSERT statement limit, local_infile: False when the server
+    refuses LOAD DATA LOCAL, None when it is to be tried)."""
+    max_packet = int(query(conn, "SELECT @@max_allowed_packet")[0][0])
+    local_infile = None if int(query(conn, "SELECT @@local_infile")[0][0]) else False
+    return max_packet, min(max_packet - PACKET_MARGIN, MAX_STATEMENT_BYTES), local_infile
+
+
+def known_collations(conn: MySQLdb.Connection) -> set[str]:
+    return {as_str(r[0]).lower() for r in query(conn, "SHOW COLLATION")}
+
+
+def staging_create(in_dir: StoragePath, meta: dict[str, Any], name: str, source_prefix: str,
+                   target_prefix: str, collations: set[str], mapped: dict[str, str]) -> tuple[str, list[str]]:
+    """The CREATE TABLE of staging table ``name`` from the export's schema file, and the
+    foreign keys split off it (see ``split_foreign_keys``); unknown collations replaced
+    (recorded in ``mapped``)."""
+    with (in_dir / meta["schema_file"]).open("rb") as fh:
+        create = fh.read().decode("utf-8")
+    create, fks = split_foreign_keys(map_references(create, source_prefix, target_prefix))
+    return _fix_collations(rename_create_table(create, name), collations, mapped), fks
 
 
 def _stats_dict(stats: Any) -> dict[str, Any]:
@@ -147,48 +217,21 @@ class _Import:
             lst.append(item)
 
     def run(self) -> dict[str, Any]:
-        conn = self.conn
         started = time.monotonic()
-        manifest = json.loads((self.in_dir / "manifest.json").open("rb").read())
-        if manifest.get("format") != MANIFEST_FORMAT:
-            raise ArtifactCorrupt("manifest.json is not a wpmigrate database export")
-        if manifest.get("source_prefix") not in (None, self.source_prefix):
-            raise MigrationError(ErrorCode.IMPORT_FAILED,
-                                 f"export was made with prefix {manifest['source_prefix']!r}, "
-                                 f"not {self.source_prefix!r}", permanent=True)
-        for stmt in (f"SET SESSION sql_mode = '{SQL_MODE}'",
-                     "SET SESSION foreign_key_checks = 0",
-                     # unique_checks stays ON: with it off InnoDB may accept duplicates that
-                     # URL rewriting can create, leaving a corrupt unique index.
-                     "SET SESSION unique_checks = 1",
-                     "SET SESSION time_zone = '+00:00'",
-                     "SET NAMES utf8mb4"):
-            query(conn, stmt)
-        conn.autocommit(False)
-        db = current_database(conn)
-        lock = ("wpmigrate-import-" + db)[:64]
-        if query(conn, "SELECT GET_LOCK(%s, 0)", (lock,))[0][0] != 1:
-            raise MigrationError(ErrorCode.IMPORT_FAILED, f"another import into {db!r} is running",
-                                 permanent=False, details={"database": db})
-        try:
+        manifest = read_manifest(self.in_dir, self.source_prefix)
+        prepare_session(self.conn)
+        with import_lock(self.conn):
             return self._run(manifest, started)
-        finally:
-            with contextlib.suppress(MySQLdb.Error):  # if the connection is gone, so is the lock
-                query(conn, "SELECT RELEASE_LOCK(%s)", (lock,))
-
 
     def _drop_leftovers(self) -> list[str]:
         return drop_staging_tables(self.conn)
 
     def _run(self, manifest: dict[str, Any], started: float) -> dict[str, Any]:
         conn, report = self.conn, self.report
-        self.max_packet = int(query(conn, "SELECT @@max_allowed_packet")[0][0])
-        self.statement_limit = min(self.max_packet - PACKET_MARGIN, MAX_STATEMENT_BYTES)
-        if not int(query(conn, "SELECT @@local_infile")[0][0]):
-            self.local_infile = False
+        self.max_packet, self.statement_limit, self.local_infile = packet_limits(conn)
         report["leftovers_dropped"] = self._drop_leftovers()
         live = _base_tables(conn)
-        known_collations = {as_str(r[0]).lower() for r in query(conn, "SHOW COLLATION")}
+        collations = known_collations(conn)
         tgt = self.target_prefix
         live_options, live_users, live_usermeta = tgt + "options", tgt + "users", tgt + "usermeta"
         if self.preserve_options and live_options in live:
@@ -202,11 +245,9 @@ class _Import:
         fks: list[tuple[str, str]] = []
         for source, target, meta in plan:
             self.context = {"table": target}
-            create = (self.in_dir / meta["schema_file"]).open("rb").read().decode("utf-8")
-            create, table_fks = split_foreign_keys(map_references(create, self.source_prefix, tgt))
+            create, table_fks = staging_create(self.in_dir, meta, temp_name(NEW, target), self.source_prefix,
+                                               tgt, collations, report["collations_mapped"])
             fks += [(target, fk) for fk in table_fks]
-            create = _fix_collations(rename_create_table(create, temp_name(NEW, target)),
-                                     known_collations, report["collations_mapped"])
             query(conn, create)
             loader = TableLoader(self, source, target, temp_name(NEW, target), meta)
             self.context = {"table": target, "loader": loader}
@@ -248,7 +289,7 @@ class _Import:
                     raise
                 report["warnings"].append(f"could not restore foreign key on {target}: {fk}: {exc}")
         report["untouched_target_tables"] = sorted(
-            t for t in live if t not in targets and not t.startswith((NEW, OLD)))
+            t for t in live if t not in targets and not t.startswith(STAGING_PREFIXES))
         report["skipped_source_tables"] = manifest.get("skipped", [])
         report["rows_total"] = sum(t["rows"] for t in report["tables"].values())
         report["rewrite"] = _stats_dict(getattr(self.rewriter, "stats", None))

@@ -1,4 +1,5 @@
-"""Loading one table: stream its artifact rows into the temporary ``_wpm_new_*`` table.
+"""Loading one table: stream its artifact rows into the temporary ``_wpm_new_*`` table (or a
+verification replica's ``_wpm_rep_*`` table, ``verify.export_replica``: no rewriting).
 
 Per row: map the prefixes inside ``options``/``usermeta`` keys, rewrite URLs (except in
 skipped columns), and append it to a multi-row INSERT sized to the target's
@@ -41,13 +42,15 @@ class ImportState(Protocol):
     source_prefix: str
     target_prefix: str
     skip_columns: set[tuple[str, str]]  # (unprefixed table, column) never rewritten
-    rewriter: Rewriter
     preserved_names: set[bytes]  # option names whose target value wins: source rows dropped
     statement_limit: int
     max_packet: int
     local_infile: bool | None  # None: not tried yet; set False once LOAD DATA LOCAL failed
     report: dict[str, Any]
     progress: ProgressThrottle
+
+    @property
+    def rewriter(self) -> Rewriter | None: ...  # None: values loaded as exported (a replica)
 
     def report_list(self, key: str, item: Any) -> None: ...
 
@@ -77,7 +80,8 @@ class TableLoader:
         self.tmp = tmp
         base = unprefixed(target, imp.target_prefix)
         exported = [c for c in meta["columns"] if not c["generated"]]
-        self.cols = [Column(c, (base, c["name"]) not in imp.skip_columns) for c in exported]
+        rewrite = imp.rewriter is not None
+        self.cols = [Column(c, rewrite and (base, c["name"]) not in imp.skip_columns) for c in exported]
         self.names = [c.name for c in self.cols]
         self.pk = [self.names.index(c) for c in meta["primary_key"] if c in self.names]
         self.header = ("INSERT INTO " + quote_ident(self.tmp) + " (" +
@@ -134,7 +138,7 @@ class TableLoader:
         rewriter = imp.rewriter
         for i, col in enumerate(self.cols):
             v = values[i]
-            if col.rewrite and isinstance(v, bytes) and v:
+            if col.rewrite and rewriter is not None and isinstance(v, bytes) and v:
                 before = _unparseable_count(rewriter.stats)
                 values[i] = rewriter.rewrite(v)
                 if _unparseable_count(rewriter.stats) != before:

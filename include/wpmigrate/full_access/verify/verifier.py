@@ -81,6 +81,7 @@ def verify_full_access(
     page_size: int = 500,
     max_problems: int = 50,
     hits_per_column: int = 5,
+    source_label: str | None = None,
 ) -> dict[str, Any]:
     """Compare a Mode A source and target; return the verification report (JSON-able).
 
@@ -89,6 +90,8 @@ def verify_full_access(
     ``skip_columns``: ``(unprefixed table, column)`` pairs the import never rewrites, so the
     old-origin scan leaves them out; a mapping's values are the reasons shown in the report.
     ``checks`` restricts which sections run (default: all of ``ALL_CHECKS``).
+    ``source_label``: where the source side came from, as the report's ``source.from``
+    (e.g. ``"export artifacts (route wp_admin)"`` for a ``verify.export_replica``).
     The caller fails the run when ``report["ok"]`` is False.
 
     Both connections are rolled back before and after (verification only reads): an open
@@ -120,8 +123,10 @@ def verify_full_access(
     finally:
         _end_transaction(source_conn)
         _end_transaction(target_conn)
+    source: dict[str, Any] = {"database": source_db, "prefix": source_prefix, "tables": len(o.source_tables)}
+    if source_label is not None:
+        source["from"] = source_label
     return build_report(
-        sections, started=started, max_problems=max_problems, old_origins=old_origins,
-        source={"database": source_db, "prefix": source_prefix, "tables": len(o.source_tables)},
+        sections, started=started, max_problems=max_problems, old_origins=old_origins, source=source,
         target={"database": target_db, "prefix": target_prefix, "url": target_url},
     )
