@@ -1,7 +1,9 @@
-"""Mode A: migrate a WordPress site with SFTP and database access to the source.
+"""Mode A: migrate a WordPress site with full access to the source: SFTP and its database
+(route sftp_db), an SSH login (ssh), or a WordPress administrator's login (wp_admin).
 
 validate_source -> wait_for_window -> provision_target -> {export_database, export_files}
--> import_database -> import_files -> verify -> notify; cleanup is the teardown and
+-> import_database -> import_files -> verify -> notify; release_source (the wp_admin route's
+plugin comes off the source) follows the exports, verify reports it; cleanup is the teardown and
 final_state (and cleanup, for cancelled runs) fail the run when any work task failed. The work lives in
 ``wpmigrate_airflow.full_access`` (Airflow glue) and ``wpmigrate`` (domain library).
 """
@@ -24,6 +26,7 @@ from wpmigrate.core.contracts import (
     FullAccessTarget,
     ReportSummary,
     RunOutcome,
+    SourceRelease,
 )
 from wpmigrate.core.errors import ErrorCode
 from wpmigrate_airflow import dag_support, run_outcome
@@ -55,6 +58,11 @@ def wp_migration_full_access() -> None:
         with reported(ErrorCode.EXPORT_FAILED) as run:
             return fa.export_files(run.params, source)
 
+    @task(**retry_args("release_source"))
+    def release_source() -> SourceRelease:
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return fa.release_source(run.params)
+
     @task(pool="wpmigrate_target_io", **retry_args("import_database"))
     def import_database(source: FullAccessSource, target: FullAccessTarget,
                         exported: DatabaseExport) -> DatabaseImport | DryRun:
@@ -67,9 +75,10 @@ def wp_migration_full_access() -> None:
             return fa.import_files(run.params, target, exported)
 
     @task(**retry_args("verify"))
-    def verify(source: FullAccessSource, target: FullAccessTarget, files: FilesExport) -> ReportSummary:
+    def verify(source: FullAccessSource, target: FullAccessTarget, files: FilesExport, db: DatabaseExport,
+               released: SourceRelease) -> ReportSummary:
         with reported(ErrorCode.VERIFICATION_FAILED) as run:
-            return fa.verify_migration(run.params, run.ti, source, target, files)
+            return fa.verify_migration(run.params, run.ti, source, target, files, db, released)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
     def notify() -> RunOutcome:
@@ -94,10 +103,12 @@ def wp_migration_full_access() -> None:
     db = export_database(source)
     files = export_files(source)
     target >> [db, files]
+    released = release_source()
+    [db, files] >> released
     imported_db = import_database(source, target, db)
     imported_files = import_files(target, files)
     imported_db >> imported_files
-    verified = verify(source, target, files)
+    verified = verify(source, target, files, db, released)
     imported_files >> verified
     done = notify()
     verified >> done

@@ -6,6 +6,7 @@ Credentials stay in connections (or the secrets backend); conf only names them.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,8 +20,11 @@ from airflow.sdk import BaseHook, Connection
 from airflow.sdk.log import mask_secret
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.full_access.companion.package import derive_secret
 from wpmigrate.full_access.db.connect import DbParams, connect
 from wpmigrate.full_access.db.ssh_tunnel import Destination, LocalAddress, SshTunnel
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def _masked_connection(hook: BaseHook, conn_id: str) -> Connection:
@@ -182,3 +186,63 @@ class WordPressSiteHook(BaseHook):
         with httpx.Client(base_url=base_url, auth=self.auth(), timeout=30.0,
                           follow_redirects=True) as client:
             yield client
+
+
+class WordPressAdminHook(BaseHook):
+    """A source site's WordPress administrator login (``http`` connection: login and the
+    real password; application passwords do not open wp-admin's forms). The wp_admin
+    route logs in with it to install and remove the companion plugin, nothing else."""
+
+    conn_name_attr = "wp_admin_conn_id"
+    default_conn_name = "wpmigrate_source_admin_default"
+    conn_type = "http"
+    hook_name = "WordPress source (administrator login)"
+
+    def __init__(self, wp_admin_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.wp_admin_conn_id = wp_admin_conn_id
+
+    def credentials(self) -> tuple[str, str]:
+        conn = _masked_connection(self, self.wp_admin_conn_id)
+        if not conn.login or not conn.password:
+            raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
+                                 f"connection {self.wp_admin_conn_id!r} needs a login and a password")
+        return conn.login, conn.password
+
+
+class CompanionSecretHook(BaseHook):
+    """The secret the companion plugin on a source signs with, from a connection's password:
+    a manual install's own secret (``derive_for=None``), or the platform's companion key,
+    from which each migration's secret is derived (``derive_for=migration_id``). Either
+    way the secret is masked in every log and never returned into XCom."""
+
+    conn_name_attr = "companion_conn_id"
+    default_conn_name = "wpmigrate_companion_key"
+    conn_type = "generic"
+    hook_name = "wpmigrate companion secret"
+
+    def __init__(self, companion_conn_id: str = default_conn_name, *, derive_for: str | None = None) -> None:
+        super().__init__()
+        self.companion_conn_id = companion_conn_id
+        self.derive_for = derive_for
+
+    def get_secret(self) -> str:
+        try:
+            conn = _masked_connection(self, self.companion_conn_id)
+        except Exception as err:  # AirflowNotFoundException and the secrets backends' own errors
+            raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
+                                 f"connection {self.companion_conn_id!r} is not defined") from err
+        password = (conn.password or "").strip()
+        if self.derive_for is None:
+            if not _HEX64.match(password):
+                raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
+                                     f"connection {self.companion_conn_id!r} must hold the companion "
+                                     "plugin's secret (64 hex characters) as its password")
+            return password.lower()
+        try:
+            secret = derive_secret(password, self.derive_for)
+        except ValueError as err:
+            raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
+                                 f"connection {self.companion_conn_id!r}: {err}") from err
+        mask_secret(secret)
+        return secret

@@ -1,6 +1,9 @@
 """The source's database and wp-config.php, by the conf's ``source_access.route``.
 
 - ``sftp_db``: the database over its own connection (``db_conn_id``), reached directly.
+- ``wp_admin``: a WordPress administrator's login alone; the database (and wp-content,
+  unless the conf names an SFTP connection) through the companion plugin
+  (``companion_access``), so nothing here is used for it.
 - ``ssh``: the SSH login alone. The database settings come from wp-config.php, read over
   SFTP and parsed (never executed), or from ``db_conn_id`` when the conf names one; the
   database is reached through a tunnel over the same login, to the address the source
@@ -28,7 +31,7 @@ from wpmigrate.full_access.db.ssh_tunnel import Destination, LocalAddress
 from wpmigrate.full_access.wp_config import parse_db_host, parse_wp_config
 from wpmigrate_airflow.hooks import SftpClientFactory, SourceSshHook, WordPressDatabaseHook
 
-SFTP_DB, SSH = "sftp_db", "ssh"
+SFTP_DB, SSH, WP_ADMIN = "sftp_db", "ssh", "wp_admin"
 MAX_CONFIG_BYTES = 1 << 20
 
 

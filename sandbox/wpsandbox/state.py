@@ -4,6 +4,7 @@ code derives from it: Airflow connections and a Mode A DAG conf."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import uuid
@@ -22,6 +23,10 @@ TARGET_WP_CONN_ID = "wpm_target_wp"
 # Only while the admin source exists (build.up_admin_source): its administrator and its editor.
 SOURCE_ADMIN_CONN_ID = "wpm_source_admin"
 SOURCE_EDITOR_CONN_ID = "wpm_source_editor"
+# The platform's companion key (wpmigrate's default connection id) and, for the manual
+# install, a connection holding one hand-installed plugin's secret.
+COMPANION_KEY_CONN_ID = "wpmigrate_companion_key"
+MANUAL_COMPANION_CONN_ID = "wpm_source_companion"
 
 
 def home_dir() -> Path:
@@ -277,7 +282,25 @@ def connections(state: SandboxState) -> dict[str, str]:
                                        "login": admin.admin_user, "password": admin.admin_password}
         conns[SOURCE_EDITOR_CONN_ID] = {"conn_type": "http", "host": admin.url,
                                         "login": admin.editor_user, "password": admin.editor_password}
+        conns[COMPANION_KEY_CONN_ID] = {"conn_type": "generic", "password": companion_key(state)}
+        conns[MANUAL_COMPANION_CONN_ID] = {"conn_type": "generic", "password": manual_companion_secret(state)}
     return {conn_id: json.dumps(conn) for conn_id, conn in conns.items()}
+
+
+def _admin_derived(state: SandboxState, label: str) -> str:
+    if state.admin_source is None:
+        raise ValueError("the sandbox has no admin source: run build.up_admin_source(state) first")
+    return hashlib.sha256(f"{label}:{state.admin_source.admin_password}".encode()).hexdigest()
+
+
+def companion_key(state: SandboxState) -> str:
+    """The platform's companion key in the sandbox: stable while the admin source lives."""
+    return _admin_derived(state, "wpmigrate-companion-key")
+
+
+def manual_companion_secret(state: SandboxState) -> str:
+    """The secret of a companion plugin 'installed by hand' (64 hex characters)."""
+    return _admin_derived(state, "wpmigrate-manual-companion")
 
 
 def airflow_connections(state: SandboxState) -> dict[str, str]:

@@ -31,6 +31,10 @@ def test_full_access_shape(dagbag: DagBag) -> None:
     assert "final_state" not in down["validate_source"]  # a setup: ALL_SUCCESS followers only
     assert {"export_database", "export_files"} <= set(down["provision_target"])
     assert "import_database" in down["export_database"]
+    # The wp_admin route's plugin comes off the source once both exports are done; verify
+    # reports it.
+    assert "release_source" in down["export_database"] and "release_source" in down["export_files"]
+    assert "verify" in down["release_source"] and "import_database" not in down["release_source"]
     assert "import_files" in down["import_database"]
     assert "verify" in down["import_files"]
     assert "notify" in down["verify"]
@@ -105,6 +109,35 @@ def test_params_accept_the_ssh_route_without_a_database_connection(dagbag: DagBa
     ],
 )
 def test_params_refuse_bad_routes(dagbag: DagBag, change, why: str) -> None:
+    conf = _conf()
+    change(conf)
+    with pytest.raises(ParamValidationError):
+        _validate(dagbag.dags["wp_migration_full_access"], conf)
+
+
+def _wp_admin_route(conf: dict, **access: str) -> dict:
+    conf["source_access"] = {"route": "wp_admin", **access}
+    return conf
+
+
+@pytest.mark.parametrize("access", [{"wp_conn_id": "src_admin"}, {"companion_conn_id": "src_companion"},
+                                    {"wp_conn_id": "src_admin", "sftp_conn_id": "src_sftp"}])
+def test_params_accept_the_wp_admin_route(dagbag: DagBag, access: dict) -> None:
+    values = _validate(dagbag.dags["wp_migration_full_access"], _wp_admin_route(_conf(), **access))
+    assert values["source_access"] == {"route": "wp_admin", **access}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda c: _wp_admin_route(c), "wp_admin needs a login or a manual install's secret"),
+        (lambda c: _wp_admin_route(c, sftp_conn_id="s", wp_root="/srv"), "SFTP alone: not wp_admin"),
+        (lambda c: _ssh_route(c)["source_access"].update(wp_conn_id="a"), "wp_conn_id only with wp_admin"),
+        (lambda c: c["source_access"].update(companion_conn_id="a"), "companion only with wp_admin"),
+        (lambda c: _wp_admin_route(c, wp_conn_id="a", password="x"), "no secrets in conf"),
+    ],
+)
+def test_params_refuse_bad_wp_admin_confs(dagbag: DagBag, change, why: str) -> None:
     conf = _conf()
     change(conf)
     with pytest.raises(ParamValidationError):

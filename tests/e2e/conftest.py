@@ -32,8 +32,13 @@ def _bad_connections(sb: sandbox_state.SandboxState, home: Path) -> dict[str, st
     db["password"] = "definitely-wrong"
     wp = json.loads(sandbox_state.connections(sb)[sandbox_state.TARGET_WP_CONN_ID])
     wp["password"] = "abcd efgh ijkl mnop qrst uvwx"  # an application password the target never issued
-    return {"AIRFLOW_CONN_WPM_BAD_SFTP": json.dumps(conns), "AIRFLOW_CONN_WPM_BAD_DB": json.dumps(db),
-            "AIRFLOW_CONN_WPM_BAD_WP": json.dumps(wp)}
+    bad = {"AIRFLOW_CONN_WPM_BAD_SFTP": json.dumps(conns), "AIRFLOW_CONN_WPM_BAD_DB": json.dumps(db),
+           "AIRFLOW_CONN_WPM_BAD_WP": json.dumps(wp)}
+    if sandbox_state.SOURCE_ADMIN_CONN_ID in sandbox_state.connections(sb):
+        admin = json.loads(sandbox_state.connections(sb)[sandbox_state.SOURCE_ADMIN_CONN_ID])
+        admin["password"] = "not-the-admin-password"
+        bad["AIRFLOW_CONN_WPM_BAD_ADMIN"] = json.dumps(admin)
+    return bad
 
 
 def closed_window() -> str:
@@ -43,7 +48,9 @@ def closed_window() -> str:
 
 
 @pytest.fixture(scope="session")
-def airflow(sandbox) -> Iterator[local_airflow.AirflowState]:
+def airflow(sandbox, admin_source) -> Iterator[local_airflow.AirflowState]:
+    # admin_source: its connections (the wp_admin route's logins, the companion key) exist
+    # only once it is up, and Airflow reads them from its environment at start.
     home = ROOT / "var" / "airflow-e2e"
     os.environ["WPMIGRATE_AIRFLOW_HOME"] = str(home)
     env = {

@@ -68,6 +68,17 @@ class FullAccessTarget(TypedDict):
     wp_root: str | None  # a local target's ABSPATH (path rewriting), None on object storage
 
 
+class SourceRelease(TypedDict):
+    """``release_source`` (and the cleanup's ``source_release`` XCom): what the migration
+    left on the source. Only the wp_admin route installs something (the companion plugin)."""
+
+    route: str
+    companion: Literal["not_used", "removed", "absent", "left_installed", "manual"]
+    removed: bool  # nothing of ours is left on the source
+    error: NotRequired[str]
+    action_needed: NotRequired[str]  # what the operator must do by hand
+
+
 class DatabaseExport(TypedDict):
     manifest_uri: str
     dir_uri: str

@@ -13,6 +13,7 @@ FULL_ACCESS_WEIGHTS: dict[str, int] = {
     "provision_target": 10,
     "export_database": 15,
     "export_files": 15,
+    "release_source": 0,  # the companion plugin's removal: seconds
     "import_database": 20,
     "import_files": 15,
     "verify": 15,

@@ -29,6 +29,8 @@ POLICIES: dict[str, RetryPolicy] = {
     "provision_target": RetryPolicy(2, 30),
     "export_database": RetryPolicy(2, 30),
     "export_files": RetryPolicy(2, 60),
+    # Removing the companion plugin retries inside (it never fails the run).
+    "release_source": RetryPolicy(1, 10),
     "import_database": RetryPolicy(2, 30),
     "import_files": RetryPolicy(2, 30),
     "verify": RetryPolicy(1, 30),

@@ -21,6 +21,9 @@ class Settings:
     # Off-peak window, local time of off_peak_timezone, "HH:MM-HH:MM" (may wrap midnight).
     off_peak_window: str = "22:00-06:00"
     off_peak_timezone: str = "UTC"
+    # The Airflow connection whose password is the platform's companion key (wp_admin
+    # route): each migration's plugin secret is derived from it.
+    companion_key_conn_id: str = "wpmigrate_companion_key"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,4 +33,5 @@ class Settings:
             allowed_source_networks=_networks(env.get("WPMIGRATE_ALLOWED_SOURCE_NETWORKS", "")),
             off_peak_window=env.get("WPMIGRATE_OFF_PEAK_WINDOW", cls.off_peak_window),
             off_peak_timezone=env.get("WPMIGRATE_OFF_PEAK_TZ", cls.off_peak_timezone),
+            companion_key_conn_id=env.get("WPMIGRATE_COMPANION_KEY_CONN_ID", cls.companion_key_conn_id),
         )

@@ -11,7 +11,10 @@ import re
 from pathlib import Path
 
 from wpmigrate.core.contracts import MigrationStats
+from wpmigrate.core.storage import StoragePath
+from wpmigrate.full_access.db.row_stream import RowReader
 from wpmigrate.full_access.db.sql import Connection, quote_ident, scalar
+from wpmigrate.full_access.files.manifest import read_json
 
 # 'a:3:{i:0;s:19:"akismet/akismet.php";...}': the element count comes first, and each
 # plugin is a string value; we count string values as a cross-check on odd arrays.
@@ -112,4 +115,40 @@ def site_stats(
         "usersCount": users,
         "pluginsCount": plugins,
         "totalSizeMb": round((db_bytes + files_bytes) / (1024 * 1024), 2),
+    }
+
+
+def export_stats(db_dir: StoragePath, prefix: str) -> MigrationStats:
+    """The same figures from a database export's artifacts (a dry run on the wp_admin route,
+    which has no database connection): posts streamed once, size = exported bytes."""
+    manifest = read_json(db_dir / "manifest.json") or {}
+    tables = manifest.get("tables", {})
+    pages = posts_n = media = 0
+    posts = tables.get(prefix + "posts")
+    if posts:
+        with RowReader(db_dir / posts["data_file"]) as reader:
+            kind, status = reader.columns.index("post_type"), reader.columns.index("post_status")
+            for row in reader:
+                if row[kind] == b"attachment":
+                    media += 1
+                elif row[status] == b"publish":
+                    pages += row[kind] == b"page"
+                    posts_n += row[kind] == b"post"
+    plugins = 0
+    options = tables.get(prefix + "options")
+    if options:
+        with RowReader(db_dir / options["data_file"]) as reader:
+            name, value = reader.columns.index("option_name"), reader.columns.index("option_value")
+            for row in reader:
+                stored = row[value]
+                if row[name] == b"active_plugins" and isinstance(stored, bytes):
+                    plugins = count_serialized_array(stored)
+    users = tables.get(prefix + "users", {}).get("rows", 0)
+    return {
+        "pagesCount": pages,
+        "postsCount": posts_n,
+        "mediaCount": media,
+        "usersCount": int(users),
+        "pluginsCount": plugins,
+        "totalSizeMb": round(sum(int(t.get("bytes", 0)) for t in tables.values()) / (1024 * 1024), 2),
     }

@@ -92,15 +92,16 @@ class CompanionClient:
         if resp.headers.get(PROTOCOL_HEADER) is None:
             raise MigrationError(ErrorCode.EXPORT_FAILED, "the companion plugin is not answering "
                                  f"({action}: HTTP {status} without its protocol header)",
-                                 permanent=True, details={"action": action, "status": status})
+                                 permanent=True,
+                                 details={"action": action, "status": status, "reason": "not_answering"})
         if status == 401:
             raise MigrationError(ErrorCode.INVALID_CREDENTIALS, "the companion plugin refused the "
                                  f"request's signature{_error_text(resp, body)}", permanent=True,
-                                 details={"action": action, "status": status})
+                                 details={"action": action, "status": status, "reason": "signature"})
         if status == 410:
             raise MigrationError(ErrorCode.INVALID_CREDENTIALS, "the companion plugin's time is up "
                                  "(idle too long); install it again for a new run", permanent=True,
-                                 details={"action": action, "status": status})
+                                 details={"action": action, "status": status, "reason": "expired"})
         if status == 404:
             raise CompanionNotFound(f"{action}: {params}")
         if status != 200:

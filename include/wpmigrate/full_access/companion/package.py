@@ -11,6 +11,8 @@ deleting the plugin deletes it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import re
 import secrets
@@ -31,6 +33,16 @@ _MIGRATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 def new_secret() -> str:
     """A fresh per-migration secret: 64 lowercase hex characters (256 bits)."""
     return secrets.token_hex(32)
+
+
+def derive_secret(platform_key: str, migration_id: str) -> str:
+    """The migration's secret, derived from the platform's companion key: every task and
+    retry of one migration recomputes it, so it never travels through XCom or artifacts,
+    and one migration's secret tells nothing about another's or about the key."""
+    if len(platform_key) < 32:
+        raise ValueError("the platform's companion key must have at least 32 characters")
+    message = f"wpmigrate-companion/v1/{migration_id}".encode()
+    return hmac.new(platform_key.encode(), message, hashlib.sha256).hexdigest()
 
 
 def plugin_source() -> bytes:
