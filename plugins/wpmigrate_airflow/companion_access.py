@@ -131,7 +131,15 @@ def companion(conf: Mapping[str, Any], *,
             if not reinstall or is_manual(conf) or not _not_answering(err):
                 raise
             log.warning("the companion plugin does not answer (%s): installing it again", err.message)
-            install(conf)
+            try:
+                install(conf)
+            except MigrationError as failed:
+                # The other export task may have installed it at the same moment (both
+                # found it gone after a wait for the window): use that install if it answers.
+                if failed.code == ErrorCode.INVALID_CREDENTIALS:
+                    raise
+                log.warning("installing again failed (%s); asking the plugin once more", failed.message)
+                time.sleep(2.0)
             pre = _preflight(client)
         yield client, pre
 

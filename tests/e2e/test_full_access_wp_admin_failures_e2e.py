@@ -112,13 +112,13 @@ def manual_run(admin_source, rest, refused_runs) -> Iterator[dict[str, Any]]:
         assert response.status_code == 200, response.text
         run = rest.wait(DAG_ID, run_id, timeout=1500)
         installed_after = (Path(admin.wp_content) / "plugins" / PLUGIN_DIR).is_dir()
-        yield {"run": run, "run_id": run_id, "installed_after": installed_after}
     finally:
         with httpx.Client(timeout=60) as http:  # the operator removes it, as the report says
             wp = WpAdminSession(http, admin.url)
             wp.login(admin.admin_user, admin.admin_password)
             wp.delete(PLUGIN_BASENAME)
             wp.logout()
+    yield {"run": run, "run_id": run_id, "installed_after": installed_after}
 
 
 def test_manual_install_migrates_without_a_login(manual_run, rest) -> None:
@@ -132,3 +132,24 @@ def test_manual_install_migrates_without_a_login(manual_run, rest) -> None:
     assert manual_run["installed_after"] is True
     exported = rest.xcom(DAG_ID, run_id, "export_database")
     assert exported["rows"] > 50_000
+
+
+def test_off_peak_run_takes_the_plugin_off_while_it_waits(admin_source, rest, manual_run) -> None:
+    """A run waiting for its window has validated the login and the plugin (installed, preflight
+    read) but leaves nothing on the source meanwhile; cancelled there, it ends with nothing
+    written anywhere."""
+    sb = admin_source
+    assert sb.admin_source is not None
+    plugin_dir = Path(sb.admin_source.wp_content) / "plugins" / PLUGIN_DIR
+    run_id = str(uuid.uuid4())
+    conf = sandbox_state.mode_a_admin_conf(sb, run_id)
+    conf["schedule"] = "off_peak"
+    assert rest.trigger(DAG_ID, run_id, conf).status_code == 200
+    rest.wait(DAG_ID, run_id, timeout=180, poll=1,
+              until=lambda r: rest.task_states(DAG_ID, run_id).get("wait_for_window") == "up_for_reschedule")
+    assert rest.xcom(DAG_ID, run_id, "validate_source")["table_prefix"] == sb.admin_source.table_prefix
+    assert not plugin_dir.exists()
+    rest.cancel(DAG_ID, run_id)
+    assert rest.wait(DAG_ID, run_id, timeout=120)["state"] == "failed"
+    assert rest.task_states(DAG_ID, run_id).get("export_database") not in ("success", "running")
+    assert not plugin_dir.exists()

@@ -143,6 +143,17 @@ def render_report_html(report: Mapping[str, Any]) -> str:
         ("Generated", report.get("generated_at")),
         ("Duration", f"{_text(report.get('duration_s'))} s"),
     ]
+    if source.get("from"):  # a route without a database connection compares with its export
+        meta.insert(1, ("Source side", source["from"]))
+    release = report.get("source_release") or {}
+    left = ""
+    if release.get("companion") not in (None, "not_used"):
+        meta.append(("Companion plugin", "removed from the source" if release.get("removed")
+                     else _text(release.get("companion"))))
+        if not release.get("removed") and release.get("action_needed"):
+            left = (f'<div class="verdict fail">Action needed on the source: '
+                    f'{_e(release["action_needed"])}</div>')
+
     meta_html = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in meta)
     body = "\n".join(_section_html(key, s) for key, s in sections.items())
     verdict_cls = "pass" if ok else "fail"
@@ -156,6 +167,7 @@ def render_report_html(report: Mapping[str, Any]) -> str:
 <h1>{_e(title)}</h1>
 <div class="verdict {verdict_cls}">{_e(verdict)}</div>
 <table>{meta_html}</table>
+{left}
 <h2>Summary</h2>
 <table><thead><tr><th>Check</th><th>Result</th><th>Checked</th><th>Problems</th><th>Warnings</th></tr></thead>
 <tbody>{summary_rows}</tbody></table>

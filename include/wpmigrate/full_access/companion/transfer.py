@@ -12,6 +12,7 @@ worked, as sizes double), so the transfer does not keep hitting the same limit.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.companion.client import CompanionUnavailable
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class AdaptiveSize:
@@ -102,7 +105,10 @@ def with_retries(call: Callable[[], T], *, sizes: list[AdaptiveSize], what: str,
             if attempt == attempts - 1:
                 raise MigrationError(ErrorCode.EXPORT_FAILED, f"the source kept failing on {what}: {exc}",
                                      permanent=False, details={"what": what}) from exc
-            sleep(min(30.0, backoff * (2 ** attempt)))
+            wait = min(30.0, backoff * (2 ** attempt))
+            log.warning("the source failed on %s (%s: %s); retrying in %.1f s%s", what, exc.kind, exc, wait,
+                        " with smaller requests" if exc.too_big else "")
+            sleep(wait)
             continue
         took = time.monotonic() - started
         amount = used(result) if used else None
