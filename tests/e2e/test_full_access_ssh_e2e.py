@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.support import wordpress_checks as wc
@@ -92,27 +91,12 @@ def test_media_files_are_byte_identical(ssh_migrated, ssh_source) -> None:
 
 def test_no_old_origin_and_serialized_values_valid(ssh_migrated, ssh_source) -> None:
     assert ssh_source.ssh_source is not None
-    host = urlsplit(ssh_source.ssh_source.url).netloc
-    prefix = ssh_source.target.table_prefix
-    tgt = wc.db(ssh_source, "target")
-    skip = {(f"{prefix}posts", "guid"), (f"{prefix}users", "user_pass")}
-    assert wc.old_origin_hits(tgt, [host, host.replace(":", "%3A")], skip) == []
-    assert wc.old_origin_hits(_source_db(ssh_source), [host], set())  # the check can fail
-    checked, failed = wc.php_unserialize_failures(wc.serialized_values(tgt, prefix))
-    assert checked > 50 and failed == 0
+    wc.assert_no_old_origin_and_serialized_valid(ssh_source, ssh_source.ssh_source.url,
+                                                 _source_db(ssh_source))
 
 
 def test_target_answers_and_platform_login_works(ssh_migrated, ssh_source) -> None:
-    sb = ssh_source
-    published = wc.rows(_source_db(sb), "SELECT ID FROM wpssh_posts WHERE post_status = 'publish' "
-                                        "AND post_type IN ('post', 'page')")
-    assert published
-    with httpx.Client(base_url=sb.target.url, follow_redirects=True, timeout=30) as client:
-        for (post_id,) in published:
-            page = client.get("/", params={"p": post_id, "page_id": post_id})
-            assert page.status_code == 200 and str(page.url).startswith(sb.target.url), post_id
-        me = client.get("/wp-json/wp/v2/users/me", auth=(sb.platform.service_user, sb.platform.app_password))
-        assert me.status_code == 200 and me.json()["slug"] == sb.platform.service_user
+    wc.assert_published_answer_and_platform_login_works(ssh_source, _source_db(ssh_source), "wpssh_")
 
 
 def _migration_threads(log: list[LogEntry], db_user: str) -> dict[int, list[str]]:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.support import wordpress_checks as wc
@@ -106,30 +105,15 @@ def test_files_are_byte_identical_with_the_big_file(admin_migrated, admin_source
 
 
 def test_no_old_origin_and_serialized_values_valid(admin_migrated, admin_source) -> None:
-    admin = admin_source.admin_source
-    assert admin is not None
-    host = urlsplit(admin.url).netloc
-    prefix = admin_source.target.table_prefix
-    tgt = wc.db(admin_source, "target")
-    skip = {(f"{prefix}posts", "guid"), (f"{prefix}users", "user_pass")}
-    assert wc.old_origin_hits(tgt, [host, host.replace(":", "%3A")], skip) == []
-    assert wc.old_origin_hits(source_db(admin_source), [host], set())  # the check can fail
-    checked, failed = wc.php_unserialize_failures(wc.serialized_values(tgt, prefix))
-    assert checked > 50 and failed == 0
+    assert admin_source.admin_source is not None
+    wc.assert_no_old_origin_and_serialized_valid(admin_source, admin_source.admin_source.url,
+                                                 source_db(admin_source))
 
 
 def test_target_answers_and_platform_login_works(admin_migrated, admin_source) -> None:
-    sb = admin_source
-    assert sb.admin_source is not None
-    published = wc.rows(source_db(sb), f"SELECT ID FROM {sb.admin_source.table_prefix}posts "
-                                       "WHERE post_status = 'publish' AND post_type IN ('post', 'page')")
-    assert published
-    with httpx.Client(base_url=sb.target.url, follow_redirects=True, timeout=30) as client:
-        for (post_id,) in published:
-            page = client.get("/", params={"p": post_id, "page_id": post_id})
-            assert page.status_code == 200 and str(page.url).startswith(sb.target.url), post_id
-        me = client.get("/wp-json/wp/v2/users/me", auth=(sb.platform.service_user, sb.platform.app_password))
-        assert me.status_code == 200 and me.json()["slug"] == sb.platform.service_user
+    assert admin_source.admin_source is not None
+    wc.assert_published_answer_and_platform_login_works(admin_source, source_db(admin_source),
+                                                        admin_source.admin_source.table_prefix)
 
 
 def test_source_is_left_as_it_was(admin_migrated, admin_source) -> None:

@@ -32,13 +32,18 @@ def source_db(sb: sandbox_state.SandboxState) -> Any:
 
 
 def warm_up(sb: sandbox_state.SandboxState) -> None:
-    """An administrator's first visit (WordPress schedules its own cron events then), so the
-    snapshot compares what the migration leaves, not what any first login does."""
+    """An administrator's first visit to the admin source (see ``warm_up_site``)."""
     assert sb.admin_source is not None
+    warm_up_site(sb.admin_source.url, sb.admin_source.admin_user, sb.admin_source.admin_password)
+
+
+def warm_up_site(url: str, user: str, password: str) -> None:
+    """An administrator's first visit (WordPress schedules its own cron events then), so a
+    snapshot compares what a migration leaves, not what any first login does."""
     with httpx.Client(timeout=60) as http:
-        http.get(sb.admin_source.url + "/")
-        admin = WpAdminSession(http, sb.admin_source.url)
-        admin.login(sb.admin_source.admin_user, sb.admin_source.admin_password)
+        http.get(url + "/")
+        admin = WpAdminSession(http, url)
+        admin.login(user, password)
         admin.plugins()
         admin.logout()
 

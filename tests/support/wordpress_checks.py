@@ -12,6 +12,9 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
 
 from wpmigrate.full_access.db.connect import DbParams, connect
 
@@ -91,3 +94,29 @@ def php_unserialize_failures(values: Iterator[bytes]) -> tuple[int, int]:
 def sha256_tree(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+def assert_no_old_origin_and_serialized_valid(sb: Any, source_url: str, source_conn: Any) -> None:
+    """No text column of the target names the source's host (raw or URL-encoded; the check is
+    shown able to fail on the source itself), and PHP unserializes every serialized value."""
+    host = urlsplit(source_url).netloc
+    prefix = sb.target.table_prefix
+    skip = {(f"{prefix}posts", "guid"), (f"{prefix}users", "user_pass")}
+    assert old_origin_hits(db(sb, "target"), [host, host.replace(":", "%3A")], skip) == []
+    assert old_origin_hits(source_conn, [host], set())
+    checked, failed = php_unserialize_failures(serialized_values(db(sb, "target"), prefix))
+    assert checked > 50 and failed == 0
+
+
+def assert_published_answer_and_platform_login_works(sb: Any, source_conn: Any, source_prefix: str) -> None:
+    """Every published post and page of the source answers 200 on the target (by id), and the
+    platform's service user still logs in to the target's REST API."""
+    published = rows(source_conn, f"SELECT ID FROM {source_prefix}posts WHERE post_status = 'publish' "
+                                  "AND post_type IN ('post', 'page')")
+    assert published
+    with httpx.Client(base_url=sb.target.url, follow_redirects=True, timeout=30) as client:
+        for (post_id,) in published:
+            page = client.get("/", params={"p": post_id, "page_id": post_id})
+            assert page.status_code == 200 and str(page.url).startswith(sb.target.url), post_id
+        me = client.get("/wp-json/wp/v2/users/me", auth=(sb.platform.service_user, sb.platform.app_password))
+        assert me.status_code == 200 and me.json()["slug"] == sb.platform.service_user

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.admin_source import warm_up_site
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.companion.wp_admin import MANUAL_INSTALL, Refusal, WpAdminSession
 from wpsandbox import build, source_switches
@@ -112,15 +113,7 @@ def _restore_option(sb: SandboxState, name: str, value_hex: str | None) -> None:
 
 
 def _warm_up(sb: SandboxState) -> None:
-    """An administrator's first visit: WordPress schedules its own cron events (update
-    checks, clean-ups) on the first page loads of a fresh site, whoever visits. Done before
-    the snapshot, so what the test compares is what the install and removal leave."""
-    with httpx.Client(timeout=60) as http:
-        http.get(sb.source.url + "/")
-        admin = WpAdminSession(http, sb.source.url)
-        admin.login(sb.source.admin_user, sb.source.admin_password)
-        admin.plugins()
-        admin.logout()
+    warm_up_site(sb.source.url, sb.source.admin_user, sb.source.admin_password)
 
 
 @pytest.fixture
