@@ -29,6 +29,9 @@ def sandbox(*args: str) -> None:
 
 
 MODE_A = "wp_migration_full_access"
+# Mode A route -> (sandbox command that adds its source, state function making its conf).
+ROUTES = {"sftp_db": ("", "mode_a_conf"), "ssh": ("ssh-source", "mode_a_ssh_conf"),
+          "wp_admin": ("admin-source", "mode_a_admin_conf")}
 MODE_B = "wp_migration_scrape_rebuild"
 
 
@@ -37,10 +40,16 @@ def main() -> int:
     parser.add_argument("--keep-target", action="store_true", help="do not reset the target first")
     parser.add_argument("--mode", choices=["both", "full_access", "scrape_rebuild"], default="both",
                         help="which migrations to run (default: Mode A, then Mode B into a fresh target)")
+    parser.add_argument("--route", choices=list(ROUTES), default="sftp_db",
+                        help="how Mode A reads its source: SFTP + database (default), the SSH login "
+                             "alone, or a WordPress administrator's login alone (companion plugin)")
     args = parser.parse_args()
 
     print("== sandbox: source and target WordPress, MariaDB, SFTP on 127.0.0.1")
     sandbox("up")
+    if ROUTES[args.route][0]:
+        print(f"== the {args.route} route's own source")
+        sandbox(ROUTES[args.route][0])
     from wpsandbox import state as sandbox_state
 
     sb = sandbox_state.load()
@@ -52,7 +61,7 @@ def main() -> int:
     ok = True
     runs = []
     if args.mode in ("both", "full_access"):
-        runs.append((MODE_A, sandbox_state.mode_a_conf))
+        runs.append((MODE_A, getattr(sandbox_state, ROUTES[args.route][1])))
     if args.mode in ("both", "scrape_rebuild"):
         runs.append((MODE_B, sandbox_state.mode_b_conf))
     for dag_id, make_conf in runs:
