@@ -92,3 +92,26 @@ def test_the_manual_install_needs_no_login(admin) -> None:
         pass  # not installed by hand yet: no login to install it with
     assert absent.value.details["reason"] == "not_answering"
     assert snapshot(sb) == before
+
+
+def test_wp_admin_with_sftp_takes_files_over_sftp_and_the_database_through_the_plugin(
+        admin, monkeypatch, tmp_path) -> None:
+    """The task bodies themselves (no scheduler): the conf names an SFTP login besides the
+    administrator's, so wp-content comes over SFTP from where WordPress says it is."""
+    from wpmigrate_airflow import full_access as fa
+
+    sb, plugin_dir = admin
+    monkeypatch.setenv("WPMIGRATE_ARTIFACTS_ROOT", tmp_path.as_uri())
+    conf = sandbox_state.mode_a_admin_conf(sb)
+    conf["source_access"]["sftp_conn_id"] = sandbox_state.SOURCE_SFTP_CONN_ID
+    source = fa.validate_source(conf)
+    assert plugin_dir.is_dir()  # installed by validate_source, the run goes on at once
+    assert source["wp_content_dir"] == sb.admin_source.wp_content.rstrip("/")
+    assert source["table_prefix"] == sb.admin_source.table_prefix
+    files = fa.export_files(conf, source)
+    assert files.get("route") != "wp_admin" and files["files"] > 400  # the SFTP exporter's summary
+    db = fa.export_database(conf, source)
+    assert db["rows"] > 50_000
+    released = fa.release_source(conf)
+    assert released == {"route": "wp_admin", "companion": "removed", "removed": True}
+    assert not plugin_dir.exists()
