@@ -69,8 +69,11 @@ def publish_report(conf: Mapping[str, Any], ti: RuntimeTaskInstanceProtocol, rep
 def fail_on_losses(summary: ReportSummary, problems: int) -> None:
     """A verification that found losses fails the task, pointing at the report."""
     if not summary["ok"]:
+        # The first losses named in the message, so the failed task says what is missing.
+        named = "; ".join(" ".join(str(v) for v in loss.values())[:300] for loss in summary["losses"][:3])
         raise MigrationError(ErrorCode.VERIFICATION_FAILED,
-                             f"verification found {problems} problem(s); see {summary['html_uri']}",
+                             f"verification found {problems} problem(s)"
+                             f"{f' ({named})' if named else ''}; see {summary['html_uri']}",
                              details={"losses": summary["losses"]})
 
 

@@ -271,9 +271,13 @@ def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri
         content_import.write_redirect_map(out, entries, "csv")
     url_map = reports / "url-map.json"
     url_map.write_text(json.dumps({"pages_and_posts": result.url_map, "media": media_urls,
-                                   "refused_media": result.refused_media}))
+                                   "refused_media": result.refused_media,
+                                   "refused_items": result.refused_items}))
+    for source_url, refused in result.refused_items.items():
+        # The task succeeds so that verify reports every loss; the run fails there.
+        log.warning("not imported: %s: %s", source_url, content_import.describe_refusal(refused))
     return {"redirect_map_uri": str(redirects), "url_map_uri": str(url_map), "counts": result.counts,
-            "refused_media": len(result.refused_media),
+            "refused_media": len(result.refused_media), "refused_items": len(result.refused_items),
             "warnings": result.warnings[:50], "menu": menu, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -297,7 +301,8 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
                 media_url_map=maps["media"], source_origins=source["old_origins"],
                 extract=extract_main, normalise=normalised_text, discovery=discovery_summary,
                 expected_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]),
-                refused_media=maps.get("refused_media"))
+                refused_media=maps.get("refused_media"), refused_items=maps.get("refused_items"),
+                site_name=_site(site_uri)["info"].get("name"))
         stats = rebuild_report.rebuild_stats(scraped, media, report.get("media_bytes", 0),
                                               report["counts"].get("media_expected"))
     rebuild_report.add_theme(report, theme)

@@ -196,6 +196,7 @@ class ContentImport(TypedDict):
     url_map_uri: str
     counts: dict[str, dict[str, int]]  # kind -> {created, updated, unchanged}
     refused_media: int
+    refused_items: int  # pages/posts not imported (target refusal, password); each is a loss in verify
     warnings: list[str]  # the first 50
     menu: dict[str, Any]
     peak_rss_mb: float

@@ -7,12 +7,19 @@ created later, so pages and posts go in two passes: the first only makes sure ea
 exists (finding it, or creating it with the links known so far) to learn every target
 URL; the second writes the final content. A re-run finds everything in the first pass
 and changes nothing in the second, so it adds no rows (not even revisions).
+
+No single item sinks the import: an item the target refuses (a 4xx with WordPress's error
+code and message) and a password-protected one (its content never reached the scraper) are
+recorded in ``ImportResult.refused_items`` and verification counts them as losses. What is
+not about one item (the target unreachable, a 5xx, the login refused) still raises, so the
+task fails and its retry completes the import.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -34,6 +41,11 @@ from wpmigrate.web.url_keys import canonical_url, url_key
 KINDS = ("media", "categories", "tags", "pages", "posts")
 _WP_IMAGE_CLASS = re.compile(r"^wp-image-(\d+)$")
 _LOCAL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+# Pass 1's content for an item with neither title nor excerpt: WordPress refuses a post whose
+# content, title and excerpt are all empty, and pass 2 writes the real content over it.
+PLACEHOLDER_CONTENT = "<!-- wpmigrate: content follows -->"
+PASSWORD_PROTECTED = "password_protected"
+REFUSED_BY_TARGET = "refused_by_target"
 
 
 @dataclass
@@ -49,6 +61,18 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     # Source media URL -> why the target would not take the file (its upload policy).
     refused_media: dict[str, str] = field(default_factory=dict)
+    # Source page/post URL -> why it is not on the target: ``{kind, slug, title, reason,
+    # status, code, message}``; ``reason`` is ``refused_by_target`` (``status``, ``code``,
+    # ``message``: the target's answer) or ``password_protected``.
+    refused_items: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def refuse(self, item: ScrapedItem, reason: str, *, status: int | None = None, code: str | None = None,
+               message: str = "") -> None:
+        refused = {"kind": item.kind, "slug": item.slug, "title": item.title, "reason": reason,
+                   "status": status, "code": code, "message": message}
+        self.refused_items[item.source_url] = refused
+        self.url_map.pop(item.source_url, None)
+        self.warnings.append(f"{item.source_url}: not imported ({describe_refusal(refused)})")
 
     def count(self, kind: str, *, created: bool, updated: bool = False) -> None:
         self.counts[kind]["created" if created else "updated" if updated else "unchanged"] += 1
@@ -91,7 +115,7 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
     held in memory, whatever the size of the site.
     """
     result = ImportResult()
-    items = _unique_items(_stream(scraped), result)  # light: no content or excerpt
+    items, has_text = _unique_items(_stream(scraped), result)  # light: no content or excerpt
     _import_media(target, media, open_media, source_home, result)
     term_ids = _import_terms(target, items, result)
     pages, orphans = _pages_parent_first(items, result)
@@ -101,13 +125,23 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
 
     created: set[str] = set()
     for item in ordered:  # pass 1: every item exists (parents first), every target URL is known
+        if item.password_protected:
+            result.refuse(item, PASSWORD_PROTECTED, message="password-protected: a visitor cannot see"
+                                                            " its content, so it was not scraped")
+            continue
         kind = f"{item.kind}s"
         existing = target.find_content(kind, item.slug, parent=_parent_id(item, ids, orphans))
         if existing:
             ids[url_key(item.source_url)], link = int(existing["id"]), existing["link"]
         else:  # created without content; pass 2 writes it with every link resolved
-            written = target.ensure_content(kind, _body(item, ids, orphans, term_ids, rewriter, result,
-                                                        final=False))
+            body = _body(item, ids, orphans, term_ids, rewriter, result, final=False)
+            if not body["title"] and not body["content"] and url_key(item.source_url) in has_text:
+                body["content"] = PLACEHOLDER_CONTENT
+            try:
+                written = target.ensure_content(kind, body)
+            except MigrationError as err:
+                _refused_or_raise(result, item, err)
+                continue
             ids[url_key(item.source_url)], link = written["id"], written["link"]
             created.add(item.source_url)
         result.url_map[item.source_url] = link
@@ -120,23 +154,50 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
             continue
         done.add(key)
         body = _body(item, ids, orphans, term_ids, rewriter, result, final=True)
-        written = target.ensure_content(f"{item.kind}s", body)
+        try:
+            written = target.ensure_content(f"{item.kind}s", body)
+        except MigrationError as err:
+            # Pass 1's item stays on the target as it was created (a draft of it, in effect).
+            _refused_or_raise(result, item, err)
+            continue
         result.url_map[item.source_url] = written["link"]
         result.count(f"{item.kind}s", created=item.source_url in created,
                      updated=written["updated"] and item.source_url not in created)
     return result
 
 
-def _unique_items(scraped: Iterable[ScrapedItem], result: ImportResult) -> list[ScrapedItem]:
-    """The items without their content (which pass 2 reads again from the stream)."""
+def describe_refusal(refused: Mapping[str, Any]) -> str:
+    """One line for reports and logs: the target's answer, or why the item cannot move."""
+    if refused.get("reason") == PASSWORD_PROTECTED:
+        return str(refused.get("message") or "password-protected")
+    answer = f"HTTP {refused.get('status')}" + (f" {refused['code']}" if refused.get("code") else "")
+    return f"the target refused it ({answer}): {refused.get('message') or ''}".rstrip(": ")
+
+
+def _refused_or_raise(result: ImportResult, item: ScrapedItem, err: MigrationError) -> None:
+    """Record the target's refusal of this one item; re-raise what is not about it (transient
+    errors, a login the target no longer accepts) so the task fails and is retried."""
+    status = err.details.get("status")
+    if not err.permanent or not isinstance(status, int) or not 400 <= status < 500 or status == 401:
+        raise err
+    result.refuse(item, REFUSED_BY_TARGET, status=status, code=err.details.get("code"),
+                  message=str(err.details.get("message") or err.message))
+
+
+def _unique_items(scraped: Iterable[ScrapedItem], result: ImportResult) -> tuple[list[ScrapedItem], set[str]]:
+    """The items without their content (which pass 2 reads again from the stream), and the
+    keys of those with content or an excerpt to write."""
     seen: dict[str, ScrapedItem] = {}
+    has_text: set[str] = set()
     for item in scraped:
         key = url_key(item.source_url)
         if key in seen:
             result.warnings.append(f"{item.source_url}: scraped twice, first copy kept")
             continue
         seen[key] = replace(item, content_html="", excerpt="", media_urls=[], removed={})
-    return list(seen.values())
+        if item.content_html.strip() or item.excerpt.strip():
+            has_text.add(key)
+    return list(seen.values()), has_text
 
 
 def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
@@ -155,7 +216,8 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
                 result.warnings.append(f"{item.source_url}: stored file does not match its recorded sha256")
             try:
                 uploaded = target.ensure_media(content=content, filename=item.filename, mime=item.mime,
-                                               sha256=sha256, title=item.title, alt_text=item.alt)
+                                               sha256=sha256, title=as_text(item.title or item.filename),
+                                               alt_text=as_text(item.alt))
             except MigrationError as err:
                 if "refused_file" not in err.details:
                     raise
@@ -189,7 +251,7 @@ def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem],
             else:
                 parent = ensure(parent_term, (*chain, term.slug))
         collection = "categories" if term.taxonomy == "category" else "tags"
-        done = target.ensure_term_info(collection, name=term.name, slug=term.slug, parent=parent,
+        done = target.ensure_term_info(collection, name=as_text(term.name), slug=term.slug, parent=parent,
                                        description=term.description)
         ids[key] = done["id"]
         result.count(collection, created=done["created"])
@@ -237,7 +299,7 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
           term_ids: Mapping[tuple[str, str], int], rewriter: _Rewriter, result: ImportResult, *,
           final: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "slug": item.slug, "title": item.title.strip(), "status": item.status,
+        "slug": item.slug, "title": as_text(item.title.strip()), "status": item.status,
         "content": rewriter.rewrite(item.content_html, item.source_url, report=final),
     }
     # ``date`` wins over ``date_gmt`` in WordPress (the GMT one is derived from it with the
@@ -251,8 +313,10 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
         body["menu_order"] = item.menu_order
     else:
         if item.excerpt.strip():
-            body["excerpt"] = rewriter.rewrite_text(item.excerpt)
-        body["categories"] = [term_ids[("category", t.slug)] for t in item.terms if t.taxonomy == "category"]
+            body["excerpt"] = rewriter.rewrite_text(as_text(item.excerpt))
+        categories = [term_ids[("category", t.slug)] for t in item.terms if t.taxonomy == "category"]
+        if categories:  # none: WordPress files the post under its default category, every time
+            body["categories"] = categories
         body["tags"] = [term_ids[("post_tag", t.slug)] for t in item.terms if t.taxonomy == "post_tag"]
     if item.featured_image_url:
         key = canonical_url(item.featured_image_url, item.source_url)
@@ -263,6 +327,14 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
             result.warnings.append(
                 f"{item.source_url}: featured image {item.featured_image_url} not downloaded")
     return body
+
+
+def as_text(text: str) -> str:
+    """Plain text as WordPress stores a plain-text field (title, excerpt, term name, alt
+    text): HTML-escaped. WordPress prints titles unescaped and keeps their markup for a user
+    with ``unfiltered_html``, so a scraped ``<img onerror=...>`` (decoded from the source's
+    ``&lt;img ...&gt;``) sent raw would be stored XSS; escaped, it shows as the same text."""
+    return html.escape(text, quote=False)
 
 
 def origin_text_rewriter(source_origins: Iterable[str], target_home: str) -> Callable[[str], str]:

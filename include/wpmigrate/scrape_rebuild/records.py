@@ -73,6 +73,8 @@ class ScrapedItem:
     media_urls: list[str] = field(default_factory=list)  # every media URL the content references
     source_id: int | None = None
     removed: dict[str, int] = field(default_factory=dict)  # sanitiser counts, for the report
+    # Behind a post password: a visitor (and so the scraper) never sees its content.
+    password_protected: bool = False
 
 
 @dataclass

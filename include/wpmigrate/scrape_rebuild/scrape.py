@@ -125,6 +125,7 @@ def scrape_item(
     else:
         raise ValueError(f"{item.url}: neither a REST record nor HTML to scrape")
     base = scraped.source_url or item.url
+    scraped.password_protected = scraped.password_protected or _shows_password_form(scraped.content_html)
     scraped.content_html, scraped.removed = clean_content(scraped.content_html, base)
     media = media_urls(scraped.content_html, base)
     if scraped.featured_image_url:
@@ -142,6 +143,11 @@ def clean_content(html: str, base_url: str) -> tuple[str, dict[str, int]]:
     soup = BeautifulSoup(clean, "html.parser", multi_valued_attributes=None)
     removed["render_leftovers"] = remove_render_leftovers(soup)
     return absolutize_urls(soup.decode(formatter=FRAGMENT_FORMATTER), base_url).strip(), removed
+
+
+def _shows_password_form(html: str) -> bool:
+    # What WordPress prints instead of a password-protected entry's content.
+    return "post-password-form" in html or "action=postpass" in html
 
 
 # ---------------------------------------------------------------------------- REST
@@ -189,6 +195,8 @@ def _from_rest(
         featured_image_url=media_by_id.get(featured) or _embedded_media(embedded, featured),
         author_name=authors_by_id.get(author) or _embedded_author(embedded),
         source_id=rest.get("id") if isinstance(rest.get("id"), int) else item.source_id,
+        password_protected=bool((rest.get("content") or {}).get("protected"))
+        if isinstance(rest.get("content"), dict) else False,
     )
 
 

@@ -2,6 +2,9 @@
 
 For every scraped page and post: its target URL answers 200 with the same title and the
 same normalised text, and nothing in its main content still points at the source origin.
+An item the import could not bring over (refused by the target, password-protected) is a
+loss with the import's reason. An untitled item's page shows no title block, so WordPress's
+document title falls back to the site name: that counts as the same (empty) title.
 For every media file: the target serves the same bytes (sha256). Counts per type and the
 discovery's skips and limits are reported; any loss fails the run.
 """
@@ -17,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from bs4 import BeautifulSoup
 
+from wpmigrate.scrape_rebuild.content_import import describe_refusal
 from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
 
@@ -24,6 +28,7 @@ from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
 Extractor = Callable[[str, str], tuple[str, str]]
 _URL_ATTRS = ("href", "src", "poster", *LAZY_URL_ATTRS)
 _MAX_LOSSES = 500
+_CONTENT_CHECKS = ("not_migrated", "missing", "http_status", "title", "text")
 
 
 def _origin(url: str) -> str:
@@ -68,11 +73,14 @@ def verify_rebuild(
     discovery: Mapping[str, Any] | None = None,
     expected_text: Callable[[str], str] = lambda html: html,
     refused_media: Mapping[str, str] | None = None,
+    refused_items: Mapping[str, Mapping[str, Any]] | None = None,
+    site_name: str | None = None,
 ) -> dict[str, Any]:
     """Read the target back and compare. ``url_map``: source page/post URL -> target URL;
     ``media_url_map``: source media URL -> target media URL; ``expected_text`` turns scraped
     content into what the target should say (the import rewrites the source origin written
-    out as text to the target's)."""
+    out as text to the target's); ``refused_items``: the import's ``refused_items``;
+    ``site_name``: the target's title (what an untitled item's page shows as its title)."""
     origins = sorted({_origin(o) for o in source_origins})
     losses: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
@@ -88,6 +96,12 @@ def verify_rebuild(
         target_url = url_map.get(item.source_url)
         row: dict[str, Any] = {"kind": item.kind, "source_url": item.source_url, "target_url": target_url}
         items.append(row)
+        refused = (refused_items or {}).get(item.source_url)
+        if refused and not target_url:
+            row["refused"] = dict(refused)
+            loss("not_migrated", item.source_url,
+                 f"{item.kind} {item.title!r} (slug {item.slug!r}): {describe_refusal(refused)}")
+            continue
         if not target_url:
             loss("missing", item.source_url, f"{item.kind} {item.title!r} has no target URL")
             continue
@@ -97,7 +111,7 @@ def verify_rebuild(
             loss("http_status", item.source_url, f"{target_url} answered {response.status_code}")
             continue
         title, content = extract(response.text, str(response.url))
-        row["title_ok"] = normalise(title) == normalise(item.title)
+        row["title_ok"] = _same_title(normalise(title), normalise(item.title), normalise(site_name or ""))
         if not row["title_ok"]:
             loss("title", item.source_url, f"source {item.title!r} != target {title!r}")
         expected = normalise(expected_text(item.content_html))
@@ -135,7 +149,7 @@ def verify_rebuild(
     sections = {
         "content": _section("Pages and posts at their new URLs (200, same title, same text)",
                             counts["pages_scraped"] + counts["posts_scraped"],
-                            [x for x in losses if x["check"] in ("missing", "http_status", "title", "text")]),
+                            [x for x in losses if x["check"] in _CONTENT_CHECKS]),
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
                                  [x for x in losses if x["check"] == "source_links"]),
@@ -160,6 +174,13 @@ def verify_rebuild(
         "skipped": skipped,
         "limits": discovery.get("limits", {}),
     }
+
+
+def _same_title(target: str, source: str, site_name: str) -> bool:
+    if target == source:
+        return True
+    # Untitled: no title block, and the document title is the site name alone.
+    return not source and bool(site_name) and target == site_name
 
 
 def _section(title: str, checked: int, problems: list[dict[str, Any]]) -> dict[str, Any]:

@@ -58,13 +58,17 @@ class WordPressRestTarget:
         return response
 
     def _refused(self, response: httpx.Response, what: str) -> MigrationError:
+        """A permanent error carrying the target's reason: ``details`` = ``{status, code,
+        message}`` (WordPress's error code and message, when it sent JSON)."""
+        code = _error_code(response)
         try:
-            reason = response.json().get("message", "")
+            body = response.json()
+            reason = str(body.get("message", "")) if isinstance(body, dict) else ""
         except ValueError:
             reason = response.text[:200]
         return MigrationError(ErrorCode.IMPORT_FAILED,
                               f"target refused {what} (HTTP {response.status_code}): {reason}",
-                              details={"status": response.status_code})
+                              details={"status": response.status_code, "code": code, "message": reason})
 
     def check_access(self) -> dict[str, Any]:
         """The service login works and may publish; returns the user."""

@@ -52,7 +52,7 @@ def _records(src: str) -> list[ScrapedItem]:
     advanced = Term("category", "Advanced & more", "advanced", parent_slug="guides")
     post = ScrapedItem(
         kind="post", source_url=f"{src}/2021/03/first-roast/", title="First roast 🔥", slug="first-roast",
-        date="2021-03-04T10:20:30", date_gmt="2021-03-04T09:20:30", excerpt="<p>Roasting.</p>",
+        date="2021-03-04T10:20:30", date_gmt="2021-03-04T09:20:30", excerpt="Roasting.",
         terms=[advanced, guides, Term("post_tag", "beans", "beans")], featured_image_url=f"{up}logo.png",
         content_html=(
             '<figure class="wp-block-image size-large">'

@@ -60,3 +60,28 @@ function platform_site_activate_theme( WP_REST_Request $request ) {
 	$controller = new WP_REST_Themes_Controller();
 	return $controller->prepare_item_for_response( wp_get_theme( $theme->get_stylesheet() ), $request );
 }
+
+/**
+ * Sandbox switch (tests only): the target refuses, on purpose, a page or post whose slug is
+ * `wpm-refused-by-target`, as a platform policy or a security plugin would refuse one item.
+ * The answer is a REST error like core's (status 422, code `platform_content_refused`), so
+ * a migration has to record that one item with the target's reason and carry on.
+ */
+const PLATFORM_SITE_REFUSED_SLUG = 'wpm-refused-by-target';
+
+function platform_site_refuse_marked( $prepared, WP_REST_Request $request ) {
+	$slug = isset( $request['slug'] ) ? (string) $request['slug'] : '';
+	if ( '' === $slug && ! empty( $prepared->ID ) ) {
+		$slug = (string) get_post_field( 'post_name', $prepared->ID );
+	}
+	if ( PLATFORM_SITE_REFUSED_SLUG === $slug ) {
+		return new WP_Error(
+			'platform_content_refused',
+			'The platform refuses this item (sandbox switch: slug ' . PLATFORM_SITE_REFUSED_SLUG . ').',
+			array( 'status' => 422 )
+		);
+	}
+	return $prepared;
+}
+add_filter( 'rest_pre_insert_post', 'platform_site_refuse_marked', 10, 2 );
+add_filter( 'rest_pre_insert_page', 'platform_site_refuse_marked', 10, 2 );
