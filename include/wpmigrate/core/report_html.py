@@ -93,7 +93,8 @@ def _section_html(key: str, section: Mapping[str, Any]) -> str:
         f'<p class="muted">Checked: {_e(section.get("checked"))}'
         f' · Problems: {_e(section.get("problem_count"))}'
         f' · Warnings: {_e(section.get("warning_count", 0))}'
-        f' · {_e(section.get("duration_s", ""))} s</p>',
+        + (f' · {_e(section["duration_s"])} s' if section.get("duration_s") is not None else "")
+        + "</p>",
     ]
     if section.get("skipped_reason"):
         parts.append(f"<p>Skipped: {_e(section['skipped_reason'])}</p>")
@@ -113,6 +114,14 @@ def _section_html(key: str, section: Mapping[str, Any]) -> str:
         if section.get(field):
             parts.append(f"<h3>{_e(title)}</h3>" + _table(_mapping_rows(section[field])))
     return "\n".join(parts)
+
+
+def _database(side: Mapping[str, Any]) -> str:
+    """``"wp_db (prefix wp_)"``, or "" for a side known without its database (Mode B)."""
+    if not side.get("database"):
+        return ""
+    prefix = f" (prefix {_text(side.get('prefix'))})" if side.get("prefix") is not None else ""
+    return f"{_text(side['database'])}{prefix}"
 
 
 def render_report_html(report: Mapping[str, Any]) -> str:
@@ -135,14 +144,16 @@ def render_report_html(report: Mapping[str, Any]) -> str:
         total = report.get("losses_total", len(losses))
         losses_html = f"<h2>Losses ({_e(total)})</h2>" + _table(losses)
 
+    # Each mode's report has its own shape (Mode A: databases and table prefixes; Mode B:
+    # the source's URL only): the header shows what this report holds, nothing empty.
     meta = [
-        ("Source", f"{_text(source.get('database'))} (prefix {_text(source.get('prefix'))})"),
-        ("Target", f"{_text(target.get('url'))} · {_text(target.get('database'))} "
-                   f"(prefix {_text(target.get('prefix'))})"),
+        ("Source", " · ".join(filter(None, (_text(source.get("url")), _database(source))))),
+        ("Target", " · ".join(filter(None, (_text(target.get("url")), _database(target))))),
         ("Old origins", ", ".join(_text(o) for o in report.get("old_origins") or [])),
         ("Generated", report.get("generated_at")),
-        ("Duration", f"{_text(report.get('duration_s'))} s"),
     ]
+    if report.get("duration_s") is not None:
+        meta.append(("Duration", f"{_text(report.get('duration_s'))} s"))
     if source.get("from"):  # a route without a database connection compares with its export
         meta.insert(1, ("Source side", source["from"]))
     release = report.get("source_release") or {}

@@ -22,6 +22,7 @@ import httpx
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.core.storage import StoragePath
+from wpmigrate.scrape_rebuild.polite_http import SkipUrl
 from wpmigrate.scrape_rebuild.records import MediaFile, Skipped
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,12 @@ def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: Storag
             if isinstance(err, httpx.TransportError):
                 raise
             yield Skipped(url, "media_fetch", f"{type(err).__name__}: {err}")
+        except SkipUrl as err:
+            # An off-site host (a gravatar, a CDN) that cannot be reached is not "disallowed".
+            if err.skipped.reason == "host_unreachable":
+                yield Skipped(url, "media_unreachable", err.message)
+            else:
+                yield Skipped(url, "media_refused", f"{err.code}: {err.message}")
         except MigrationError as err:  # e.g. the address guard refused a private host
             yield Skipped(url, "media_refused", f"{err.code}: {err.message}")
         done += 1

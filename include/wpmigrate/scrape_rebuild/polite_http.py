@@ -132,7 +132,9 @@ class HostRateLimiter:
 class PoliteFetcher:
     """GET with per-host rate limit, robots.txt, retries, a size cap and request counts.
 
-    ``get`` raises ``SkipUrl`` for a robots-disallowed URL (never requested), a response
+    ``get`` raises ``SkipUrl`` for a robots-disallowed URL (never requested; reason
+    ``host_unreachable`` or ``address_refused`` when its host's robots.txt could not be
+    requested at all), a response
     over ``max_bytes`` or of an unwanted content type (aborted unread), and a redirect
     loop; ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host stays
     unreachable after the retries. HTTP error statuses are returned, not raised.
@@ -166,6 +168,8 @@ class PoliteFetcher:
         self._sleep = sleep
         self._robots: dict[str, Protego] = {}
         self._robots_lock = threading.Lock()
+        # host -> (reason, why) its robots.txt could not be requested at all
+        self._unreachable: dict[str, tuple[str, str]] = {}
         self._count_lock = threading.Lock()
         self.requests_by_host: Counter[str] = Counter()
 
@@ -194,8 +198,13 @@ class PoliteFetcher:
                 return parser
             try:
                 result = self.get(host + "/robots.txt", max_bytes=1024 * 1024, check_robots=False)
-            except (MigrationError, SkipUrl):
+            except (MigrationError, SkipUrl) as exc:
                 result = None
+                if not isinstance(exc, SkipUrl):
+                    # Nothing will be fetched from it; the report says why (not "disallowed").
+                    self._unreachable[host] = (
+                        "host_unreachable" if exc.code == ErrorCode.SOURCE_UNREACHABLE else "address_refused",
+                        exc.message)
             # RFC 9309: 401/403 and an unreachable robots.txt (5xx, 429, network) disallow
             # everything; other 4xx allow everything.
             if result is None or result.status_code >= 500 or result.status_code in (401, 403, 429):
@@ -251,6 +260,8 @@ class PoliteFetcher:
         current = url
         for hop in range(MAX_REDIRECTS + 1):
             if check_robots and not self.allowed(current):
+                if failed := self._unreachable.get(host_key(current)):
+                    raise SkipUrl(current, failed[0], f"(robots.txt not fetched: {failed[1]})")
                 raise SkipUrl(current, "robots_disallowed", f"robots.txt disallows {self.robots_agent}")
             resp = self._open_with_retries(current, headers)
             location = resp.headers.get("location")

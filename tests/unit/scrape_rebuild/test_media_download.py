@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -101,3 +102,13 @@ def test_private_addresses_and_robots_are_never_fetched(site: str, tmp_path: Pat
     assert got[site + "/private/x.png"].reason == "media_refused"
     assert _Handler.hits["/private/x.png"] == 0
     assert isinstance(got[site + "/a.png"], MediaFile)
+    assert "robots.txt disallows" in got[site + "/private/x.png"].detail
+
+
+def test_an_off_site_host_that_cannot_be_reached_is_reported_as_such(site: str, tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on: an off-site host that is down
+        s.bind(("127.0.0.1", 0))
+        gone = f"http://127.0.0.1:{s.getsockname()[1]}/avatar/abc.png"
+    got = _run(site, tmp_path, [gone, "/a.png"])
+    assert got[gone].reason == "media_unreachable" and "robots.txt disallows" not in got[gone].detail
+    assert "host_unreachable" in got[gone].detail and isinstance(got[site + "/a.png"], MediaFile)

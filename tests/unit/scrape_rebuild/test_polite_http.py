@@ -238,7 +238,10 @@ def test_unreachable_robots_txt_disallows_everything(client: Any) -> None:
     fetcher = PoliteFetcher(client, rate_per_second=100, attempts=2, sleep=lambda _s: None)
     with pytest.raises(SkipUrl) as info:  # RFC 9309: unreachable robots.txt means no crawling
         fetcher.get(f"http://127.0.0.1:{port}/page")
-    assert info.value.skipped.reason == "robots_disallowed"
+    # ... and the reason reported is the real one: the host, not its rules.
+    assert info.value.skipped.reason == "host_unreachable"
+    assert "unreachable after 2 attempts" in info.value.skipped.detail
+    assert fetcher.request_count == 2  # robots.txt tried; the page never requested
 
 
 # WordPress core's virtual robots.txt plus what SEO plugins and site owners commonly add.
