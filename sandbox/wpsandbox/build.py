@@ -875,8 +875,11 @@ def set_source_rest(enabled: bool, state: SandboxState | None = None) -> Sandbox
         db.sql(f"INSERT INTO {state.source.table_prefix}options (option_name, option_value, autoload) "
                f"VALUES ('sandbox_disable_rest', '{'' if enabled else '1'}', 'yes') "
                "ON DUPLICATE KEY UPDATE option_value = VALUES(option_value);", state.db.source_db)
-        state.source_rest_enabled = enabled
-        save(state)
+        # Saved from what is on disk: the caller's copy may hold an older admin or ssh source
+        # (its php -S restarted since), and saving that would point the state at dead pids.
+        current = load(home)
+        current.source_rest_enabled = state.source_rest_enabled = enabled
+        save(current)
     return state
 
 

@@ -297,7 +297,8 @@ def test_up_reuses_a_healthy_sandbox(sandbox: SandboxState) -> None:
 def test_airflow_connections_and_conf(sandbox: SandboxState) -> None:
     env = airflow_connections(sandbox)
     # The admin source's two logins join once it exists (a session may have added it already).
-    admin = ({"AIRFLOW_CONN_WPM_SOURCE_ADMIN", "AIRFLOW_CONN_WPM_SOURCE_EDITOR"}
+    admin = ({"AIRFLOW_CONN_WPM_SOURCE_ADMIN", "AIRFLOW_CONN_WPM_SOURCE_EDITOR",
+              "AIRFLOW_CONN_WPMIGRATE_COMPANION_KEY", "AIRFLOW_CONN_WPM_SOURCE_COMPANION"}
              if sandbox.admin_source else set())
     assert set(env) == {"AIRFLOW_CONN_WPM_SOURCE_SFTP", "AIRFLOW_CONN_WPM_SOURCE_DB",
                         "AIRFLOW_CONN_WPM_TARGET_DB", "AIRFLOW_CONN_WPM_TARGET_WP"} | admin
