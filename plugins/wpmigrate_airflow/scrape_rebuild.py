@@ -259,7 +259,9 @@ def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri
             wp, lambda: _read_all(scraped_uris, ScrapedItem), _read_all(media_uris, MediaFile),
             open_media=lambda f: ObjectStoragePath(f.artifact_uri).read_bytes(),
             source_home=source["home"], target_home=target["url"])
-        menu = site_rebuild.ensure_menu(wp, site.get("menu") or [], result.url_map)
+        menu = site_rebuild.ensure_menu(
+            wp, site.get("menu") or [], result.url_map,
+            rewrite_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]))
     reports = artifacts_dir(conf, "reports")
     reports.mkdir(parents=True, exist_ok=True)
     media_urls = {k: v["url"] for k, v in result.media_map.items()}
@@ -302,7 +304,7 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
                 extract=extract_main, normalise=normalised_text, discovery=discovery_summary,
                 expected_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]),
                 refused_media=maps.get("refused_media"), refused_items=maps.get("refused_items"),
-                site_name=_site(site_uri)["info"].get("name"))
+                site_name=_site(site_uri)["info"].get("name"), target_home=target["url"])
         stats = rebuild_report.rebuild_stats(scraped, media, report.get("media_bytes", 0),
                                               report["counts"].get("media_expected"))
     rebuild_report.add_theme(report, theme)

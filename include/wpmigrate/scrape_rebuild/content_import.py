@@ -116,8 +116,10 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
     """
     result = ImportResult()
     items, has_text = _unique_items(_stream(scraped), result)  # light: no content or excerpt
-    _import_media(target, media, open_media, source_home, result)
-    term_ids = _import_terms(target, items, result)
+    # Plain-text fields (term descriptions, alt text, captions) keep no reference to the source.
+    text_rewriter = origin_text_rewriter([source_home], target_home)
+    _import_media(target, media, open_media, source_home, result, text_rewriter)
+    term_ids = _import_terms(target, items, result, text_rewriter)
     pages, orphans = _pages_parent_first(items, result)
     ordered = pages + [i for i in items if i.kind == "post"]
     rewriter = _Rewriter(source_home, target_home, result)
@@ -201,7 +203,8 @@ def _unique_items(scraped: Iterable[ScrapedItem], result: ImportResult) -> tuple
 
 
 def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
-                  open_media: Callable[[MediaFile], bytes], source_home: str, result: ImportResult) -> None:
+                  open_media: Callable[[MediaFile], bytes], source_home: str, result: ImportResult,
+                  rewrite_text: Callable[[str], str]) -> None:
     """Each distinct file once (size variants are files of their own, so every image the
     source shows, srcset candidates included, is served byte-identical by the target)."""
     for item in media:
@@ -215,9 +218,12 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
             if sha256 != item.sha256:
                 result.warnings.append(f"{item.source_url}: stored file does not match its recorded sha256")
             try:
-                uploaded = target.ensure_media(content=content, filename=item.filename, mime=item.mime,
-                                               sha256=sha256, title=as_text(item.title or item.filename),
-                                               alt_text=as_text(item.alt))
+                # The REST API gives title and caption rendered (HTML, entities): as text here.
+                uploaded = target.ensure_media(
+                    content=content, filename=item.filename, mime=item.mime, sha256=sha256,
+                    title=as_text(rewrite_text(html_text(item.title) or item.filename)),
+                    alt_text=as_text(rewrite_text(item.alt)),
+                    caption=as_text(rewrite_text(html_text(item.caption))))
             except MigrationError as err:
                 if "refused_file" not in err.details:
                     raise
@@ -230,8 +236,8 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
         result.count("media", created=uploaded["created"])
 
 
-def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem],
-                  result: ImportResult) -> dict[tuple[str, str], int]:
+def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem], result: ImportResult,
+                  rewrite_text: Callable[[str], str]) -> dict[tuple[str, str], int]:
     terms: dict[tuple[str, str], Term] = {}
     for item in items:
         for term in item.terms:
@@ -252,7 +258,7 @@ def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem],
                 parent = ensure(parent_term, (*chain, term.slug))
         collection = "categories" if term.taxonomy == "category" else "tags"
         done = target.ensure_term_info(collection, name=as_text(term.name), slug=term.slug, parent=parent,
-                                       description=term.description)
+                                       description=rewrite_text(term.description))
         ids[key] = done["id"]
         result.count(collection, created=done["created"])
         return done["id"]
@@ -327,6 +333,13 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
             result.warnings.append(
                 f"{item.source_url}: featured image {item.featured_image_url} not downloaded")
     return body
+
+
+def html_text(fragment: str) -> str:
+    """The text a browser shows for an HTML fragment (tags dropped, entities decoded)."""
+    if "<" not in fragment and "&" not in fragment:
+        return fragment.strip()
+    return BeautifulSoup(fragment, "html.parser").get_text().strip()
 
 
 def as_text(text: str) -> str:

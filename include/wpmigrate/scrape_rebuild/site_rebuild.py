@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -147,9 +147,12 @@ def _block_attrs(attrs: Mapping[str, Any]) -> str:
 
 
 def navigation_markup(links: Sequence[Mapping[str, Any]], url_map: Mapping[str, str],
-                      unmapped: list[str] | None = None, *, top: bool = True) -> str:
+                      unmapped: list[str] | None = None, *, top: bool = True,
+                      rewrite_text: Callable[[str], str] = str) -> str:
     """``core/navigation-link`` blocks (``core/navigation-submenu`` for links with children).
-    Source-site links ``url_map`` does not know are appended to ``unmapped``."""
+    Source-site links ``url_map`` does not know are appended to ``unmapped`` and, like the
+    labels, pass ``rewrite_text`` (the source origin -> the target's): an archive page the
+    scrape did not import then points at the target, never back at the source."""
     source_hosts = {urlsplit(k).netloc.lower() for k in url_map}
     mapper = UrlMap(url_map)
     blocks = []
@@ -159,12 +162,12 @@ def navigation_markup(links: Sequence[Mapping[str, Any]], url_map: Mapping[str, 
         if target_url is None and unmapped is not None and urlsplit(url).netloc.lower() in source_hosts:
             unmapped.append(url)
         # Labels are rich text (HTML) in navigation blocks; menu titles are plain text.
-        label = html.escape(str(link.get("title") or ""), quote=False)
-        attrs: dict[str, Any] = {"label": label, "url": target_url or url,
+        label = html.escape(rewrite_text(str(link.get("title") or "")), quote=False)
+        attrs: dict[str, Any] = {"label": label, "url": target_url or rewrite_text(url),
                                  "kind": "custom", "isTopLevelLink": top}
         if children := link.get("children") or []:
             attrs.pop("isTopLevelLink")
-            inner = navigation_markup(children, url_map, unmapped, top=False)
+            inner = navigation_markup(children, url_map, unmapped, top=False, rewrite_text=rewrite_text)
             blocks.append(f"<!-- wp:navigation-submenu {_block_attrs(attrs)} -->\n{inner}\n"
                           "<!-- /wp:navigation-submenu -->")
         else:
@@ -173,7 +176,7 @@ def navigation_markup(links: Sequence[Mapping[str, Any]], url_map: Mapping[str, 
 
 
 def ensure_menu(target: WordPressRestTarget, links: Sequence[Mapping[str, Any]],
-                url_map: Mapping[str, str]) -> dict[str, Any]:
+                url_map: Mapping[str, str], *, rewrite_text: Callable[[str], str] = str) -> dict[str, Any]:
     """Create or update the ``wpm-main-navigation`` ``wp_navigation`` post from the source's
     main menu (``[{title (plain text), url, children?}]``), URLs mapped through ``url_map``
     (source URL -> target URL); links it does not know (external ones) keep their URL.
@@ -183,7 +186,7 @@ def ensure_menu(target: WordPressRestTarget, links: Sequence[Mapping[str, Any]],
     block without ``ref`` shows (otherwise another menu on the target wins).
     """
     unmapped: list[str] = []
-    content = navigation_markup(links, url_map, unmapped)
+    content = navigation_markup(links, url_map, unmapped, rewrite_text=rewrite_text)
     result = target.ensure_content("navigation", {"slug": MENU_SLUG, "title": MENU_TITLE, "content": content,
                                                   "status": "publish"})
     newest = target.request_json("GET", "navigation", what="listing navigation menus", params={

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -75,12 +75,14 @@ def verify_rebuild(
     refused_media: Mapping[str, str] | None = None,
     refused_items: Mapping[str, Mapping[str, Any]] | None = None,
     site_name: str | None = None,
+    target_home: str | None = None,
 ) -> dict[str, Any]:
     """Read the target back and compare. ``url_map``: source page/post URL -> target URL;
     ``media_url_map``: source media URL -> target media URL; ``expected_text`` turns scraped
     content into what the target should say (the import rewrites the source origin written
     out as text to the target's); ``refused_items``: the import's ``refused_items``;
-    ``site_name``: the target's title (what an untitled item's page shows as its title)."""
+    ``site_name``: the target's title (what an untitled item's page shows as its title);
+    ``target_home``: also check the text fields outside the content (``text_fields``)."""
     origins = sorted({_origin(o) for o in source_origins})
     losses: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
@@ -143,6 +145,11 @@ def verify_rebuild(
         counts["media_verified"] += 1
         total_bytes += size
 
+    if target_home:
+        for problem in text_field_leftovers(client, target_home, origins):
+            loss("text_field", problem["where"], problem["detail"])
+        counts["text_fields_checked"] = 1
+
     discovery = dict(discovery or {})
     skipped = list(discovery.get("skipped", []))
     notes = list(discovery.get("notes", []))
@@ -153,6 +160,10 @@ def verify_rebuild(
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
                                  [x for x in losses if x["check"] == "source_links"]),
+        **({"text_fields": _section(
+            "No term description, media text, menu or header on the target names the source",
+            counts["text_fields_checked"], [x for x in losses if x["check"] == "text_field"])}
+           if target_home else {}),
         "media": _section("Media on the target, byte-identical (sha256)", counts["media_expected"],
                           [x for x in losses if x["check"].startswith("media")]),
         "discovery": {"title": "Discovery: what was found, skipped and why",
@@ -207,3 +218,39 @@ def _first_difference(expected: str, actual: str, context: int = 40) -> str:
             end = index + context
             return f"at {index}: source …{expected[start:end]!r} target …{actual[start:end]!r}"
     return f"lengths differ: source {len(expected)} chars, target {len(actual)} chars"
+
+
+# Public REST collections and the plain-text fields in them the import writes.
+_TEXT_FIELDS = {"categories": ("description", "name"), "tags": ("description", "name"),
+                "media": ("alt_text", "caption", "title")}
+
+
+def text_field_leftovers(client: httpx.Client, target_home: str,
+                         source_origins: Iterable[str]) -> Iterator[dict[str, str]]:
+    """Mentions of a source host outside the pages' main content: term descriptions and
+    names, media alt text, captions and titles (the target's public REST API, page by page),
+    and the home page's whole HTML (menus, header, footer)."""
+    hosts = {urlsplit(o).netloc.lower() for o in source_origins}
+    base = target_home.rstrip("/")
+    for collection, fields in _TEXT_FIELDS.items():
+        page = 1
+        while True:
+            response = client.get(f"{base}/", params={"rest_route": f"/wp/v2/{collection}", "per_page": 100,
+                                                       "page": page, "context": "view"})
+            if response.status_code != 200:
+                break  # past the last page (400), or the collection is not public
+            records = response.json()
+            for record in records:
+                for field in fields:
+                    value = record.get(field)
+                    text = str(value.get("rendered", "")) if isinstance(value, dict) else str(value or "")
+                    if any(h in text.lower() for h in hosts):
+                        yield {"where": str(record.get("link") or f"{collection}/{record.get('id')}"),
+                               "detail": f"{collection} {field} names the source: {text[:120]}"}
+            if len(records) < 100:
+                break
+            page += 1
+    home = client.get(f"{base}/", follow_redirects=True)
+    for url in source_links(home.text, str(home.url), [f"http://{h}" for h in hosts])[:20]:
+        yield {"where": str(home.url), "detail": f"the home page (menu, header or footer) links to {url}"}
+

@@ -111,7 +111,7 @@ class WordPressRestTarget:
         raise self._refused(response, f"term {slug!r}")
 
     def ensure_media(self, *, content: bytes, filename: str, mime: str, sha256: str,
-                     title: str = "", alt_text: str = "") -> dict[str, Any]:
+                     title: str = "", alt_text: str = "", caption: str = "") -> dict[str, Any]:
         """Upload a file once; returns ``{id, source_url, file_url, created}`` of the attachment.
 
         ``file_url`` serves the uploaded bytes unchanged: WordPress may serve a scaled or
@@ -124,7 +124,8 @@ class WordPressRestTarget:
         # task leaves an attachment a retry could not find.
         disposition = f'attachment; filename="{_header_safe(filename)}"'
         response = self._call(
-            "POST", "media", params={"slug": slug, "title": title or filename, "alt_text": alt_text},
+            "POST", "media", params={"slug": slug, "title": title or filename, "alt_text": alt_text,
+                                     **({"caption": caption} if caption else {})},
             content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
         if (code := _error_code(response)) in REFUSED_UPLOAD_CODES:
             # The target's policy (upload_mimes, size limit): retrying cannot help, and the

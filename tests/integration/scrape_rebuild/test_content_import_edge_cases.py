@@ -61,7 +61,8 @@ def imported(fresh_target, rest_target: WordPressRestTarget):
     data = httpx.get(f"{src}{LOGO}", timeout=30).content
     media = [MediaFile(source_url=f"{src}{LOGO}", sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                        mime="image/png", artifact_uri="logo", filename="logo.png",
-                       title='<svg onload="x()"> logo', alt="A <logo> & more")]
+                       # As the source's REST API renders it (title.rendered: HTML).
+                       title="&lt;svg onload=&quot;x()&quot;&gt; logo", alt="A <logo> & more")]
     items = _items(src)
 
     def run():
