@@ -11,12 +11,20 @@ log saw them) and coverage: how many of the published pages and posts (REST API
 ``link``s) and of the images those pages show (``<img src>`` under wp-content/uploads)
 each approach obtained. Not a test: nothing is asserted about times.
 
-    WPSANDBOX_HOME=var/sandbox-bench .venv/bin/python bench/scrape_vs_wget.py [--repeat 1]
+Then the source's requests of one DAG-like run (REST open and closed: validate_source's
+probe, discover, one scrape_content and one download_media task per batch, each with its
+own fetcher, and match_theme's look), by type and task from the source's request log,
+against the floor: with the REST API open its list pages (every collection at
+per_page=100) + one GET per media file + robots.txt; closed, robots.txt + the sitemaps +
+one HTML GET per page and post + one GET per media file. ``--requests-only`` prints just that.
+
+    WPSANDBOX_HOME=var/sandbox-bench .venv/bin/python bench/scrape_vs_wget.py [--repeat 1] [--requests-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import resource
 import shutil
@@ -24,11 +32,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
 from bs4 import BeautifulSoup
@@ -36,11 +47,14 @@ from bs4 import BeautifulSoup
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "include"), str(ROOT / "sandbox")]
 
+from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record  # noqa: E402
 from wpmigrate.scrape_rebuild.discovery import discover  # noqa: E402
 from wpmigrate.scrape_rebuild.media_download import download_all  # noqa: E402
-from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, PoliteFetcher, SkipUrl  # noqa: E402
-from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term  # noqa: E402
-from wpmigrate.scrape_rebuild.scrape import scrape_item  # noqa: E402
+from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, PoliteFetcher  # noqa: E402
+from wpmigrate.scrape_rebuild.records import DiscoveredItem, MediaFile, from_dict, to_json  # noqa: E402
+from wpmigrate.scrape_rebuild.theme_choice import auto_match  # noqa: E402
+from wpmigrate.scrape_rebuild.theme_match import ThemeCandidate  # noqa: E402
+from wpmigrate.web.source_probe import probe_source  # noqa: E402
 from wpmigrate.web.url_guard import guarded_client  # noqa: E402
 from wpmigrate.web.url_keys import canonical_url, dedupe_key  # noqa: E402
 from wpsandbox import build  # noqa: E402
@@ -118,43 +132,21 @@ def _log_lines(state: SandboxState) -> int:
         return sum(1 for _ in fh)
 
 
-def _lookups(raw: dict[str, dict[int, Any]]) -> dict[str, Any]:
-    """discover()'s lookups as scrape_item takes them (terms as Term, like the DAG's _lookups)."""
-    return {"terms_by_id": {k: Term(**v) for k, v in (raw.get("terms_by_id") or {}).items()},
-            "media_by_id": raw.get("media_by_id") or {}, "authors_by_id": raw.get("authors_by_id") or {},
-            "page_url_by_id": raw.get("page_url_by_id") or {}}
-
-
 def run_ours(state: SandboxState, truth: Truth, rate: float, work: Path) -> Run:
     """Discover, scrape every page/post and download the media, as the DAG's discover,
-    scrape_batch and download_media tasks do (in one process, one thread, one batch)."""
+    scrape_batch and download_media tasks do (in one process, one thread, one batch: the
+    DAG-like run below counts the requests task by task)."""
     phases: dict[str, float] = {}
     t0, cpu0 = time.perf_counter(), time.process_time()
     with guarded_client(["127.0.0.0/8"], read_only=True, timeout=30.0) as client:
         fetcher = PoliteFetcher(client, rate_per_second=rate)
         result = discover(fetcher, state.source.url + "/", max_depth=5)
         phases["discover"] = time.perf_counter() - t0
-        lookups = _lookups(result.lookups)
-        scraped: list[ScrapedItem] = []
-        refs: list[dict[str, Any]] = []
-        for item in result.items:
-            if item.kind == "media":
-                rest = item.rest or {}
-                refs.append({"url": item.url, "source_id": item.source_id, "alt": rest.get("alt_text", ""),
-                             "title": (rest.get("title") or {}).get("rendered", ""),
-                             "caption": (rest.get("caption") or {}).get("rendered", "")})
-                continue
-            try:
-                page = fetcher.get(item.url, content_types=("text/html",))
-            except SkipUrl:
-                continue
-            if page.status_code != 200:
-                continue
-            record = scrape_item(item, page.text, **lookups)
-            scraped.append(record)
-            refs.extend({"url": url} for url in record.media_urls)
+        site = json.loads(json.dumps(site_record(result, fetcher.stats()), default=str))
+        done = scrape_batch_items(fetcher, result.items, site)  # REST items need no request
+        scraped, refs = done.scraped, done.media_refs
         phases["scrape"] = time.perf_counter() - t0 - phases["discover"]
-        # One call for all refs: the DAG dedupes per batch, so a URL two batches share is fetched twice.
+        # One call for all refs, as for one batch.
         downloaded = download_all(fetcher.open_stream, refs, work / "media")
         media = [r for r in downloaded if isinstance(r, MediaFile)]
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -227,6 +219,157 @@ def wget(state: SandboxState, truth: Truth, wait: float | None) -> Body:
     return lambda work: run_wget(state, truth, wait, work)
 
 
+# ---------------------------------------------------------------------------- source requests
+
+LOOPBACK = ["127.0.0.0/8"]
+REST_COLLECTIONS = ("categories", "tags", "users", "pages", "posts", "media")
+_REST_LIST = re.compile(r"^/?wp/v2/[a-z_-]+/?$")
+
+
+@contextmanager
+def _task_fetcher(rate: float) -> Iterator[PoliteFetcher]:
+    """A task's own fetcher, as the DAG's ``_fetcher()`` makes one per task."""
+    with guarded_client(LOOPBACK, read_only=True, timeout=30.0) as client:
+        yield PoliteFetcher(client, rate_per_second=rate)
+
+
+def run_dag_tasks(state: SandboxState, rate: float, work: Path,
+                  mark: Callable[[str], None]) -> dict[str, int]:
+    """The source side of one ``wp_migration_scrape_rebuild`` run, task by task as the DAG
+    runs them: validate_source's probe, discover, one scrape_content and one download_media
+    per batch (each task its own fetcher, so its own robots.txt; items through their JSON
+    lines), match_theme's look of the home page. ``mark(task)`` after each task. No Airflow, no target."""
+    home = probe_source(state.source.url + "/", allowed_networks=LOOPBACK)["final_url"]
+    mark("validate_source")
+    with _task_fetcher(rate) as fetcher:
+        result = discover(fetcher, home, max_depth=5)
+        site = json.loads(json.dumps(site_record(result, fetcher.stats()), default=str))
+    batches = [(b.label, [to_json(i) for i in b.items]) for b in plan_batches(result.items)]
+    del result
+    mark("discover")
+    refs: list[list[dict[str, Any]]] = []
+    scraped = 0
+    for label, lines in batches:
+        with _task_fetcher(rate) as fetcher:
+            done = scrape_batch_items(fetcher, (from_dict(DiscoveredItem, json.loads(x)) for x in lines),
+                                      site, label)
+        scraped += len(done.scraped)
+        refs.append(done.media_refs)
+    mark("scrape_content")
+    media: set[str] = set()
+    for batch_refs in refs:
+        with _task_fetcher(rate) as fetcher:
+            for record in download_all(fetcher.open_stream, batch_refs, work / "media"):
+                media.add(record.source_url if isinstance(record, MediaFile) else record.url)
+    mark("download_media")
+    with _task_fetcher(rate) as fetcher:
+        auto_match(fetcher, home, [ThemeCandidate("twentytwentythree", None, {"base": "#ffffff"})])
+    mark("match_theme")
+    return {"items": scraped, "media_files": len(media)}
+
+
+def request_type(uri: str) -> str:
+    """What one line of the source's request log asked for."""
+    path, _, query = uri.partition("?")
+    params = dict(parse_qsl(query))
+    if path == "/robots.txt":
+        return "robots"
+    if "rest_route" in params or path.startswith("/wp-json"):
+        route = params.get("rest_route") or path.removeprefix("/wp-json")
+        if route.strip("/") == "":
+            return "rest index"
+        return "rest list" if _REST_LIST.match(route) else "rest other"
+    if "sitemap" in path and path.endswith((".xml", ".xml.gz")):
+        return "sitemap"
+    if path.startswith("/wp-content/uploads/"):
+        return "media"
+    if path.endswith((".css", ".js")) or path.startswith(("/wp-includes/", "/wp-content/")):
+        return "asset"
+    return "html"
+
+
+def _log_since(state: SandboxState, line: int) -> list[dict[str, Any]]:
+    with Path(state.source.request_log).open("rb") as fh:
+        return [json.loads(x) for x in list(fh)[line:] if x.strip()]
+
+
+def rest_list_pages(state: SandboxState) -> int:
+    """REST list pages a complete listing needs: every collection at per_page=100."""
+    pages = 0
+    with httpx.Client(timeout=30.0, trust_env=False) as client:
+        for kind in REST_COLLECTIONS:
+            resp = client.get(f"{state.source.url}/wp-json/wp/v2/{kind}",
+                              params={"per_page": 1, "_fields": "id"})
+            resp.raise_for_status()
+            pages += -(-int(resp.headers["x-wp-total"]) // 100)
+    return pages
+
+
+@dataclass
+class SourceRequests:
+    label: str
+    by_type: Counter[str]  # the scrape: discover, scrape_content, download_media
+    by_task: dict[str, Counter[str]]
+    floor: dict[str, int]
+    items: int
+    html_per_item: int  # HTML GETs of page/post URLs
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_type.values())
+
+    @property
+    def floor_total(self) -> int:
+        return sum(self.floor.values())
+
+
+def measure_requests(state: SandboxState, truth: Truth, rest_open: bool, rate: float, base: Path,
+                     rest_pages: int) -> SourceRequests:
+    """One DAG-like run's source requests (from the request log) against the floor: with the
+    REST API open, its list pages + one GET per media file + robots.txt (sitemaps are not
+    needed); closed, robots.txt + the sitemaps read + one HTML GET per page and post + one GET
+    per media file (the HTML is then the only source of content)."""
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    marks = [("", _log_lines(state))]
+
+    def mark(task: str) -> None:
+        time.sleep(0.3)  # router.php appends its line at request shutdown
+        marks.append((task, _log_lines(state)))
+
+    try:
+        done = run_dag_tasks(state, rate, work, mark)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log = _log_since(state, marks[0][1])
+    by_task = {task: Counter(request_type(e["uri"]) for e in log[start - marks[0][1]:end - marks[0][1]])
+               for (_, start), (task, end) in pairwise(marks)}
+    by_type = by_task["discover"] + by_task["scrape_content"] + by_task["download_media"]
+    sitemaps = len({e["uri"] for e in log if request_type(e["uri"]) == "sitemap" and e["status"] == 200})
+    floor = ({"rest list": rest_pages, "media": done["media_files"], "robots": 1} if rest_open else
+             {"robots": 1, "sitemap": sitemaps, "html": len(truth.links), "media": done["media_files"]})
+    paths = {urlsplit(link).path for link in truth.links}
+    html_items = sum(1 for e in log if e["uri"].partition("?")[0] in paths)
+    return SourceRequests("REST open" if rest_open else "REST closed", by_type, by_task, floor,
+                          done["items"], html_items)
+
+
+def print_requests(runs: list[SourceRequests]) -> None:
+    types = ["rest index", "rest list", "rest other", "robots", "sitemap", "html", "asset", "media"]
+    print("\nsource requests of one DAG-like run, from the source's request log; the scrape is discover +"
+          " scrape_content + download_media, the run adds validate_source and match_theme:")
+    print(f"{'':<26} " + " ".join(f"{t:>10}" for t in types) + f" {'total':>6} {'floor':>6} {'ratio':>6}")
+    for r in runs:
+        rows = [(f"{r.label}, scrape", r.by_type), *((f"  {task}", c) for task, c in r.by_task.items())]
+        rows.append((f"{r.label}, whole run", sum(r.by_task.values(), Counter())))
+        for name, counts in rows:
+            total = sum(counts.values())
+            task = name.startswith(" ")
+            print(f"{name:<26} " + " ".join(f"{counts.get(t, 0):>10}" for t in types) + f" {total:>6}"
+                  + ("" if task else f" {r.floor_total:>6} {total / max(r.floor_total, 1):>6.2f}"))
+        print(" " * 4 + "floor: " + " + ".join(f"{v} {k}" for k, v in r.floor.items())
+              + f"; {r.items} pages+posts scraped, {r.html_per_item} HTML GETs of their URLs")
+
+
 def median_run(runs: list[Run]) -> Run:
     """The run with the median time (its own counts, so columns stay consistent)."""
     ordered = sorted(runs, key=lambda r: r.seconds)
@@ -237,8 +380,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=1, help="runs per method; the median-time run is shown")
     ap.add_argument("--fast-rate", type=float, default=1000.0, help="our rate_per_second for the cost run")
+    ap.add_argument("--requests-only", action="store_true",
+                    help="only the source requests of a DAG-like run (REST open and closed): no timings,"
+                         " no wget")
     args = ap.parse_args()
-    if not shutil.which("wget"):
+    if not args.requests_only and not shutil.which("wget"):
         sys.exit("needs wget (scripts/setup installs it)")
 
     state = build.up()
@@ -246,6 +392,20 @@ def main() -> None:
         state = build.set_source_rest(True, state)
     truth = source_truth(state)
     base = Path(tempfile.mkdtemp(prefix="wpm-bench-scrape-"))
+    rest_pages = rest_list_pages(state)
+    requests: list[SourceRequests] = []
+    try:
+        for rest_open in (True, False):
+            if rest_open != state.source_rest_enabled:
+                state = build.set_source_rest(rest_open, state)
+            requests.append(measure_requests(state, truth, rest_open, args.fast_rate, base, rest_pages))
+    finally:
+        state = build.set_source_rest(True, state)
+    if args.requests_only:
+        shutil.rmtree(base, ignore_errors=True)
+        print(f"source {state.source.url}: {len(truth.links)} published pages+posts")
+        print_requests(requests)
+        return
     polite = f"rate {DEFAULT_RATE:g}/s"
     fast = f"rate {args.fast_rate:g}/s"
     plan: list[tuple[str, bool, Body]] = [
@@ -295,6 +455,7 @@ def main() -> None:
     print("req: the client's count (ours fetcher.stats(); wget's -nv lines, which omit redirects); srv req:"
           " the source's request log; cpu s: the client's own CPU time (not the server's rendering).\n"
           "Coverage: ours a scraped record / media file with that source URL; wget a saved file at its path.")
+    print_requests(requests)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,12 @@ task each), the site facts every batch reads, and the scraping of one batch.
 
 Batches are small enough that a retry repeats little, and large enough that a 1,000-page
 site stays far below Airflow's max_map_length (1024).
+
+Requests to the source: an item whose REST record carries its content (every item when
+the API is open) is scraped from that record alone, with no request; only sitemap and
+crawl finds (REST API closed) cost one HTML GET each. A batch's media references leave
+out the attachments discovery listed and their size variants that content shows: the
+media batches download those, each once.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from wpmigrate.scrape_rebuild.discovery import DiscoveryResult
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher, SkipUrl
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, ScrapedItem, Skipped, Term
 from wpmigrate.scrape_rebuild.scrape import scrape_item
+from wpmigrate.web.url_keys import canonical_url
 
 log = logging.getLogger(__name__)
 
@@ -97,33 +104,48 @@ class ScrapedBatchResult:
 def media_ref(item: DiscoveredItem) -> dict[str, Any]:
     """A discovered media item as ``media_download.download_all`` takes it."""
     rest = item.rest or {}
-    return {"url": item.url, "source_id": item.source_id, "alt": rest.get("alt_text", ""),
+    return {"url": canonical_url(item.url, item.url) or item.url, "source_id": item.source_id,
+            "alt": rest.get("alt_text", ""),
             "title": (rest.get("title") or {}).get("rendered", ""),
             "caption": (rest.get("caption") or {}).get("rendered", "")}
 
 
+def has_rest_content(item: DiscoveredItem) -> bool:
+    """Whether the REST record alone makes the item (its rendered content is there)."""
+    content = (item.rest or {}).get("content")
+    return isinstance(content, dict) and "rendered" in content
+
+
 def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], site: Mapping[str, Any],
-                 label: str = "") -> ScrapedBatchResult:
-    """Fetch and scrape each page/post of a batch; media items become download references,
-    and so does every media URL a scraped page references."""
+                       label: str = "") -> ScrapedBatchResult:
+    """Scrape each page/post of a batch (from its REST record, else its fetched HTML); media
+    items become download references, and so does every media URL a scraped page references
+    that is not a listed attachment."""
     ids = lookups(site)
+    variants = {int(k): v for k, v in ((site.get("lookups") or {}).get("variants_by_id") or {}).items()}
+    # Files a media batch downloads: the listed attachments and their variants content shows.
+    attachments = {canonical_url(url, url) for url in ids["media_by_id"].values()}
+    attachments.update(url for shown in variants.values() for url in shown)
     out = ScrapedBatchResult()
     for item in items:
         if item.kind == "media":
             out.media_refs.append(media_ref(item))
+            out.media_refs.extend({"url": url} for url in variants.get(item.source_id or 0, []))
             continue
-        try:
-            page = fetcher.get(item.url, content_types=("text/html",))
-        except SkipUrl as skip:
-            out.skipped.append(skip.skipped)
-            continue
-        if page.status_code != 200:
-            out.skipped.append(Skipped(item.url, "http_status", f"HTTP {page.status_code}"))
-            continue
-        record = scrape_item(item, page.text, **ids)
+        if has_rest_content(item):
+            record = scrape_item(item, None, **ids)
+        else:
+            try:
+                page = fetcher.get(item.url, content_types=("text/html",))
+            except SkipUrl as skip:
+                out.skipped.append(skip.skipped)
+                continue
+            if page.status_code != 200:
+                out.skipped.append(Skipped(item.url, "http_status", f"HTTP {page.status_code}"))
+                continue
+            record = scrape_item(item, page.text, **ids)
         out.scraped.append(record)
         if len(out.scraped) % 10 == 0:
             log.info("scrape_content progress: %d items of %s", len(out.scraped), label)
-        out.media_refs.extend({"url": url} for url in record.media_urls)
+        out.media_refs.extend({"url": url} for url in record.media_urls if url not in attachments)
     return out
-

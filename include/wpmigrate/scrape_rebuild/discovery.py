@@ -5,6 +5,17 @@ they are), sitemaps (complete on WordPress >= 5.5, kinds known from the sitemap 
 and a bounded crawl from the home page for whatever neither listed. Only published
 content is public, so drafts, private, future and non-public post types never show up.
 Limits (pages, media) stop discovery with a recorded count instead of a silent cut.
+
+Requests to the source with the REST API open: robots.txt, the home page (once: the
+menu, the site's identity and the API's Link header), the API index (name, tagline), and
+the list pages of categories, tags, users, pages, posts and media at ``per_page=100``.
+The pages' and posts' records carry everything the scraper needs (rendered content,
+excerpt, title, slug, parent, menu order, terms, dates, featured media), so no page's
+HTML is fetched for them; ``_embed`` (author, terms, featured image) is asked only for
+what the lookups cannot resolve (users or terms closed, media not listed). The media an
+item's content shows and that are size variants of a listed attachment are noted, so
+the media batch downloads them once instead of every batch that shows them. With the API
+closed: robots.txt, the home page, the sitemaps, and the bounded crawl.
 """
 
 from __future__ import annotations
@@ -20,13 +31,14 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild.html.media_refs import media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_identity
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
 from wpmigrate.scrape_rebuild.sitemaps import parse_sitemap, sitemap_kind
 from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
-from wpmigrate.web.url_keys import dedupe_key, normalise_url, strip_www
+from wpmigrate.web.url_keys import canonical_url, dedupe_key, normalise_url, strip_www
 
 PAGE_FIELDS = ("id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
                "title", "content", "excerpt", "author", "featured_media", "parent", "menu_order",
@@ -100,7 +112,9 @@ class DiscoveryResult:
     limits: dict[str, Any]  # DiscoveryLimits as a dict, plus "messages"
     notes: list[str]  # for the report: limits reached, how discovery worked
     # REST ids the scraper resolves: terms_by_id {id: Term dict}, media_by_id {id: url},
-    # authors_by_id {id: name}, page_url_by_id {id: url}. Empty without the REST API.
+    # authors_by_id {id: name}, page_url_by_id {id: url}; and variants_by_id {id: [url]},
+    # the size variants of a listed attachment that some item's content shows (its media
+    # batch downloads them). Empty without the REST API.
     lookups: dict[str, dict[int, Any]] = field(default_factory=dict)
     crawl_filtered: dict[str, int] = field(default_factory=dict)  # links the crawl left out, by reason
     requests: int = 0
@@ -143,6 +157,9 @@ class _Discovery:
         self.menu: list[dict[str, Any]] = []
         self.filtered: Counter[str] = Counter()
         self.rest_complete: set[str] = set()  # kinds the REST API listed completely
+        self.content_media: set[str] = set()  # canonical media URLs the REST content shows
+        self.embed: list[str] = []  # REST links to embed in page and post records
+        self.rest_closed: set[str] = set()  # term and user routes that did not answer a list
         self.notes: list[str] = []
 
     # -------------------------------------------------------------- helpers
@@ -246,7 +263,11 @@ class _Discovery:
                    content: bool = True) -> tuple[list[Any], int, int] | None:
         """(records, X-WP-Total, X-WP-TotalPages) of one page of a collection, None on failure
         (a Skipped for content, a note for terms and users, which security plugins often close)."""
-        url = self._rest_url(route, {"per_page": REST_PER_PAGE, "page": page, "_fields": ",".join(fields)})
+        params: dict[str, Any] = {"per_page": REST_PER_PAGE, "page": page, "_fields": ",".join(fields)}
+        if content and self.embed and "content" in fields:
+            # Embedding needs the links kept by _fields (WordPress >= 5.4).
+            params.update(_fields=",".join((*fields, "_links", "_embedded")), _embed=",".join(self.embed))
+        url = self._rest_url(route, params)
         result = self._get(url, content_types=("application/json",))
         if result is None:
             return None
@@ -256,6 +277,7 @@ class _Discovery:
                 self._skip(url, "rest_error", f"HTTP {result.status_code}")
             else:
                 self.notes.append(f"REST {route} unavailable (HTTP {result.status_code})")
+                self.rest_closed.add(route)
             return None
         # A proxy may strip X-WP-TotalPages: then a full page means there may be another.
         guess = page + 1 if len(data) >= REST_PER_PAGE else page
@@ -288,6 +310,8 @@ class _Discovery:
                 if kind != "media" and not self._same_site(link):
                     self._skip(link, "off_site", f"REST {kind} {record.get('id')} links to another host")
                     continue
+                if kind != "media" and isinstance(content := record.get("content"), dict):
+                    self.content_media.update(media_urls(str(content.get("rendered") or ""), link))
                 self.add(DiscoveredItem(url=link, kind=kind, via="rest",
                                         source_id=_int(record.get("id"), None), rest=_slim(record, kind)))
             limit_hit = self.limits.media_limit_hit if kind == "media" else self.limits.pages_limit_hit
@@ -314,7 +338,17 @@ class _Discovery:
             "media_by_id": {sid: i.url for sid, i in rest if i.kind == "media"},
             "authors_by_id": {k: a["name"] for k, a in self.authors.items()},
             "page_url_by_id": {sid: i.url for sid, i in rest if i.kind == "page"},
+            "variants_by_id": {sid: shown for sid, i in rest if i.kind == "media"
+                               and (shown := self._shown_variants(i))},
         }
+
+    def _shown_variants(self, item: DiscoveredItem) -> list[str]:
+        """The attachment's size variants (REST ``media_details.sizes``) some content shows."""
+        sizes = ((item.rest or {}).get("media_details") or {}).get("sizes") or {}
+        own = canonical_url(item.url, item.url)
+        urls = (canonical_url(str(s.get("source_url") or ""), item.url) for s in sizes.values()
+                if isinstance(s, dict))
+        return sorted({u for u in urls if u and u != own and u in self.content_media})
 
     def from_rest(self) -> None:
         if self.include["post"]:
@@ -331,6 +365,11 @@ class _Discovery:
             users = self._rest_all("wp/v2/users", ("id", "name", "slug"))
             self.authors = {u["id"]: {"name": _plain(u.get("name")), "slug": str(u.get("slug", ""))}
                             for u in users if isinstance(u.get("id"), int)}
+            # What the lookups cannot resolve comes embedded in the records: no request per item.
+            terms_closed = bool({"wp/v2/categories", "wp/v2/tags"} & self.rest_closed)
+            self.embed = [rel for rel, missing in (
+                ("author", not self.authors), ("wp:term", terms_closed),
+                ("wp:featuredmedia", not self.include["media"])) if missing]
         collections: tuple[tuple[Kind, str, tuple[str, ...]], ...] = (
             ("page", "wp/v2/pages", PAGE_FIELDS), ("post", "wp/v2/posts", PAGE_FIELDS),
             ("media", "wp/v2/media", MEDIA_FIELDS))
@@ -555,7 +594,7 @@ _SIZE_KEYS = ("file", "width", "height", "mime_type", "source_url")
 def _slim(record: dict[str, Any], kind: Kind) -> dict[str, Any]:
     """The REST record without what the scraper never needs (image EXIF, file sizes...)."""
     if kind != "media":
-        return record
+        return {k: v for k, v in record.items() if k != "_links"}  # embedding's, never read
     slim = dict(record)
     details = record.get("media_details")
     if isinstance(details, dict):

@@ -62,3 +62,20 @@ def test_scrape_batch_items_scrapes_skips_and_collects_media() -> None:
     assert {"url": "https://old.example/m.jpg", "source_id": 5, "alt": "alt", "title": "T",
             "caption": ""} in done.media_refs
     assert {"url": "https://old.example/img.png"} in done.media_refs
+
+
+def test_rest_items_need_no_request_and_media_batches_own_attachment_files() -> None:
+    content = ('<p>Hi <img src="https://old.example/a-300x200.jpg" srcset="https://old.example/a.jpg 2x">'
+               '<img src="https://other.example/b.png"></p>')
+    post = DiscoveredItem(url="https://old.example/p/", kind="post", via="rest", source_id=1, rest={
+        "id": 1, "type": "post", "link": "https://old.example/p/", "title": {"rendered": "Hi"},
+        "content": {"rendered": content, "protected": False}, "slug": "p", "author": 3})
+    site = {"lookups": {"media_by_id": {"7": "https://old.example/a.jpg"}, "authors_by_id": {"3": "Jun"},
+                        "variants_by_id": {"7": ["https://old.example/a-300x200.jpg"]}}}
+    done = scrape_batch_items(_Fetcher({}), [post], site, "posts 1-1")  # any fetch would be skipped
+    assert not done.skipped and done.scraped[0].title == "Hi" and done.scraped[0].author_name == "Jun"
+    # Content refs leave the attachment and its shown variant to the media batch.
+    assert done.media_refs == [{"url": "https://other.example/b.png"}]
+    media = DiscoveredItem(url="https://old.example/a.jpg", kind="media", via="rest", source_id=7, rest={})
+    refs = scrape_batch_items(_Fetcher({}), [media], site).media_refs
+    assert [r["url"] for r in refs] == ["https://old.example/a.jpg", "https://old.example/a-300x200.jpg"]

@@ -272,3 +272,36 @@ def test_classify_html(body: str, head: str, expected: tuple[str | None, int | N
     soup = BeautifulSoup(f"<html><head>{head}</head><body class='{body}'></body></html>", "lxml")
     kind, source_id, _ = classify_html(soup, "https://x.test/a/")
     assert (kind, source_id) == expected
+
+
+def test_rest_embeds_what_lookups_miss_and_notes_shown_variants(serve: Any, fetcher: PoliteFetcher) -> None:
+    inner = _rest_site(n_posts=0, n_media=0)
+    sizes = {"medium": {"source_url": "https://cdn.example/a-300x200.jpg"},
+             "large": {"source_url": "https://cdn.example/a-1024x683.jpg"}}
+
+    def route(path: str, q: dict[str, list[str]], url: str) -> Any:
+        if path == "/wp-json/wp/v2/users":
+            return 401, "application/json", b'{"code":"rest_user_cannot_view"}', {}
+        if path == "/wp-json/wp/v2/posts":
+            content = '<img src="https://cdn.example/a-300x200.jpg" srcset="https://cdn.example/a.jpg 2x">'
+            post = {"id": 1, "status": "publish", "link": f"{url}/p/", "content": {"rendered": content},
+                    "_links": {"author": [{"href": "x"}]},
+                    "_embedded": {"author": [{"id": 3, "name": "Jun &amp; Co"}]}}
+            return 200, "application/json", json.dumps([post]).encode(), {"X-WP-TotalPages": "1"}
+        if path == "/wp-json/wp/v2/media":
+            media = {"id": 7, "status": "inherit", "source_url": "https://cdn.example/a.jpg",
+                     "media_details": {"sizes": sizes}}
+            return 200, "application/json", json.dumps([media]).encode(), {"X-WP-TotalPages": "1"}
+        return inner(path, q, url)
+
+    srv = serve(route)
+    result = discover(fetcher, srv.url + "/")
+    posts = [parse_qs(urlsplit(p).query) for p in srv.paths if p.startswith("/wp-json/wp/v2/posts")]
+    assert posts[0]["_embed"] == ["author"]  # users closed: names come embedded, no request per post
+    assert {"content", "_links", "_embedded"} <= set(posts[0]["_fields"][0].split(","))
+    pages = [parse_qs(urlsplit(p).query) for p in srv.paths if p.startswith("/wp-json/wp/v2/media")]
+    assert "_embed" not in pages[0]
+    post = next(i for i in result.items if i.kind == "post")
+    assert "_links" not in post.rest and post.rest["_embedded"]["author"][0]["name"] == "Jun &amp; Co"
+    # Only the variant some content shows; the original is the attachment itself.
+    assert result.lookups["variants_by_id"] == {7: ["https://cdn.example/a-300x200.jpg"]}
