@@ -106,8 +106,10 @@ def with_retries(call: Callable[[], T], *, sizes: list[AdaptiveSize], what: str,
                 raise MigrationError(ErrorCode.EXPORT_FAILED, f"the source kept failing on {what}: {exc}",
                                      permanent=False, details={"what": what}) from exc
             wait = min(30.0, backoff * (2 ** attempt))
-            log.warning("the source failed on %s (%s: %s); retrying in %.1f s%s", what, exc.kind, exc, wait,
-                        " with smaller requests" if exc.too_big else "")
+            # The message as a string: a log record keeping the exception would keep its
+            # traceback's frames, and with them the chunk being fetched, alive.
+            log.warning("the source failed on %s (%s: %s); retrying in %.1f s%s", what, exc.kind, str(exc),
+                        wait, " with smaller requests" if exc.too_big else "")
             sleep(wait)
             continue
         took = time.monotonic() - started
