@@ -150,3 +150,31 @@ def test_no_wp_config_value_in_logs_xcom_or_artifacts(ssh_migrated, ssh_source, 
     assert len(files) > 20
     leaked = [p for p in files for s in secrets if s.encode() in p.read_bytes()]
     assert leaked == []
+
+
+def test_a_wp_config_the_route_cannot_read_fails_fast_naming_the_way_out(ssh_source, rest, tmp_path) -> None:
+    """A config that takes DB_NAME from the environment (Bedrock's way): validate_source fails
+    at once with INVALID_CONF, permanent (one try), naming db_conn_id; nothing is written."""
+    sb = ssh_source
+    assert sb.ssh_source is not None
+    text = (Path(sb.ssh_source.docroot) / "wp-config.php").read_text()
+    name = f"define( 'DB_NAME', '{sb.ssh_source.db_name}' );"
+    assert name in text
+    root = tmp_path / "bedrock-like"
+    root.mkdir()
+    (root / "wp-config.php").write_text(text.replace(name, "define( 'DB_NAME', getenv('DB_NAME') );"))
+    build.reset_target(sb)
+    before = wc.posts(wc.db(sb, "target"), sb.target.table_prefix)
+    run_id = str(uuid.uuid4())
+    conf = sandbox_state.mode_a_ssh_conf(sb, run_id)
+    conf["source_access"].update(wp_root=str(root), wp_content_dir=sb.ssh_source.wp_content)
+    assert rest.trigger(DAG_ID, run_id, conf).status_code == 200
+    assert rest.wait(DAG_ID, run_id, timeout=300)["state"] == "failed"
+    error = rest.xcom(DAG_ID, run_id, "validate_source", "error")
+    assert error["code"] == "INVALID_CONF" and error["permanent"] is True, error
+    assert "db_conn_id" in error["message"] and "DB_NAME" in error["message"]
+    tries = {ti["task_id"]: ti["try_number"] for ti in rest.task_instances(DAG_ID, run_id)}
+    assert tries["validate_source"] == 1
+    log = rest.log(DAG_ID, run_id, "validate_source", 1)
+    assert sb.ssh_source.db_password not in log and sb.ssh_source.db_password not in json.dumps(error)
+    assert wc.posts(wc.db(sb, "target"), sb.target.table_prefix) == before
