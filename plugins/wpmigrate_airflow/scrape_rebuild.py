@@ -242,7 +242,8 @@ def build_site(params: dict[str, Any], site_uri: str, target: ScrapeRebuildTarge
     with _target(conf) as wp:
         return site_rebuild.build_site(wp, title=info.get("name") or "",
                                        tagline=info.get("description") or "",
-                                       theme=theme["theme"], variation=theme.get("variation"))
+                                       theme=theme["theme"], variation=theme.get("variation"),
+                                       permalink_structure=(info.get("permalinks") or {}).get("structure"))
 
 
 def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str,

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild import permalinks
 from wpmigrate.scrape_rebuild.html.media_refs import media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_identity
@@ -330,6 +331,32 @@ class _Discovery:
         self.terms.append(term)
         if isinstance(record.get("id"), int):
             self.term_ids[record["id"]] = term
+
+    def permalinks(self, max_samples: int = 200) -> dict[str, Any]:
+        """The source's permalink structure, from the first posts the REST API listed
+        (``permalinks.infer_structure``): ``{structure, samples, agreeing, reason}``."""
+        by_slug = {t.slug: t for t in self.term_ids.values() if t.taxonomy == "category"}
+
+        def category_path(term: Term) -> str:
+            chain, seen = [term.slug], {term.slug}
+            while term.parent_slug and term.parent_slug in by_slug and term.parent_slug not in seen:
+                term = by_slug[term.parent_slug]
+                chain.append(term.slug)
+                seen.add(term.slug)
+            return "/".join(reversed(chain))
+
+        samples = []
+        for item in self.items:
+            if item.kind != "post" or item.via != "rest" or not item.rest:
+                continue
+            categories = [self.term_ids[c] for c in item.rest.get("categories") or [] if c in self.term_ids]
+            sample = permalinks.sample_from_rest(item.rest, [category_path(t) for t in categories])
+            if sample:
+                samples.append(sample)
+            if len(samples) >= max_samples:
+                break
+        inferred = permalinks.infer_structure(samples, urlsplit(self.home).path or "/")
+        return asdict(inferred)
 
     def lookups(self) -> dict[str, dict[int, Any]]:
         rest = [(i.source_id, i) for i in self.items if i.via == "rest" and i.source_id is not None]
@@ -641,6 +668,7 @@ def discover(
     d.probe_rest(home)
     if d.site["rest_available"]:
         d.from_rest()
+        d.site["permalinks"] = d.permalinks()
     missing = {k for k in ("page", "post") if d.include[k]} - d.rest_complete
     to_classify = d.from_sitemaps() if missing else []
     if crawl or (crawl is None and missing):

@@ -85,3 +85,37 @@ function platform_site_refuse_marked( $prepared, WP_REST_Request $request ) {
 }
 add_filter( 'rest_pre_insert_post', 'platform_site_refuse_marked', 10, 2 );
 add_filter( 'rest_pre_insert_page', 'platform_site_refuse_marked', 10, 2 );
+
+/**
+ * The platform's settings call (seed 002 §4.4, "Update Site Options", through
+ * `/wp-json/wp/v2/settings`) also sets the permalink structure, which core keeps out of its
+ * REST settings: a migration gives the target the source's structure, so every post answers
+ * at the path it had. The value is checked as core's Permalinks screen checks it.
+ */
+add_action(
+	'rest_api_init',
+	function () {
+		register_setting(
+			'permalink',
+			'permalink_structure',
+			array(
+				'type'         => 'string',
+				'description'  => 'The permalink structure (empty: plain links).',
+				'show_in_rest' => array(
+					'name'   => 'permalink_structure',
+					// Empty (plain links) or a path holding %postname% or %post_id%, as core's
+					// Permalinks screen allows; core's sanitize_option() cleans the rest.
+					'schema' => array( 'pattern' => '^(|/.*%(postname|post_id)%.*)$' ),
+				),
+			)
+		);
+	}
+);
+
+// New rules at once: the next request to a post's old path must find it.
+add_action(
+	'update_option_permalink_structure',
+	function () {
+		delete_option( 'rewrite_rules' );
+	}
+);

@@ -1,0 +1,53 @@
+"""The source's permalink structure, learnt from its real REST API and given to the sandbox
+target through the platform's settings call (the target's platform mu-plugin stands in for
+the platform: core's REST settings lack ``permalink_structure``), so a post answers at the
+path the source served it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from wpmigrate.core.errors import MigrationError
+from wpmigrate.scrape_rebuild.discovery import discover
+from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
+from wpmigrate.scrape_rebuild.site_rebuild import build_site
+from wpmigrate.target.wp_rest import WordPressRestTarget
+from wpmigrate.web.url_guard import guarded_client
+
+pytestmark = pytest.mark.sandbox
+
+
+def test_discovery_learns_the_sources_structure(sandbox) -> None:
+    with guarded_client(["127.0.0.0/8"], read_only=True, timeout=30.0) as client:
+        found = discover(PoliteFetcher(client), sandbox.source.url, include_media=False)
+    learnt = found.site["permalinks"]
+    # Every post agrees, the non-ASCII slug (percent-encoded by the REST API) included.
+    assert learnt["structure"] == "/%postname%/" and learnt["agreeing"] == learnt["samples"] >= 10, learnt
+
+
+@pytest.mark.parametrize("structure", ["/%year%/%monthnum%/%postname%/", "/archives/%post_id%"])
+def test_posts_answer_at_the_structure_build_site_gave_the_target(
+        fresh_target, rest_target: WordPressRestTarget, structure: str) -> None:
+    sb = fresh_target
+    site = {"title": "Platform Target", "tagline": "", "theme": "twentytwentythree", "variation": None}
+    done = build_site(rest_target, **site, permalink_structure=structure)
+    assert done["settings"]["permalink_structure"] == structure
+    again = build_site(rest_target, **site, permalink_structure=structure)
+    assert "permalink_structure" not in again["settings"]
+    post = rest_target.ensure_content("posts", {
+        "slug": "moved-here", "title": "Moved here", "status": "publish", "content": "<p>Same path.</p>",
+        "date": "2021-03-04T05:06:07"})
+    expected = structure.replace("%year%", "2021").replace("%monthnum%", "03").replace(
+        "%postname%", "moved-here").replace("%post_id%", str(post["id"]))
+    assert post["link"] == sb.target.url + expected
+    page = httpx.get(sb.target.url + expected, timeout=30)
+    assert page.status_code == 200 and "Same path." in page.text
+
+
+def test_a_structure_without_a_post_tag_is_refused(fresh_target, rest_target: WordPressRestTarget
+                                                   ) -> None:
+    with pytest.raises(MigrationError) as refused:  # validated as core's Permalinks screen does
+        rest_target.request_json("POST", "settings", what="permalinks",
+                                 json={"permalink_structure": "/%year%/"})
+    assert "400" in refused.value.message
