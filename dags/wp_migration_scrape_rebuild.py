@@ -1,7 +1,7 @@
 """Mode B: rebuild a WordPress site on the platform from nothing but its public URL.
 
-validate_source -> wait_for_window -> provision_target -> discover -> scrape_content
-(mapped over batches) -> download_media (mapped over the scraped batches) -> match_theme
+validate_source -> wait_for_window -> provision_target -> discover -> scrape_comments
+-> scrape_content (mapped over batches) -> download_media (mapped over the scraped batches) -> match_theme
 -> build_site -> import_content -> verify -> notify; cleanup is the teardown and
 final_state fails the run when any work task failed. The work lives in
 ``wpmigrate_airflow.scrape_rebuild`` (Airflow glue) and ``wpmigrate`` (domain library).
@@ -16,6 +16,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.core.conf import SCRAPE_REBUILD
 from wpmigrate.core.contracts import (
+    CommentsScrape,
     ContentImport,
     DiscoveryBatch,
     DryRun,
@@ -60,6 +61,12 @@ def wp_migration_scrape_rebuild() -> None:
         with reported(ErrorCode.EXPORT_FAILED) as run:
             return sr.discover(run.params, run.ti, source)
 
+    # Approved comments from the REST API: before the scrape, never beside it (one source rate).
+    @task(pool="wpmigrate_source_io", **retry_args("scrape_comments"))
+    def scrape_comments(source: ScrapeRebuildSource, site: str) -> CommentsScrape:
+        with reported(ErrorCode.EXPORT_FAILED) as run:
+            return sr.scrape_comments(run.params, source, site)
+
     # One batch at a time per run: the source's 10 requests/second (seed 8.3) is the limit,
     # so parallel batches would only have to share it; other runs still proceed in parallel.
     # ``site``: the URI of discovery's site.json (its "site" XCom).
@@ -90,17 +97,18 @@ def wp_migration_scrape_rebuild() -> None:
     # ``scraped``/``media``: the mapped tasks' results, a lazy sequence at run time.
     @task(pool="wpmigrate_target_io", **retry_args("import_content"))
     def import_content(source: ScrapeRebuildSource, site: str, target: ScrapeRebuildTarget,
-                       scraped: list[ScrapedBatch], media: list[MediaBatch]) -> ContentImport | DryRun:
+                       scraped: list[ScrapedBatch], media: list[MediaBatch],
+                       comments: CommentsScrape) -> ContentImport | DryRun:
         with reported(ErrorCode.IMPORT_FAILED) as run:
-            return sr.import_content(run.params, source, site, target, list(scraped), list(media))
+            return sr.import_content(run.params, source, site, target, list(scraped), list(media), comments)
 
     @task(**retry_args("verify"))
     def verify(source: ScrapeRebuildSource, site: str, target: ScrapeRebuildTarget,
                scraped: list[ScrapedBatch], media: list[MediaBatch], imported: ContentImport | DryRun,
-               theme: ThemeChoice) -> ReportSummary:
+               theme: ThemeChoice, comments: CommentsScrape) -> ReportSummary:
         with reported(ErrorCode.VERIFICATION_FAILED) as run:
             return sr.verify(run.params, run.ti, source, site, target, list(scraped), list(media), imported,
-                             theme)
+                             theme, comments)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
     def notify() -> RunOutcome:
@@ -122,19 +130,21 @@ def wp_migration_scrape_rebuild() -> None:
     source >> wait_for_window >> target
     found = discover(source)
     target >> found
+    comments = scrape_comments(source, found["site"])
     scraped = scrape_content.partial(source=source, site=found["site"]).expand(batch=found)
+    comments >> scraped
     media = download_media.partial(source=source).expand(scraped=scraped)
     theme = match_theme(source, target)
     media >> theme  # it reads the source too: after the downloads, never beside them
     built = build_site(found["site"], target, theme)
-    imported = import_content(source, found["site"], target, scraped, media)
+    imported = import_content(source, found["site"], target, scraped, media, comments)
     built >> imported
-    verified = verify(source, found["site"], target, scraped, media, imported, theme)
+    verified = verify(source, found["site"], target, scraped, media, imported, theme, comments)
     done = notify()
     verified >> done
     clean = cleanup().as_teardown(setups=source, on_failure_fail_dagrun=True)
     verified >> clean
-    work = [wait_for_window, target, found, scraped, media, theme, built, imported, verified]
+    work = [wait_for_window, target, found, comments, scraped, media, theme, built, imported, verified]
     work >> final_state()
 
 

@@ -23,6 +23,8 @@ from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
 from wpmigrate.core.conf import SCRAPE_REBUILD, validate_conf
 from wpmigrate.core.contracts import (
+    CommentsImported,
+    CommentsScrape,
     ContentImport,
     DiscoveryBatch,
     DryRun,
@@ -37,6 +39,8 @@ from wpmigrate.core.contracts import (
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.core.settings import Settings
 from wpmigrate.scrape_rebuild import (
+    comments,
+    comments_import,
     content_import,
     discovery,
     media_download,
@@ -70,8 +74,8 @@ from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progre
 
 log = logging.getLogger(__name__)
 
-WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_content",
-              "download_media", "match_theme", "build_site", "import_content", "verify"]
+WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_comments",
+              "scrape_content", "download_media", "match_theme", "build_site", "import_content", "verify"]
 XCOM_REDIRECT_MAP = "redirect_map"
 
 
@@ -111,6 +115,11 @@ def _read_all(uris: Iterable[str], cls: type[Record]) -> Iterator[Record]:
 
 def _site(uri: str) -> dict[str, Any]:
     return json.loads(ObjectStoragePath(uri).read_text())
+
+
+def _read_comments(uri: str) -> Iterator[comments.SourceComment]:
+    with ObjectStoragePath(uri).open("r") as stream:
+        yield from comments.read_jsonl(stream)
 
 
 def validate_source(params: dict[str, Any]) -> ScrapeRebuildSource:
@@ -172,6 +181,34 @@ def discover(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
     ti.xcom_push(key="counts_by_via", value=result.counts_by_via)
     ti.xcom_push(key="limits", value=result.limits)
     return batches
+
+
+def scrape_comments(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str) -> CommentsScrape:
+    """The source's approved comments, streamed from its REST API to ``comments.jsonl``."""
+    conf = _conf(params)
+    scope = conf["content_scope"]
+    out = artifacts_dir(conf, "comments")
+    out.mkdir(parents=True, exist_ok=True)
+    path, skipped_path = out / "comments.jsonl", out / "skipped.jsonl"
+    wanted = scope.get("include_comments", True) and (scope.get("include_pages", True)
+                                                      or scope.get("include_posts", True))
+    requests = 0
+    with path.open("w") as stream:
+        if wanted:
+            with _fetcher() as fetcher:
+                done = comments.read_comments(fetcher, _site(site_uri)["info"], stream)
+                requests = fetcher.request_count
+        else:
+            done = comments.CommentsRead()
+    _write(skipped_path, [done.skipped] if done.skipped else [])
+    note = None  # off by the conf: nothing to report
+    if done.skipped:
+        note = f"approved comments not read: {done.skipped.detail}"
+        log.warning("%s (%s)", note, done.skipped.url)
+    log.info("%d approved comments on %d posts (%d requests)", done.count, len(done.posts), requests)
+    return {"comments_uri": str(path), "skipped_uri": str(skipped_path),
+            "read": bool(wanted and not done.skipped), "count": done.count, "posts": len(done.posts),
+            "note": note, "requests": requests}
 
 
 def scrape_batch(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str,
@@ -248,7 +285,8 @@ def build_site(params: dict[str, Any], site_uri: str, target: ScrapeRebuildTarge
 
 def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str,
                    target: ScrapeRebuildTarget, scraped: list[ScrapedBatch],
-                   media: list[MediaBatch]) -> ContentImport | DryRun:
+                   media: list[MediaBatch], source_comments: CommentsScrape | None = None
+                   ) -> ContentImport | DryRun:
     conf = _conf(params)
     if conf["dry_run"]:
         return {"dry_run": True}
@@ -263,8 +301,12 @@ def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri
         menu = site_rebuild.ensure_menu(
             wp, site.get("menu") or [], result.url_map,
             rewrite_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]))
-    reports = artifacts_dir(conf, "reports")
-    reports.mkdir(parents=True, exist_ok=True)
+        reports = artifacts_dir(conf, "reports")
+        reports.mkdir(parents=True, exist_ok=True)
+        imported_comments = None
+        if source_comments and source_comments["count"]:  # after every page and post exists
+            imported_comments = _import_comments(wp, source_comments["comments_uri"], source, target,
+                                                 scraped_uris, result, reports)
     media_urls = {k: v["url"] for k, v in result.media_map.items()}
     entries = content_import.redirect_map(result.url_map, media_urls)
     redirects = reports / "redirect-map.json"
@@ -279,17 +321,41 @@ def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri
     for source_url, refused in result.refused_items.items():
         # The task succeeds so that verify reports every loss; the run fails there.
         log.warning("not imported: %s: %s", source_url, content_import.describe_refusal(refused))
-    return {"redirect_map_uri": str(redirects), "url_map_uri": str(url_map), "counts": result.counts,
-            "refused_media": len(result.refused_media), "refused_items": len(result.refused_items),
-            "warnings": result.warnings[:50], "menu": menu, "peak_rss_mb": peak_rss_mb()}
+    done: ContentImport = {
+        "redirect_map_uri": str(redirects), "url_map_uri": str(url_map), "counts": result.counts,
+        "refused_media": len(result.refused_media), "refused_items": len(result.refused_items),
+        "warnings": result.warnings[:50], "menu": menu, "peak_rss_mb": peak_rss_mb()}
+    if imported_comments is not None:
+        done["comments"] = imported_comments
+    return done
+
+
+def _import_comments(wp: WordPressRestTarget, uri: str, source: ScrapeRebuildSource,
+                     target: ScrapeRebuildTarget, scraped_uris: list[str],
+                     result: content_import.ImportResult, reports: ObjectStoragePath) -> CommentsImported:
+    """The comments onto the posts the content import made (streamed twice: the posts they
+    need, then the comments); ``comments-map.json`` is what verify checks them against."""
+    wanted = comments_import.commented_posts(_read_comments(uri))
+    posts = comments_import.target_posts(wp, _read_all(scraped_uris, ScrapedItem), wanted, result.url_map)
+    done = comments_import.import_comments(
+        wp, lambda: _read_comments(uri), post_ids=posts, source_home=source["home"],
+        target_home=target["url"], url_map=result.url_map, media_map=result.media_map)
+    for warning in done.warnings[:50]:
+        log.warning("comments: %s", warning)
+    path = reports / "comments-map.json"
+    path.write_text(json.dumps(done.to_dict()))
+    return {"comments_map_uri": str(path), "created": done.created, "unchanged": done.unchanged,
+            "refused": len(done.refused), "not_migrated": len(done.not_migrated)}
 
 
 def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: ScrapeRebuildSource,
            site_uri: str, target: ScrapeRebuildTarget, scraped: list[ScrapedBatch], media: list[MediaBatch],
-           imported: ContentImport | DryRun, theme: ThemeChoice) -> ReportSummary:
+           imported: ContentImport | DryRun, theme: ThemeChoice,
+           source_comments: CommentsScrape | None = None) -> ReportSummary:
     conf = _conf(params)
     skipped_uris = [str(artifacts_dir(conf, "discovery") / "skipped.jsonl"),
-                    *(s["skipped_uri"] for s in scraped), *(m["skipped_uri"] for m in media)]
+                    *(s["skipped_uri"] for s in scraped), *(m["skipped_uri"] for m in media),
+                    *([source_comments["skipped_uri"]] if source_comments else [])]
     skipped = [asdict(s) for s in _read_all(skipped_uris, Skipped)]
     discovery_summary = rebuild_report.discovery_summary(_site(site_uri), skipped)
     if "url_map_uri" not in imported:  # a dry run imported nothing
@@ -297,6 +363,15 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
         stats = rebuild_report.rebuild_stats(scraped, media)
     else:
         maps = json.loads(ObjectStoragePath(imported["url_map_uri"]).read_text())
+        comments_check: dict[str, Any] = {}
+        if source_comments and source_comments["read"]:
+            mapped = imported.get("comments")
+            comments_check = {
+                "comments": _read_comments(source_comments["comments_uri"]),
+                "comments_map": json.loads(ObjectStoragePath(mapped["comments_map_uri"]).read_text())
+                if mapped else {}}
+        elif source_comments and source_comments["note"]:
+            comments_check = {"comments_note": source_comments["note"]}
         with httpx.Client(timeout=30.0) as client:
             report = verify_rebuild.verify_rebuild(
                 client=client, scraped=_read_all([s["scraped_uri"] for s in scraped], ScrapedItem),
@@ -305,7 +380,8 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
                 extract=extract_main, normalise=normalised_text, discovery=discovery_summary,
                 expected_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]),
                 refused_media=maps.get("refused_media"), refused_items=maps.get("refused_items"),
-                site_name=_site(site_uri)["info"].get("name"), target_home=target["url"])
+                site_name=_site(site_uri)["info"].get("name"), target_home=target["url"],
+                **comments_check)
         stats = rebuild_report.rebuild_stats(scraped, media, report.get("media_bytes", 0),
                                               report["counts"].get("media_expected"))
     rebuild_report.add_theme(report, theme)

@@ -147,10 +147,13 @@ def test_params_refuse_bad_wp_admin_confs(dagbag: DagBag, change, why: str) -> N
 def test_scrape_rebuild_shape(dagbag: DagBag) -> None:
     dag = dagbag.dags["wp_migration_scrape_rebuild"]
     down = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
-    chain = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_content",
-             "download_media", "import_content", "verify", "notify"]
+    chain = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_comments",
+             "scrape_content", "download_media", "import_content", "verify", "notify"]
     for before, after in itertools.pairwise(chain):
         assert after in down[before], (before, after)
+    # Comments: read from the source before the scrape (never beside it), imported with the content.
+    assert dag.get_task("scrape_comments").pool == "wpmigrate_source_io"
+    assert {"import_content", "verify"} <= set(down["scrape_comments"])
     assert "match_theme" in down["download_media"] and "build_site" in down["match_theme"]
     assert "import_content" in down["build_site"]
     # Mapped over batches, with readable labels in the UI.
@@ -180,6 +183,10 @@ def test_mode_b_params_fill_the_seed_defaults(dagbag: DagBag) -> None:
     assert values["theme_preference"] == "auto_match" and values["schedule"] == "now"
     conf = _mode_b_conf() | {"content_scope": {"max_depth": 10, "include_media": False}}
     assert _validate(dagbag.dags["wp_migration_scrape_rebuild"], conf)["content_scope"]["max_depth"] == 10
+    # Additive in v1: comments are an option of the scope (on when absent).
+    conf = _mode_b_conf() | {"content_scope": {"include_comments": False}}
+    scope = _validate(dagbag.dags["wp_migration_scrape_rebuild"], conf)["content_scope"]
+    assert scope["include_comments"] is False
 
 
 @pytest.mark.parametrize(
@@ -188,7 +195,8 @@ def test_mode_b_params_fill_the_seed_defaults(dagbag: DagBag) -> None:
         (lambda c: c.pop("target"), "missing target"),
         (lambda c: c.update(content_scope={"max_depth": 11}), "max_depth above 10"),
         (lambda c: c.update(content_scope={"max_depth": 0}), "max_depth below 1"),
-        (lambda c: c.update(content_scope={"include_comments": True}), "unknown scope field"),
+        (lambda c: c.update(content_scope={"include_users": True}), "unknown scope field"),
+        (lambda c: c.update(content_scope={"include_comments": "yes"}), "include_comments not a boolean"),
         (lambda c: c.update(theme_preference="random"), "unknown theme preference"),
         (lambda c: c["target"].update(password="hunter2"), "passwords never go in conf"),
     ],

@@ -191,6 +191,32 @@ class SiteBuild(TypedDict):
     styles: dict[str, Any]
 
 
+class CommentsScrape(TypedDict):
+    """``scrape_comments``: the source's approved comments (``comments.SourceComment`` JSON
+    lines, by source id) read from its public REST API. ``read`` is false when they were not
+    read (``content_scope.include_comments`` off, or the REST API closed: ``note`` says why,
+    and a ``Skipped`` in ``skipped_uri`` reports it)."""
+
+    comments_uri: str
+    skipped_uri: str
+    read: bool
+    count: int
+    posts: int  # source posts with approved comments
+    note: str | None
+    requests: int
+
+
+class CommentsImported(TypedDict):
+    """What ``import_content`` did with the comments; ``comments_map_uri``: JSON
+    ``{created, unchanged, ids, posts, refused, not_migrated}`` (``CommentsImport.to_dict``)."""
+
+    comments_map_uri: str
+    created: int
+    unchanged: int
+    refused: int  # refused by the target: each is a loss in verify
+    not_migrated: int  # on a post that is not on the target
+
+
 class ContentImport(TypedDict):
     redirect_map_uri: str
     url_map_uri: str
@@ -200,6 +226,7 @@ class ContentImport(TypedDict):
     warnings: list[str]  # the first 50
     menu: dict[str, Any]
     peak_rss_mb: float
+    comments: NotRequired[CommentsImported]  # absent when comments were not read
 
 
 class RunOutcome(TypedDict):

@@ -23,7 +23,8 @@ SCRAPE_REBUILD_WEIGHTS: dict[str, int] = {
     "validate_source": 5,
     "wait_for_window": 0,
     "provision_target": 5,
-    "discover": 10,
+    "discover": 8,
+    "scrape_comments": 2,  # a few REST list pages
     "scrape_content": 20,
     "download_media": 15,
     "match_theme": 5,

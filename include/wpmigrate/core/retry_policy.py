@@ -38,6 +38,7 @@ POLICIES: dict[str, RetryPolicy] = {
     "discover": RetryPolicy(2, 60),
     "scrape_content": RetryPolicy(2, 60),
     "download_media": RetryPolicy(2, 60),
+    "scrape_comments": RetryPolicy(2, 60),
     "match_theme": RetryPolicy(2, 30),
     "build_site": RetryPolicy(2, 30),
     "import_content": RetryPolicy(2, 30),

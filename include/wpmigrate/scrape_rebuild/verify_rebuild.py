@@ -5,7 +5,10 @@ same normalised text, and nothing in its main content still points at the source
 An item the import could not bring over (refused by the target, password-protected) is a
 loss with the import's reason. An untitled item's page shows no title block, so WordPress's
 document title falls back to the site name: that counts as the same (empty) title.
-For every media file: the target serves the same bytes (sha256). Counts per type and the
+For every media file: the target serves the same bytes (sha256). For every source post
+with approved comments (``comments``): its target post shows each of them, approved, under
+the same parent and with the same text, read from the target's public REST API; a comment
+the import could not bring over is a loss with the target's reason. Counts per type and the
 discovery's skips and limits are reported; any loss fails the run.
 """
 
@@ -20,8 +23,11 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from bs4 import BeautifulSoup
 
+from wpmigrate.scrape_rebuild.comments import SourceComment
+from wpmigrate.scrape_rebuild.comments_import import describe_refusal as describe_comment_refusal
 from wpmigrate.scrape_rebuild.content_import import describe_refusal
 from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
+from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
 
 # (title, main content html) of a rendered page.
@@ -29,6 +35,7 @@ Extractor = Callable[[str, str], tuple[str, str]]
 _URL_ATTRS = ("href", "src", "poster", *LAZY_URL_ATTRS)
 _MAX_LOSSES = 500
 _CONTENT_CHECKS = ("not_migrated", "missing", "http_status", "title", "text")
+_COMMENT_CHECKS = ("comment_not_migrated", "comment_missing", "comment_threading", "comment_text")
 
 
 def _origin(url: str) -> str:
@@ -76,13 +83,19 @@ def verify_rebuild(
     refused_items: Mapping[str, Mapping[str, Any]] | None = None,
     site_name: str | None = None,
     target_home: str | None = None,
+    comments: Iterable[SourceComment] | None = None,
+    comments_map: Mapping[str, Any] | None = None,
+    comments_note: str | None = None,
 ) -> dict[str, Any]:
     """Read the target back and compare. ``url_map``: source page/post URL -> target URL;
     ``media_url_map``: source media URL -> target media URL; ``expected_text`` turns scraped
     content into what the target should say (the import rewrites the source origin written
     out as text to the target's); ``refused_items``: the import's ``refused_items``;
     ``site_name``: the target's title (what an untitled item's page shows as its title);
-    ``target_home``: also check the text fields outside the content (``text_fields``)."""
+    ``target_home``: also check the text fields outside the content (``text_fields``);
+    ``comments`` (the source's approved comments) with ``comments_map`` (the comment import's
+    ``to_dict()``) and ``target_home``: check them (``comments``); ``comments_note``: why
+    comments were not read, for the report."""
     origins = sorted({_origin(o) for o in source_origins})
     losses: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
@@ -150,6 +163,16 @@ def verify_rebuild(
             loss("text_field", problem["where"], problem["detail"])
         counts["text_fields_checked"] = 1
 
+    # Rows of the report's warnings table: {url, detail}.
+    comment_warnings: list[dict[str, str]] = [{"url": "", "detail": comments_note}] if comments_note else []
+    if comments is not None and target_home:
+        for problem in comment_problems(client, target_home, comments, comments_map or {},
+                                        expected_text=expected_text, normalise=normalise, counts=counts):
+            if problem["check"] == "comment_warning":
+                comment_warnings.append({"url": problem["url"], "detail": problem["detail"]})
+            else:
+                loss(problem["check"], problem["url"], problem["detail"])
+
     discovery = dict(discovery or {})
     skipped = list(discovery.get("skipped", []))
     notes = list(discovery.get("notes", []))
@@ -166,6 +189,10 @@ def verify_rebuild(
            if target_home else {}),
         "media": _section("Media on the target, byte-identical (sha256)", counts["media_expected"],
                           [x for x in losses if x["check"].startswith("media")]),
+        **({"comments": _comments_section(counts["comments_expected"],
+                                          [x for x in losses if x["check"] in _COMMENT_CHECKS],
+                                          comment_warnings)}
+           if comments is not None or comments_note else {}),
         "discovery": {"title": "Discovery: what was found, skipped and why",
                       "status": "warn" if skipped or notes else "pass",
                       "checked": sum(int(v) for v in (discovery.get("counts") or {}).values()),
@@ -197,6 +224,14 @@ def _same_title(target: str, source: str, site_name: str) -> bool:
 def _section(title: str, checked: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
     return {"title": title, "status": "fail" if problems else "pass", "checked": checked,
             "problem_count": len(problems), "problems": problems[:100]}
+
+
+def _comments_section(checked: int, problems: list[dict[str, Any]],
+                      warnings: list[dict[str, str]]) -> dict[str, Any]:
+    section = _section("Approved comments on their posts, same threading and text", checked, problems)
+    if warnings and not problems:
+        section["status"] = "warn"  # not read (REST API closed), or on posts not migrated
+    return {**section, "warning_count": len(warnings), "warnings": warnings[:100]}
 
 
 def _sha256_of(client: httpx.Client, url: str) -> tuple[str | None, int]:
@@ -254,3 +289,85 @@ def text_field_leftovers(client: httpx.Client, target_home: str,
     for url in source_links(home.text, str(home.url), [f"http://{h}" for h in hosts])[:20]:
         yield {"where": str(home.url), "detail": f"the home page (menu, header or footer) links to {url}"}
 
+
+
+def comment_problems(client: httpx.Client, target_home: str, comments: Iterable[SourceComment],
+                     comments_map: Mapping[str, Any], *, expected_text: Callable[[str], str],
+                     normalise: Callable[[str], str], counts: Counter[str]) -> Iterator[dict[str, str]]:
+    """Losses (``check``: ``comment_*``) and warnings (``comment_warning``) of the comments.
+
+    Each source comment the import mapped must be listed, approved, on its target post, under
+    the target comment its source parent became (top level when that parent is not on the
+    target), with the same text. Comments on posts that are not on the target are warnings:
+    the post's own loss is reported. The target's other comments (a fresh site's sample
+    comment) are warnings too: nothing was lost."""
+    ids = {int(k): int(v) for k, v in (comments_map.get("ids") or {}).items()}
+    posts = {int(k): int(v) for k, v in (comments_map.get("posts") or {}).items()}
+    refused = {int(k): v for k, v in (comments_map.get("refused") or {}).items()}
+    # target post -> target comment id -> (source id, expected target parent, expected text)
+    expected: dict[int, dict[int, tuple[int, int, str]]] = {}
+    for comment in comments:
+        counts["comments_expected"] += 1
+        where = comment.link or f"comment {comment.source_id}"
+        target_post = posts.get(comment.post)
+        if comment.source_id in refused:
+            yield {"check": "comment_not_migrated", "url": where,
+                   "detail": f"comment {comment.source_id} by {comment.author_name!r}: "
+                             f"{describe_comment_refusal(refused[comment.source_id])}"}
+            continue
+        if target_post is None:
+            counts["comments_post_not_migrated"] += 1
+            yield {"check": "comment_warning", "url": where,
+                   "detail": f"{where}: its post (source id {comment.post}) is not on the target"}
+            continue
+        if comment.source_id not in ids:
+            yield {"check": "comment_missing", "url": where,
+                   "detail": f"comment {comment.source_id} by {comment.author_name!r} was not imported"}
+            continue
+        parent = ids.get(comment.parent, 0) if comment.parent else 0
+        text = normalise(expected_text(sanitize_html(comment.content_html)[0]))
+        expected.setdefault(target_post, {})[ids[comment.source_id]] = (comment.source_id, parent, text)
+    base = target_home.rstrip("/")
+    for target_post, wanted in expected.items():
+        shown = dict(_public_comments(client, base, target_post))
+        for target_id, (source_id, parent, text) in wanted.items():
+            where = f"{base}/?p={target_post}#comment-{target_id}"
+            got = shown.pop(target_id, None)
+            if got is None:
+                yield {"check": "comment_missing", "url": where,
+                       "detail": f"source comment {source_id}: not shown (approved) on target post"
+                                 f" {target_post}"}
+                continue
+            if int(got.get("parent") or 0) != parent:
+                yield {"check": "comment_threading", "url": where,
+                       "detail": f"source comment {source_id}: parent {got.get('parent')} on the target,"
+                                 f" {parent} expected"}
+            content = got.get("content")
+            rendered = content.get("rendered", "") if isinstance(content, dict) else ""
+            if normalise(str(rendered)) != text:
+                yield {"check": "comment_text", "url": where,
+                       "detail": f"source comment {source_id}: "
+                                 f"{_first_difference(text, normalise(str(rendered)))}"}
+                continue
+            counts["comments_verified"] += 1
+        if shown:
+            yield {"check": "comment_warning", "url": f"{base}/?p={target_post}",
+                   "detail": f"target post {target_post} also shows {len(shown)} comment(s) not from the"
+                             f" source (ids {sorted(shown)[:10]})"}
+
+
+def _public_comments(client: httpx.Client, base: str, post: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The approved comments a visitor sees on target post ``post`` (public REST API)."""
+    page = 1
+    while True:
+        response = client.get(f"{base}/", params={"rest_route": "/wp/v2/comments", "post": post,
+                                                   "per_page": 100, "page": page,
+                                                   "_fields": "id,parent,content"})
+        if response.status_code != 200:
+            return
+        records = response.json()
+        for record in records:
+            yield int(record["id"]), record
+        if len(records) < 100:
+            return
+        page += 1

@@ -178,6 +178,32 @@ class WordPressRestTarget:
             raise self._refused(response, what)
         return response.json()
 
+    def comments_of(self, post: int) -> list[dict[str, Any]]:
+        """Every comment on target post ``post``, approved or held, as stored (edit context:
+        with ``author_user_agent``, where ``ensure``-style callers keep their marker)."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            response = self._call("GET", "comments", params={
+                "post": post, "status": "all", "context": "edit", "per_page": 100, "page": page,
+                "orderby": "id", "order": "asc"})
+            if response.status_code != 200:
+                raise self._refused(response, f"listing the comments of post {post}")
+            batch = response.json()
+            found += batch
+            if page >= int(response.headers.get("x-wp-totalpages") or 1) or not batch:
+                return found
+            page += 1
+
+    def create_comment(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /wp/v2/comments`` as the platform's administrator, who may set the author's
+        name, e-mail and URL, the dates, the parent and ``status``; returns the comment. A
+        refusal raises with the target's reason (``details``: status, code, message)."""
+        response = self._call("POST", "comments", json=dict(body))
+        if response.status_code != 201:
+            raise self._refused(response, f"comment on post {body.get('post')}")
+        return dict(response.json())
+
     def activate_theme(self, stylesheet: str) -> dict[str, Any]:
         """The platform's Sites API contract (WordPress core's REST API cannot switch themes):
         ``PUT /wp/v2/themes/{stylesheet}`` with ``{"status": "active"}``; returns the theme."""

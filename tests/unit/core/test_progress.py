@@ -18,7 +18,8 @@ def test_all_done() -> None:
 
 def test_mode_b_mapped_scraping_counts_when_every_batch_is_done() -> None:
     tis = [{"task_id": t, "state": "success"} for t in ("validate_source", "wait_for_window",
-                                                         "provision_target", "discover")]
+                                                         "provision_target", "discover",
+                                                         "scrape_comments")]
     tis += [{"task_id": "scrape_content", "map_index": i, "state": s}
             for i, s in enumerate(["success", "running", None])]
     states = fold_mapped(tis)
