@@ -25,7 +25,7 @@ from bs4 import BeautifulSoup
 
 from wpmigrate.scrape_rebuild.comments import SourceComment
 from wpmigrate.scrape_rebuild.comments_import import describe_refusal as describe_comment_refusal
-from wpmigrate.scrape_rebuild.content_import import describe_refusal
+from wpmigrate.scrape_rebuild.content_import import PASSWORD_PROTECTED, describe_refusal
 from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
@@ -106,12 +106,21 @@ def verify_rebuild(
         if len(losses) < _MAX_LOSSES:
             losses.append({"check": kind, "url": url, "detail": detail})
 
+    not_migratable: list[dict[str, str]] = []  # what a visitor cannot see either: reported, not a loss
+    moved: list[dict[str, str]] = []  # items the target serves at another path than the source
+    home = urlsplit(target_home or "")
     for item in scraped:
         counts[f"{item.kind}s_scraped"] += 1
         target_url = url_map.get(item.source_url)
         row: dict[str, Any] = {"kind": item.kind, "source_url": item.source_url, "target_url": target_url}
         items.append(row)
         refused = (refused_items or {}).get(item.source_url)
+        if refused and not target_url and refused.get("reason") == PASSWORD_PROTECTED:
+            row["refused"] = dict(refused)
+            counts["not_migratable"] += 1
+            not_migratable.append({"url": item.source_url,
+                                   "detail": f"{item.kind} {item.title!r}: {describe_refusal(refused)}"})
+            continue
         if refused and not target_url:
             row["refused"] = dict(refused)
             loss("not_migrated", item.source_url,
@@ -138,6 +147,12 @@ def verify_rebuild(
             loss("source_links", item.source_url,
                  f"{len(leftovers)} link(s) to the source, e.g. {leftovers[0]}")
         counts[f"{item.kind}s_verified"] += int(row["title_ok"] and row["text_ok"] and not leftovers)
+        if target_home:
+            row["same_path"] = _same_path(client, home, item.source_url, str(response.url))
+            counts["same_path"] += int(row["same_path"])
+            if not row["same_path"]:
+                moved.append({"url": item.source_url, "detail": f"now at {response.url}: the old path does "
+                              "not answer on the target, the redirect map carries it"})
 
     seen: set[str] = set()
     total_bytes = 0
@@ -179,7 +194,10 @@ def verify_rebuild(
     sections = {
         "content": _section("Pages and posts at their new URLs (200, same title, same text)",
                             counts["pages_scraped"] + counts["posts_scraped"],
-                            [x for x in losses if x["check"] in _CONTENT_CHECKS]),
+                            [x for x in losses if x["check"] in _CONTENT_CHECKS], not_migratable),
+        **({"paths": _section("Pages and posts answer at the path they had on the source",
+                              counts["pages_scraped"] + counts["posts_scraped"] - counts["not_migratable"],
+                              [], moved)} if target_home else {}),
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
                                  [x for x in losses if x["check"] == "source_links"]),
@@ -221,9 +239,28 @@ def _same_title(target: str, source: str, site_name: str) -> bool:
     return not source and bool(site_name) and target == site_name
 
 
-def _section(title: str, checked: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"title": title, "status": "fail" if problems else "pass", "checked": checked,
-            "problem_count": len(problems), "problems": problems[:100]}
+def _section(title: str, checked: int, problems: list[dict[str, Any]],
+             warnings: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    status = "fail" if problems else "warn" if warnings else "pass"
+    section: dict[str, Any] = {"title": title, "status": status, "checked": checked,
+                               "problem_count": len(problems), "problems": problems[:100]}
+    if warnings:
+        section.update(warning_count=len(warnings), warnings=warnings[:_MAX_LOSSES])
+    return section
+
+
+def _same_path(client: httpx.Client, home: Any, source_url: str, served_url: str) -> bool:
+    """The source URL's path, asked of the target, lands on the item (directly, or through a
+    redirect the target makes itself, e.g. a trailing slash)."""
+    source = urlsplit(source_url)
+    if urlsplit(served_url).path == source.path and urlsplit(served_url).query == source.query:
+        return True
+    same = f"{home.scheme}://{home.netloc}{source.path}" + (f"?{source.query}" if source.query else "")
+    try:
+        answer = client.get(same, follow_redirects=True)
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200 and str(answer.url) == served_url
 
 
 def _comments_section(checked: int, problems: list[dict[str, Any]],
