@@ -192,6 +192,38 @@ def test_every_published_page_and_post_is_rebuilt(rebuilt, sandbox) -> None:
         assert _text(copy["content"]["rendered"]) == expected, item["slug"]
 
 
+def test_every_page_and_post_answers_at_its_source_path(rebuilt, sandbox, rest) -> None:
+    """Inbound links keep working after the DNS switch: the source's path, asked of the target,
+    serves the same item (the target took the source's permalink structure)."""
+    report = rest.xcom(DAG_ID, rebuilt["run_id"], "verify", "report")
+    full = json.loads(Path(urlsplit(report["json_uri"]).path).read_text())
+    published = _published(sandbox)
+    assert full["sections"]["paths"]["status"] == "pass" and full["counts"]["same_path"] == len(published)
+    with httpx.Client(timeout=30) as client:
+        for item in published:
+            path = urlsplit(_source_permalink(sandbox, item)).path
+            page = client.get(sandbox.target.url + path)
+            target = _target_item(sandbox, item["kind"], item["slug"])
+            assert target and page.status_code == 200, path
+            # WordPress names the item it serves in the body's classes.
+            body_class = "postid-" if item["kind"] == "post" else "page-id-"
+            assert f"{body_class}{target['id']}" in page.text, path
+
+
+def test_approved_comments_arrive_with_their_threading(rebuilt, sandbox) -> None:
+    def threads(which: str, prefix: str) -> set[tuple[str, str, str | None]]:
+        conn = wc.db(sandbox, which)
+        found = wc.rows(conn, f"SELECT c.comment_ID, p.post_name, c.comment_content, c.comment_parent "
+                              f"FROM {prefix}comments c JOIN {prefix}posts p ON p.ID = c.comment_post_ID "
+                              "WHERE c.comment_approved = '1'")
+        text = {cid: _text(body.decode()) for cid, _, body, _ in found}
+        return {(post.decode(), text[cid], text.get(parent)) for cid, post, _, parent in found}
+
+    source = threads("source", sandbox.source.table_prefix)
+    assert any(parent for _, _, parent in source)  # the seed holds a reply
+    assert source <= threads("target", sandbox.target.table_prefix)
+
+
 def test_every_image_the_source_shows_is_on_the_target_byte_identical(rebuilt, sandbox, rest) -> None:
     redirects = _redirects(rebuilt, rest)
     checked = 0
