@@ -234,6 +234,43 @@ for ($i = 1; $i <= 12; $i++) {
         'post_content' => sb_block('paragraph', [], "<p>Filler number $i. Back to <a href=\"$home/\">home</a>.</p>")]);
 }
 
+// Real-world edge cases (issue 9): what blogs accumulate and migrations trip over.
+$history = sb_post(['post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Our History',
+    'post_name' => 'history', 'post_parent' => $leadership,  // four deep: about-us/our-team/leadership/history
+    'post_content' => sb_block('paragraph', [], '<p>Founded in a garage, four levels down.</p>')]);
+$edge = [
+    'untitled' => sb_post(['post_title' => '', 'post_name' => 'untitled-note', 'post_status' => 'publish',
+        'post_date' => '2021-06-01 10:00:00',
+        'post_content' => sb_block('paragraph', [], '<p>A post nobody named.</p>')]),
+    'no_body' => sb_post(['post_title' => 'Just a title', 'post_status' => 'publish',
+        'post_date' => '2021-06-02 10:00:00', 'post_content' => '']),
+    'image_only' => sb_post(['post_title' => '', 'post_name' => 'image-only', 'post_status' => 'publish',
+        'post_date' => '2021-06-03 10:00:00',
+        'post_content' => sb_block('image', ['id' => $img['logo'], 'sizeSlug' => 'full'],
+            '<figure class="wp-block-image size-full"><img src="' . $url('logo') . '" alt="" class="wp-image-'
+            . $img['logo'] . '"/></figure>')]),
+    // A visitor sees only the password form: not migratable by scraping (Mode B reports it).
+    'protected' => sb_post(['post_title' => 'Members only', 'post_status' => 'publish',
+        'post_password' => 'sandbox-members', 'post_date' => '2021-06-04 10:00:00',
+        'post_content' => '<p>Only for members.</p>']),
+    'sticky' => sb_post(['post_title' => 'Pinned: read me first', 'post_status' => 'publish',
+        'post_date' => '2021-06-05 10:00:00', 'post_content' => '<p>Always on top.</p>']),
+    'long_title' => sb_post(['post_title' => trim(str_repeat('A very long title that keeps on going ', 7)) . ' — end',
+        'post_status' => 'publish', 'post_date' => '2021-06-06 10:00:00', 'post_content' => '<p>Long.</p>']),
+    // 110 tags and quotes, an ampersand and emoji in the title; an embed the target renders offline.
+    'many_terms' => sb_post(['post_title' => 'Tom & Jerry: “quotes”, \'apostrophes\' & emoji 😀',
+        'post_status' => 'publish', 'post_date' => '2021-06-07 10:00:00',
+        'tags_input' => array_map(static fn (int $i): string => "topic-$i", range(1, 110)),
+        'post_content' => sb_block('paragraph', [], '<p>Lists:</p>')
+            . sb_block('list', [], '<ul><li>One<ul><li>One and a half<ul><li>Deeper</li></ul></li></ul></li>'
+                . '<li>Two</li></ul>')
+            . sb_block('embed', ['url' => 'https://www.youtube.com/watch?v=dQw4w9WgXcQ', 'type' => 'video',
+                'providerNameSlug' => 'youtube'], '<figure class="wp-block-embed is-type-video is-provider-youtube">'
+                . '<div class="wp-block-embed__wrapper">https://www.youtube.com/watch?v=dQw4w9WgXcQ</div></figure>')]),
+];
+stick_post($edge['sticky']);
+$facts['edge_posts'] = $edge + ['history_page' => $history];
+
 // Not published: none of these may show up publicly, all of them must be migrated.
 $hidden = [
     'draft' => sb_post(['post_title' => 'Draft: upcoming launch', 'post_status' => 'draft',
