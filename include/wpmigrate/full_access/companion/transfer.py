@@ -12,6 +12,7 @@ worked, as sizes double), so the transfer does not keep hitting the same limit.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -110,6 +111,11 @@ def with_retries(call: Callable[[], T], *, sizes: list[AdaptiveSize], what: str,
             # traceback's frames, and with them the chunk being fetched, alive.
             log.warning("the source failed on %s (%s: %s); retrying in %.1f s%s", what, exc.kind, str(exc),
                         wait, " with smaller requests" if exc.too_big else "")
+            # A failed request leaves reference cycles (the exception's traceback and the frames
+            # holding the half-read chunk) that only the cycle collector frees: free them now,
+            # so a flaky host costs no more memory than one chunk in flight.
+            del exc
+            gc.collect()
             sleep(wait)
             continue
         took = time.monotonic() - started

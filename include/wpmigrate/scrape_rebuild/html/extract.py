@@ -302,6 +302,8 @@ def extract_title(soup: BeautifulSoup, site_name: str | None = None) -> str:
         return og
     title, _ = seo_fields(soup)
     if title:
+        if site_name and title == site_name:
+            return ""  # WordPress's document title for an untitled entry: the site name alone
         return strip_site_name(title, site_name)
     h1 = soup.find("h1")
     return _collapse(h1.get_text()) if isinstance(h1, Tag) else ""
@@ -511,6 +513,11 @@ def extract_terms(soup: BeautifulSoup, url: str, content: Tag | None = None) -> 
     found: dict[tuple[str, str], Term] = {}
     content_ids = {id(t) for t in content.find_all("a")} if content is not None else set()
     links = [a for sel in TERM_LINK_SELECTORS for a in soup.select(sel)]
+    # A theme's term list is the entry's own even where the content rule took a wide element
+    # (an entry with no body falls back to the page's body): only other links inside the
+    # content are the author's text.
+    blocks = {id(a) for sel in TERM_LINK_SELECTORS if sel != "a[rel~=tag]" for a in soup.select(sel)}
+    content_ids -= blocks
     scope = soup.select_one("article") or soup.select_one("main")
     if scope is not None:
         links += scope.find_all("a", href=_is_term_href)
