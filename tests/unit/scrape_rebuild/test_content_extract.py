@@ -9,6 +9,7 @@ from wpmigrate.scrape_rebuild.html.extract import (
     detect_kind,
     extract_main,
     extract_page,
+    extract_title,
     parent_url_from_path,
     remove_render_leftovers,
     slug_from_url,
@@ -346,3 +347,21 @@ def test_written_excerpt_is_kept_and_generated_one_dropped() -> None:
     more = '<a class="more-link" href="#">Continue reading</a>'
     assert excerpt(f"<p>First words second &hellip; {more}</p>") == ""
     assert excerpt("<p>A summary I wrote myself.</p>") == "A summary I wrote myself."
+
+
+UNTITLED_NO_BODY = """<!doctype html><html><head><title>My Site</title></head><body class="single">
+<header><p class="wp-block-site-title"><a href="https://old.example/" rel="home">My Site</a></p></header>
+<main><div class="wp-block-group"><h1 class="wp-block-post-title"></h1>
+<div class="taxonomy-category wp-block-post-terms">
+<a href="https://old.example/category/news/" rel="tag">News</a></div></div></main></body></html>"""
+
+
+def test_an_untitled_entry_without_a_body_keeps_no_title_and_its_terms() -> None:
+    """WordPress's document title for an untitled entry is the site name alone: no title. With
+    no body the content rule takes a wide element; the theme's term list is still the entry's."""
+    soup = BeautifulSoup(UNTITLED_NO_BODY, "html.parser")
+    assert extract_title(soup, "My Site") == ""
+    assert extract_title(BeautifulSoup(UNTITLED_NO_BODY.replace("<title>My Site", "<title>Hello – My Site"),
+                                       "html.parser"), "My Site") == "Hello"
+    item = scrape_item(DiscoveredItem("https://old.example/untitled/", "post", "crawl"), UNTITLED_NO_BODY)
+    assert item.title == "" and [(t.taxonomy, t.slug) for t in item.terms] == [("category", "news")]
