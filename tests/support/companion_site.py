@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import tracemalloc
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import httpx
 
 from wpmigrate.full_access.companion.client import CompanionClient
+from wpmigrate.full_access.companion.files_export import export_files_via_companion
 from wpmigrate.full_access.companion.package import PLUGIN_DIR, build_zip
+from wpmigrate.full_access.companion.transfer import HostLimits
 from wpsandbox.services import PrivateMariaDB
 from wpsandbox.state import SandboxState
 
@@ -48,3 +51,23 @@ def php_serialize_with(value: str, item: str) -> str:
 
 def sql_hex(value: str) -> str:
     return "X'" + value.encode("utf-8").hex() + "'"
+
+
+def files_export_peak(url: str, secret: str, out_dir: Path, preflight: dict,
+                      limits: HostLimits) -> tuple[int, dict]:
+    """Export wp-content through the plugin in this (child) process and return the peak of
+    memory the client allocated meanwhile (tracemalloc), with the export's summary. Run in a
+    fresh interpreter: in a long test session, other tests' threads and the garbage the cycle
+    collector has not reached yet would count as this export's."""
+    tracemalloc.start()
+    try:
+        with httpx.Client(timeout=60, trust_env=False) as http:
+            client = CompanionClient(http, url, secret)
+            client.preflight()  # the first request imports what the transport loads lazily
+            tracemalloc.reset_peak()
+            base = tracemalloc.get_traced_memory()[0]
+            summary = export_files_via_companion(client, out_dir, preflight=preflight, limits=limits,
+                                                 workers=1)
+            return tracemalloc.get_traced_memory()[1] - base, summary
+    finally:
+        tracemalloc.stop()
