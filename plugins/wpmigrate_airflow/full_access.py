@@ -304,17 +304,16 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
         return _dry_run_report(conf, ti, source, released)
     wp_content = ObjectStoragePath(target["wp_content_uri"])
     with contextlib.closing(WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
-            unreachable_code=ErrorCode.IMPORT_FAILED)) as tgt, \
-            _source_side(conf, source, exported, tgt) as (src, src_prefix, label):
-        report = verify.verify_full_access(
-            source_conn=src, target_conn=tgt,
-            source_prefix=src_prefix, target_prefix=target["table_prefix"],
-            old_origins=source["old_origins"], target_url=target["url"],
-            files_manifest=iter_manifest(ObjectStoragePath(files["dir_uri"]) / MANIFEST_NAME),
-            target_wp_content=wp_content,
-            service_users=conf["target"].get("service_users", []), source_label=label)
-    with contextlib.closing(WordPressDatabaseHook(conf["target"]["db_conn_id"]).get_conn(
             unreachable_code=ErrorCode.IMPORT_FAILED)) as tgt:
+        with _source_side(conf, source, exported, tgt) as (src, src_prefix, label):
+            report = verify.verify_full_access(
+                source_conn=src, target_conn=tgt,
+                source_prefix=src_prefix, target_prefix=target["table_prefix"],
+                old_origins=source["old_origins"], target_url=target["url"],
+                files_manifest=iter_manifest(ObjectStoragePath(files["dir_uri"]) / MANIFEST_NAME),
+                target_wp_content=wp_content,
+                service_users=conf["target"].get("service_users", []), source_label=label)
+        # Once a replica is dropped: the target's size counts its own tables only.
         stats = site_stats(tgt, target["table_prefix"], _local_path(target["wp_content_uri"]))
     report["migration_id"] = conf["migration_id"]
     report["stats"] = stats

@@ -6,7 +6,6 @@ Credentials stay in connections (or the secrets backend); conf only names them.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,11 +19,9 @@ from airflow.sdk import BaseHook, Connection
 from airflow.sdk.log import mask_secret
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.full_access.companion.package import derive_secret
+from wpmigrate.full_access.companion.package import derive_secret, is_secret
 from wpmigrate.full_access.db.connect import DbParams, connect
 from wpmigrate.full_access.db.ssh_tunnel import Destination, LocalAddress, SshTunnel
-
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def _masked_connection(hook: BaseHook, conn_id: str) -> Connection:
@@ -234,7 +231,7 @@ class CompanionSecretHook(BaseHook):
                                  f"connection {self.companion_conn_id!r} is not defined") from err
         password = (conn.password or "").strip()
         if self.derive_for is None:
-            if not _HEX64.match(password):
+            if not is_secret(password.lower()):
                 raise MigrationError(ErrorCode.INVALID_CREDENTIALS,
                                      f"connection {self.companion_conn_id!r} must hold the companion "
                                      "plugin's secret (64 hex characters) as its password")

@@ -30,6 +30,11 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _MIGRATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
+def is_secret(value: str) -> bool:
+    """A companion secret's form: 64 lowercase hex characters (what ``new_secret`` makes)."""
+    return bool(_HEX64.match(value))
+
+
 def new_secret() -> str:
     """A fresh per-migration secret: 64 lowercase hex characters (256 bits)."""
     return secrets.token_hex(32)
@@ -51,7 +56,7 @@ def plugin_source() -> bytes:
 
 
 def secret_php(secret: str, *, idle_seconds: int, migration_id: str) -> bytes:
-    if not _HEX64.match(secret):
+    if not is_secret(secret):
         raise ValueError("the secret must be 64 lowercase hex characters")
     if not _MIGRATION_ID.match(migration_id):
         raise ValueError("the migration id may hold letters, digits, '.', '_' and '-' only")
