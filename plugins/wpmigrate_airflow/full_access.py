@@ -266,6 +266,8 @@ def import_database(params: dict[str, Any], source: FullAccessSource, target: Fu
     report_path.write_text(json.dumps(report, default=str, indent=1))
     return {"report_uri": str(report_path), "rows": report.get("rows_total"),
             "unparseable": report.get("rewrite", {}).get("unparseable"),
+            "unparseable_rewritten": report.get("rewrite", {}).get("unparseable_rewritten"),
+            "serialized_keys": report.get("rewrite", {}).get("serialized_keys"),
             "peak_rss_mb": peak_rss_mb()}
 
 
