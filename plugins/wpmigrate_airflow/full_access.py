@@ -245,7 +245,8 @@ def import_database(params: dict[str, Any], source: FullAccessSource, target: Fu
     if conf["dry_run"]:
         return {"dry_run": True}
     rewriter = UrlRewriter.for_migration(
-        source["old_origins"], target["url"], old_path=source["wp_root"], new_path=target.get("wp_root"))
+        source["old_origins"], target["url"], old_path=source["wp_root"], new_path=target.get("wp_root"),
+        rewrite_keys=bool(conf["options"].get("rewrite_serialized_keys")))
     skip = set(db_import.DEFAULT_SKIP_COLUMNS)
     if conf["options"].get("rewrite_guid"):
         skip.discard(("posts", "guid"))

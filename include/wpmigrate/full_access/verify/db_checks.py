@@ -20,7 +20,7 @@ from wpmigrate.full_access.db.sql import (
 )
 from wpmigrate.full_access.verify.options import VerifyOptions
 from wpmigrate.full_access.verify.origin_variants import covering_variants, origin_variants
-from wpmigrate.full_access.verify.php_oracle import serialized_validator
+from wpmigrate.full_access.verify.php_oracle import Validator, serialized_validator
 from wpmigrate.full_access.verify.report import ProblemList, Section, report_text, section
 from wpmigrate.rewrite.php_serialized import SerializedFormatError, transform_strings
 
@@ -372,8 +372,41 @@ def _classify_hits(o: VerifyOptions, table: str, col: str, binary: bool, pk: lis
 
 # ---------------------------------------------------------------- serialized values
 
+BROKEN_AT_SOURCE = (
+    "already broken on the source: PHP cannot unserialize the source's value either (the "
+    "import rewrites such a value as plain text, it cannot repair it)"
+)
+
+
+def _broken_on_source(o: VerifyOptions, table: str, pk: str, rids: Sequence[int],
+                      check: Validator) -> set[int]:
+    """Of the target rows ``rids`` whose value does not unserialize, those whose source row
+    (the same option_name, or the same meta id) does not unserialize either."""
+    if not rids:
+        return set()
+    source_table = o.source_table(table[len(o.target_prefix):])
+    if source_table not in o.source_tables:
+        return set()
+    qt, qpk = quote_ident(table), quote_ident(pk)
+    marks = ",".join(["%s"] * len(rids))
+    col = "option_value" if pk == "option_id" else "meta_value"
+    if pk == "option_id":  # options are matched by name: the import may renumber them
+        by_name = {bytes(n): int(i) for i, n in query(
+            o.target_conn, f"SELECT {qpk}, option_name FROM {qt} WHERE {qpk} IN ({marks})", list(rids))}
+        rows = query(o.source_conn, f"SELECT option_name, option_value FROM {quote_ident(source_table)} "
+                                    f"WHERE option_name IN ({','.join(['%s'] * len(by_name))})",
+                     list(by_name)) if by_name else []
+        source = [(by_name[bytes(n)], bytes(v)) for n, v in rows]
+    else:
+        rows = query(o.source_conn, f"SELECT {qpk}, {quote_ident(col)} FROM {quote_ident(source_table)} "
+                                    f"WHERE {qpk} IN ({marks})", list(rids))
+        source = [(int(i), bytes(v)) for i, v in rows]
+    verdicts = check([v for _, v in source])
+    return {rid for (rid, _), ok in zip(source, verdicts, strict=True) if ok is False}
+
+
 def serialized(o: VerifyOptions) -> Section:
-    problems = ProblemList(o.max_problems)
+    problems, warnings = ProblemList(o.max_problems), ProblemList(o.max_problems)
     check, oracle, close = serialized_validator(o.php_binary)
     targets = []
     for table in sorted(o.target_tables):
@@ -401,17 +434,22 @@ def serialized(o: VerifyOptions) -> Section:
                 last = int(page[-1][0])
                 cands = [(int(r[0]), bytes(r[1])) for r in page if SERIALIZED_START.match(bytes(r[1]))]
                 verdicts = check([v for _, v in cands])
-                for (rid, value), ok in zip(cands, verdicts, strict=True):
-                    if ok:
-                        continue
+                failing = [(rid, value, ok)
+                           for (rid, value), ok in zip(cands, verdicts, strict=True) if not ok]
+                broken_at_source = _broken_on_source(o, table, pk, [rid for rid, _, _ in failing], check)
+                for rid, value, ok in failing:
                     if ok is None:
                         crashed += 1
-                    problems.add({
+                    item = {
                         "table": table, "column": col, "pk": {pk: rid}, "bytes": len(value),
                         "head": report_text(value[:120]),
                         "reason": "unserialize() fails" if ok is False else "php crashed on value",
                         **_serialized_name(o.target_conn, table, pk, rid),
-                    })
+                    }
+                    if ok is False and rid in broken_at_source:
+                        warnings.add({**item, "expected": True, "reason": BROKEN_AT_SOURCE})
+                    else:
+                        problems.add(item)
                 n += len(cands)
             per_table[table] = n
             checked += n
@@ -422,7 +460,8 @@ def serialized(o: VerifyOptions) -> Section:
              "in options/postmeta/usermeta/termmeta/commentmeta/sitemeta, paged by primary key."]
     if crashed:
         notes.append(f"{crashed} value(s) crashed the PHP process (memory?) and count as failures.")
-    return section("Serialized values unserialize", problems, checked=checked, notes=notes,
+    notes.append("A value the source cannot unserialize either is listed as expected, not as a loss.")
+    return section("Serialized values unserialize", problems, checked=checked, warnings=warnings, notes=notes,
                    oracle=oracle, candidates_per_table=per_table)
 
 
