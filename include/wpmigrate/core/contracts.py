@@ -102,6 +102,9 @@ class DatabaseImport(TypedDict):
     report_uri: str
     rows: int | None
     unparseable: int | None
+    # Of those, rewritten as plain text; values left with an old URL in array keys.
+    unparseable_rewritten: int | None
+    serialized_keys: int | None
     peak_rss_mb: float
 
 
