@@ -25,7 +25,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.scrape_rebuild.records import Skipped
-from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.capped_body import ContentCodingError, decoded_response, read_capped
 from wpmigrate.web.url_keys import host_key
 
 USER_AGENT = "wpmigrate/1 (+https://github.com/wpmigrate/wpmigrate; WordPress site migration)"
@@ -136,7 +136,9 @@ class PoliteFetcher:
     ``host_unreachable`` or ``address_refused`` when its host's robots.txt could not be
     requested at all), a response
     over ``max_bytes`` or of an unwanted content type (aborted unread), and a redirect
-    loop; ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host stays
+    loop, or a body in more than one content-coding layer (``content_encoding``: the body
+    is inflated as it is read, in bounded steps, so a cap holds for a compressed body too);
+    ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host stays
     unreachable after the retries. HTTP error statuses are returned, not raised.
     """
 
@@ -247,6 +249,8 @@ class PoliteFetcher:
             except httpx.TransportError as exc:  # dropped mid-body: the caller decides to retry
                 raise MigrationError(ErrorCode.SOURCE_UNREACHABLE, f"{url}: {exc}", permanent=False,
                                      details={"url": url, "reason": type(exc).__name__}) from exc
+            except ContentCodingError as exc:
+                raise SkipUrl(str(resp.url), "content_encoding", str(exc)) from exc
             if body.truncated:
                 raise SkipUrl(str(resp.url), "too_large", f"body exceeds {cap} bytes")
             return FetchResult(str(resp.url), resp.status_code, resp.headers, body.content,
@@ -271,7 +275,12 @@ class PoliteFetcher:
                 continue
             resp.extensions["wpmigrate_redirects"] = hop
             try:
-                yield resp
+                # Decoded here, in bounded pieces: a reader's own cap then counts what it holds.
+                try:
+                    decoded = decoded_response(resp)
+                except ContentCodingError as exc:
+                    raise SkipUrl(current, "content_encoding", str(exc)) from exc
+                yield decoded
             finally:
                 resp.close()
             return

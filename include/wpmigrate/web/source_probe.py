@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.capped_body import ContentCodingError, read_capped
 from wpmigrate.web.rest_api_discovery import API_REL, api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_guard import IPNetwork, check_url, guarded_client
 
@@ -43,7 +43,11 @@ STRONG_SIGNALS = frozenset(
 
 def _get(client: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
     with client.stream("GET", url, **kw) as response:
-        body = read_capped(response, MAX_BODY_BYTES).content  # the start is enough to judge
+        try:
+            body = read_capped(response, MAX_BODY_BYTES).content  # the start is enough to judge
+        except ContentCodingError as exc:  # e.g. "gzip, gzip": refused, never inflated
+            raise MigrationError(ErrorCode.SOURCE_UNREACHABLE, f"{url}: {exc}", permanent=True,
+                                 details={"url": url, "reason": "content_encoding"}) from exc
     return response, body
 
 
