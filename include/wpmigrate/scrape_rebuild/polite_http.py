@@ -39,6 +39,9 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # fast 404); spacing them 15 % wider keeps any 1 s window of its log at or below the rate.
 _SPACING_MARGIN = 1.15
 _DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+# RFC 9309 2.5: crawlers must parse at least the first 500 KiB of a robots.txt; a longer
+# one is cut there (at the last whole line) and used, never taken as unreachable.
+ROBOTS_MAX_BYTES = 512 * 1024
 
 
 class SkipUrl(MigrationError):
@@ -61,6 +64,7 @@ class FetchResult:
     headers: httpx.Headers
     content: bytes
     redirects: int = 0
+    truncated: bool = False  # only with get(keep_start=True): the body went on past the cap
 
     @property
     def content_type(self) -> str:
@@ -199,7 +203,8 @@ class PoliteFetcher:
             if parser is not None:
                 return parser
             try:
-                result = self.get(host + "/robots.txt", max_bytes=1024 * 1024, check_robots=False)
+                result = self.get(host + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, check_robots=False,
+                                  keep_start=True)
             except (MigrationError, SkipUrl) as exc:
                 result = None
                 if not isinstance(exc, SkipUrl):
@@ -214,7 +219,10 @@ class PoliteFetcher:
             elif result.status_code >= 400:
                 parser = Protego.parse("")
             else:
-                parser = Protego.parse(result.text)
+                text = result.text
+                if result.truncated:  # a rule cut in half could say more than the file does
+                    text = text[:text.rfind("\n") + 1]
+                parser = Protego.parse(text)
             delay = parser.crawl_delay(self.robots_agent)
             if delay:
                 self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
@@ -233,16 +241,18 @@ class PoliteFetcher:
     # ------------------------------------------------------------------ fetching
     def get(self, url: str, *, max_bytes: int | None = None,
             content_types: tuple[str, ...] | None = None,
-            headers: dict[str, str] | None = None, check_robots: bool = True) -> FetchResult:
+            headers: dict[str, str] | None = None, check_robots: bool = True,
+            keep_start: bool = False) -> FetchResult:
         """GET ``url`` and read its body (at most ``max_bytes``). ``content_types``: accepted
-        media type prefixes; anything else is aborted before its body is read."""
+        media type prefixes; anything else is aborted before its body is read. A longer body
+        is refused (``too_large``), or with ``keep_start`` cut at the cap (``truncated``)."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         with self.open_stream(url, headers=headers, check_robots=check_robots) as resp:
             media_type = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if content_types is not None and resp.is_success and not media_type.startswith(content_types):
                 raise SkipUrl(str(resp.url), "unwanted_content_type", media_type or "(none)")
             declared = resp.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
+            if declared.isdigit() and int(declared) > cap and not keep_start:
                 raise SkipUrl(str(resp.url), "too_large", f"Content-Length {declared} > {cap} bytes")
             try:
                 body = read_capped(resp, cap)
@@ -251,10 +261,11 @@ class PoliteFetcher:
                                      details={"url": url, "reason": type(exc).__name__}) from exc
             except ContentCodingError as exc:
                 raise SkipUrl(str(resp.url), "content_encoding", str(exc)) from exc
-            if body.truncated:
+            if body.truncated and not keep_start:
                 raise SkipUrl(str(resp.url), "too_large", f"body exceeds {cap} bytes")
             return FetchResult(str(resp.url), resp.status_code, resp.headers, body.content,
-                               redirects=int(resp.extensions.get("wpmigrate_redirects", 0)))
+                               redirects=int(resp.extensions.get("wpmigrate_redirects", 0)),
+                               truncated=body.truncated)
 
     @contextmanager
     def open_stream(self, url: str, *, headers: dict[str, str] | None = None,
