@@ -8,7 +8,9 @@ Limits (pages, media) stop discovery with a recorded count instead of a silent c
 
 Requests to the source with the REST API open: robots.txt, the home page (once: the
 menu, the site's identity and the API's Link header), the API index (name, tagline), and
-the list pages of categories, tags, users, pages, posts and media at ``per_page=100``.
+the list pages of categories, tags, users, pages, posts and media at ``per_page=100``;
+the home page and the index not at all when the source probe's are given (``discover``'s
+``home_page`` and ``rest_index``), and the home page is kept for match_theme.
 The pages' and posts' records carry everything the scraper needs (rendered content,
 excerpt, title, slug, parent, menu order, terms, dates, featured media), so no page's
 HTML is fetched for them; ``_embed`` (author, terms, featured image) is asked only for
@@ -23,11 +25,12 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import httpx
 from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import MigrationError
@@ -122,6 +125,8 @@ class DiscoveryResult:
     lookups: dict[str, dict[int, Any]] = field(default_factory=dict)
     crawl_filtered: dict[str, int] = field(default_factory=dict)  # links the crawl left out, by reason
     requests: int = 0
+    # The home page as discovery read it ({url, html}), for match_theme's look: not asked again.
+    home_page: dict[str, str] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -228,8 +233,21 @@ class _Discovery:
         return True
 
     # -------------------------------------------------------------- home page
-    def fetch_home(self) -> FetchResult | None:
-        home = self._get(self.home, max_bytes=MAX_HTML_BYTES)
+    def _given_home(self, given: Mapping[str, Any] | None) -> FetchResult | None:
+        """The home page the source probe read moments before (``probe_source``'s
+        ``home_page``), when it is this site's, HTML, a success, and robots.txt allows it."""
+        if not given or not isinstance(given.get("html"), str) or not isinstance(given.get("url"), str):
+            return None
+        media_type = str(given.get("content_type") or "").split(";", 1)[0].strip().lower()
+        if (media_type not in HTML_TYPES or not 200 <= int(given.get("status") or 0) < 300
+                or not self._same_site(given["url"]) or not self.fetcher.allowed(given["url"])):
+            return None
+        headers = httpx.Headers({"content-type": f"{media_type}; charset=utf-8",
+                                 "link": str(given.get("link") or "")})
+        return FetchResult(given["url"], int(given["status"]), headers, given["html"].encode("utf-8"))
+
+    def fetch_home(self, given: Mapping[str, Any] | None = None) -> FetchResult | None:
+        home = self._given_home(given) or self._get(self.home, max_bytes=MAX_HTML_BYTES)
         if home is None or not home.ok:
             if home is not None:
                 self._skip(self.home, "http_error", f"HTTP {home.status_code}")
@@ -252,7 +270,14 @@ class _Discovery:
             return f"{base.rstrip('/')}/{route}" + (f"&{query}" if query else "")
         return f"{base.rstrip('/')}/{route}" + (f"?{query}" if query else "")
 
-    def probe_rest(self, home: FetchResult | None) -> None:
+    def probe_rest(self, home: FetchResult | None, given: Mapping[str, Any] | None = None) -> None:
+        """The REST API's base and the site's name and tagline from its index; ``given``:
+        the index the source probe read (``probe_source``'s ``rest_index``), not asked again."""
+        if given and isinstance(given.get("url"), str) and self._same_site(given["url"]):
+            self.site.update(rest_available=True, rest_base=given["url"])
+            self.site["name"] = _plain(given.get("name")) or self.site["name"]
+            self.site["description"] = _plain(given.get("description")) or self.site["description"]
+            return
         candidates: list[str] = []
         if home is not None and (announced := api_root_from_link_header(home.headers.get("link", ""),
                                                                         home.url)):
@@ -683,6 +708,8 @@ def discover(
     max_archive_pages: int = 50,
     max_query_variants: int = 5,
     crawl: bool | None = None,
+    home_page: Mapping[str, Any] | None = None,
+    rest_index: Mapping[str, Any] | None = None,
 ) -> DiscoveryResult:
     """Find the public pages, posts and media of the site at ``home_url``.
 
@@ -690,7 +717,8 @@ def discover(
     crawl for the kinds the API did not list completely (``crawl=None``: only then;
     True/False forces it). ``max_pages`` caps pages and posts together, ``max_media`` the
     media; what lies beyond is counted in ``limits``. ``max_fetches`` bounds the crawl's
-    requests (default 2 * max_pages + 100).
+    requests (default 2 * max_pages + 100). ``home_page``/``rest_index``: what the source
+    probe read (``probe_source``), used instead of asking the source again.
     """
     d = _Discovery(
         fetcher, home_url, include_pages=include_pages, include_posts=include_posts,
@@ -698,8 +726,8 @@ def discover(
         max_fetches=max_fetches if max_fetches is not None else 2 * max_pages + 100,
         max_archive_pages=max_archive_pages, max_query_variants=max_query_variants,
     )
-    home = d.fetch_home()
-    d.probe_rest(home)
+    home = d.fetch_home(home_page)
+    d.probe_rest(home, rest_index)
     if d.site["rest_available"]:
         d.from_rest()
         d.site["permalinks"] = d.permalinks()
@@ -718,4 +746,6 @@ def discover(
         items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.menu,
         limits={**asdict(d.limits), "messages": d.limits.messages()}, notes=notes, lookups=d.lookups(),
         crawl_filtered=dict(d.filtered), requests=fetcher.request_count,
+        home_page={"url": home.url, "html": home.text}
+        if home is not None and home.ok and home.content_type in HTML_TYPES else None,
     )

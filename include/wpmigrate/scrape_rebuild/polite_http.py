@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +42,8 @@ _DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 # RFC 9309 2.5: crawlers must parse at least the first 500 KiB of a robots.txt; a longer
 # one is cut there (at the last whole line) and used, never taken as unreachable.
 ROBOTS_MAX_BYTES = 512 * 1024
+# RFC 9309 2.4: a robots.txt answer is not used for more than 24 hours.
+ROBOTS_MAX_AGE = 24 * 3600.0
 
 
 class SkipUrl(MigrationError):
@@ -159,6 +161,7 @@ class PoliteFetcher:
         max_retry_after: float = 30.0,
         max_crawl_delay: float = 10.0,
         respect_robots: bool = True,
+        robots: Mapping[str, Mapping[str, Any]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -173,11 +176,14 @@ class PoliteFetcher:
         self.limiter = HostRateLimiter(rate_per_second, sleep=sleep)
         self._sleep = sleep
         self._robots: dict[str, Protego] = {}
+        self._robots_kept: dict[str, dict[str, Any]] = {}  # host -> definitive answer (robots_rules)
         self._robots_lock = threading.Lock()
         # host -> (reason, why) its robots.txt could not be requested at all
         self._unreachable: dict[str, tuple[str, str]] = {}
         self._count_lock = threading.Lock()
         self.requests_by_host: Counter[str] = Counter()
+        # ``robots``: what an earlier task of the run read (robots_rules), younger than 24 h.
+        self._seed_robots(robots or {})
 
     # ------------------------------------------------------------------ counters
     @property
@@ -215,19 +221,42 @@ class PoliteFetcher:
             # RFC 9309: 401/403 and an unreachable robots.txt (5xx, 429, network) disallow
             # everything; other 4xx allow everything.
             if result is None or result.status_code >= 500 or result.status_code in (401, 403, 429):
-                parser = Protego.parse(_DISALLOW_ALL)
+                text = _DISALLOW_ALL
             elif result.status_code >= 400:
-                parser = Protego.parse("")
+                text = ""
             else:
                 text = result.text
                 if result.truncated:  # a rule cut in half could say more than the file does
                     text = text[:text.rfind("\n") + 1]
-                parser = Protego.parse(text)
-            delay = parser.crawl_delay(self.robots_agent)
-            if delay:
-                self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
-            self._robots[host] = parser
-            return parser
+            if result is not None and result.status_code < 500 and result.status_code != 429:
+                # A definitive answer: a later task of the run may reuse it (robots_rules).
+                self._robots_kept[host] = {"rules": text, "fetched_at": time.time()}
+            return self._install_robots(host, text)
+
+    def _install_robots(self, host: str, text: str) -> Protego:
+        parser = Protego.parse(text)
+        delay = parser.crawl_delay(self.robots_agent)
+        if delay:
+            self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
+        self._robots[host] = parser
+        return parser
+
+    def robots_rules(self) -> dict[str, dict[str, Any]]:
+        """The robots.txt answers this fetcher got, ``{host: {"rules": text, "fetched_at":
+        epoch seconds}}``, for the later tasks of the same run (``PoliteFetcher(robots=...)``):
+        one run asks a host for its robots.txt once. Only definitive answers (a 2xx body, a
+        4xx); an unreachable robots.txt is asked again by the next task."""
+        with self._robots_lock:
+            return {host: dict(kept) for host, kept in self._robots_kept.items()}
+
+    def _seed_robots(self, robots: Mapping[str, Mapping[str, Any]]) -> None:
+        now = time.time()
+        for host, kept in robots.items():
+            rules, fetched_at = kept.get("rules"), kept.get("fetched_at")
+            if isinstance(rules, str) and isinstance(fetched_at, int | float) and (
+                    0 <= now - fetched_at < ROBOTS_MAX_AGE):
+                self._robots_kept[host] = {"rules": rules, "fetched_at": fetched_at}
+                self._install_robots(host, rules)
 
     def allowed(self, url: str) -> bool:
         if not self.respect_robots:
