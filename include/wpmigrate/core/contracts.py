@@ -128,6 +128,8 @@ class ScrapeRebuildSource(TypedDict):
     rest_api: str | None
     site_name: str | None
     window_start: str
+    # What the probe read (home page, API index), so discover need not ask again: a URI.
+    probe_uri: NotRequired[str]
 
 
 class ScrapeRebuildTarget(TypedDict):
