@@ -28,8 +28,56 @@ from wpmigrate.core.errors import ErrorCode, MigrationError
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# Shared address space (carrier-grade NAT); not "private" for Python < 3.11.? but never public.
-_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# The address table. Every special-purpose block of IANA's IPv4 and IPv6 registries is
+# refused, including the few the registries mark "globally reachable" (anycast services such
+# as PCP, TURN or AS112: no website lives there); Python's ``is_private``/``is_global`` stay
+# as a second line but miss some (192.0.0.8 and fec0::/10 on 3.11). IPv6 outside 2000::/3,
+# the only block IANA allocates for global unicast, is refused as a whole (site-local
+# fec0::/10, ULA, link-local, multicast, IPv4-compatible ::/96, discard-only 100::/64 ...).
+# 6to4 and NAT64 (64:ff9b::/96) are judged by the IPv4 address they embed.
+SPECIAL_PURPOSE_SOURCES = (
+    "IANA IPv4 Special-Purpose Address Registry, https://www.iana.org/assignments/iana-ipv4-special-registry/",
+    "IANA IPv6 Special-Purpose Address Registry, https://www.iana.org/assignments/iana-ipv6-special-registry/",
+    "IANA IPv6 Address Space (2000::/3 global unicast; fec0::/10 reserved, RFC 3879), "
+    "https://www.iana.org/assignments/ipv6-address-space/",
+    "IANA IPv4 Address Space (224.0.0.0/4 multicast, RFC 5771; 240.0.0.0/4 reserved, RFC 1112), "
+    "https://www.iana.org/assignments/ipv4-address-space/",
+    "RFC 6890 (Special-Purpose IP Address Registries), RFC 4380 (Teredo), RFC 3056 (6to4), "
+    "RFC 6052 (NAT64 well-known prefix), RFC 8215 (local-use IPv4/IPv6 translation prefix)",
+)
+_SPECIAL_PURPOSE: tuple[tuple[IPNetwork, str], ...] = tuple(
+    (ipaddress.ip_network(net), name) for net, name in (
+        # IPv4 special-purpose registry (and the multicast/reserved blocks of the address space)
+        ("0.0.0.0/8", "'this network' (RFC 791)"),
+        ("10.0.0.0/8", "private-use (RFC 1918)"),
+        ("100.64.0.0/10", "shared address space (CGNAT, RFC 6598)"),
+        ("127.0.0.0/8", "loopback (RFC 1122)"),
+        ("169.254.0.0/16", "link-local"),  # RFC 3927; cloud metadata 169.254.169.254
+        ("172.16.0.0/12", "private-use (RFC 1918)"),
+        ("192.0.0.0/24", "IETF protocol assignments (RFC 6890: service continuity, dummy "
+                         "192.0.0.8, PCP/TURN anycast, NAT64 discovery)"),
+        ("192.0.2.0/24", "documentation (TEST-NET-1, RFC 5737)"),
+        ("192.31.196.0/24", "AS112-v4 (RFC 7535)"),
+        ("192.52.193.0/24", "AMT (RFC 7450)"),
+        ("192.88.99.0/24", "deprecated 6to4 relay anycast (RFC 7526)"),
+        ("192.168.0.0/16", "private-use (RFC 1918)"),
+        ("192.175.48.0/24", "direct delegation AS112 service (RFC 7534)"),
+        ("198.18.0.0/15", "benchmarking (RFC 2544)"),
+        ("198.51.100.0/24", "documentation (TEST-NET-2, RFC 5737)"),
+        ("203.0.113.0/24", "documentation (TEST-NET-3, RFC 5737)"),
+        ("224.0.0.0/4", "multicast (RFC 5771)"),
+        ("240.0.0.0/4", "reserved (RFC 1112)"),
+        ("255.255.255.255/32", "limited broadcast (RFC 919)"),
+        # IPv6 special-purpose registry, inside 2000::/3 (the rest of it lies outside)
+        ("2001::/23", "IETF protocol assignments (RFC 2928: Teredo, benchmarking, ORCHID, "
+                      "AMT, AS112, PCP/TURN anycast ...)"),
+        ("2001:db8::/32", "documentation (RFC 3849)"),
+        ("2620:4f:8000::/48", "direct delegation AS112 service (RFC 7534)"),
+        ("3fff::/20", "documentation (RFC 9637)"),
+    )
+)
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_TEREDO = ipaddress.ip_network("2001::/32")
 # NAT64 well-known prefix embeds an IPv4 address in its last 32 bits.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -59,34 +107,52 @@ def normalise_networks(networks: Iterable[IPNetwork | str] | None) -> tuple[IPNe
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address tunnels to (mapped, 6to4, Teredo, NAT64), if any."""
+    """The IPv4 address an IPv6 address stands for (mapped, 6to4, NAT64), if any.
+
+    Teredo is not one of them: its address names a relay server as well as the client, and
+    the whole block is refused."""
     if not isinstance(ip, ipaddress.IPv6Address):
         return None
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
     if ip in _NAT64:
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
 
+def _special_purpose(ip: IPAddress) -> str | None:
+    if ip in _TEREDO and isinstance(ip, ipaddress.IPv6Address) and ip.teredo is not None:
+        server, client = ip.teredo
+        return f"a Teredo tunnel address (server {server}, client {client}; RFC 4380)"
+    for net, name in _SPECIAL_PURPOSE:
+        if ip.version == net.version and ip in net:
+            return name
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST_V6:
+        return "outside 2000::/3, the IPv6 global unicast space (IANA IPv6 address space)"
+    return None
+
+
 def non_public_reason(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public unicast address, or None when it is public."""
+    """Why ``ip`` is not a public unicast address, or None when it is public.
+
+    The explicit table of special-purpose ranges (``_SPECIAL_PURPOSE``) first, then
+    Python's own flags as a second line."""
     inner = _embedded_ipv4(ip)
     if inner is not None:
         why = non_public_reason(inner)
         return f"embeds {inner} ({why})" if why else None
+    special = _special_purpose(ip)
+    if special:
+        return special
     checks = (
         ("unspecified", ip.is_unspecified),
         ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),  # includes 169.254.169.254 (cloud metadata)
+        ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
         ("private", ip.is_private),
-        ("shared address space (CGNAT)", isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT),
         ("not globally routable", not ip.is_global),
     )
     for name, hit in checks:
