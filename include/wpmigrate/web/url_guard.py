@@ -9,18 +9,22 @@ sandbox needs 127.0.0.1; production leaves the list empty).
 ``guarded_client`` returns an ``httpx.Client`` whose transport checks every request,
 including each redirect hop, and then connects to the very address it checked
 (pinning), so a DNS answer that changes between the check and the connect (DNS
-rebinding) cannot slip a private address through.
+rebinding) cannot slip a private address through. Connections are pooled by host name,
+not by address, so each name's TLS certificate is checked on its own connection.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
@@ -239,26 +243,72 @@ def check_url(url: str, allowed_networks: Iterable[IPNetwork | str] = ()) -> Gua
     return GuardedUrl(url=url, scheme=scheme, host=host, port=port, addresses=addresses)
 
 
-def _pinned_request(request: httpx.Request, guarded: GuardedUrl) -> httpx.Request:
-    """A copy of ``request`` that connects to the checked address, keeping Host and TLS SNI."""
-    ip = guarded.addresses[0]
-    if ip == guarded.host:
-        return request
-    extensions = dict(request.extensions)
-    if guarded.scheme == "https":
-        # httpcore uses sni_hostname for SNI and for certificate hostname checks.
-        extensions["sni_hostname"] = guarded.host
-    return httpx.Request(
-        request.method,
-        request.url.copy_with(host=ip),
-        headers=request.headers,  # already carries Host: <original host>
-        stream=request.stream,
-        extensions=extensions,
-    )
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects to the address the guard checked for the request being sent, never to what
+    a name resolves to now (DNS rebinding).
+
+    The URL keeps its host name, so the connection pool is keyed by name: a connection
+    opened (and its certificate checked) for ``a.test`` is never reused for ``b.test`` on
+    the same address, and TLS checks the certificate against the name the URL gives.
+    httpcore connects in the thread that sends the request, so the pin is thread-local; a
+    connect without a pin for that very host is refused."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._local = threading.local()
+
+    @contextmanager
+    def pinned(self, host: str, address: str) -> Iterator[None]:
+        self._local.pin = (host, address)
+        try:
+            yield
+        finally:
+            self._local.pin = None
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        pin = getattr(self._local, "pin", None)
+        if pin is None or pin[0] != host:
+            raise httpcore.ConnectError(f"no checked address for {host!r}: connection refused by the guard")
+        return self._inner.connect_tcp(pin[1], port, timeout, local_address, socket_options)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are not reachable through the guard")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)  # httpx's
+
+
+class _PinnedHTTPTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool that connects through ``_PinnedBackend``."""
+
+    def __init__(self, backend: _PinnedBackend, *, verify: Any = True,
+                 limits: httpx.Limits = _LIMITS) -> None:
+        super().__init__(verify=verify, limits=limits)
+        # httpx builds its pool without a way to pass a network backend; replace it with the
+        # same pool plus ours (httpx 0.28: ``_pool``). Fail loudly if httpx changes that.
+        if not isinstance(getattr(self, "_pool", None), httpcore.ConnectionPool):
+            raise TypeError("httpx.HTTPTransport has no httpcore pool to pin: update url_guard")
+        self._pool.close()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
+        )
 
 
 class GuardedTransport(httpx.BaseTransport):
-    """Checks (and pins) every request, so redirects are checked hop by hop."""
+    """Checks (and pins) every request, so redirects are checked hop by hop.
+
+    ``inner``: a transport that connects by itself (tests: ``httpx.MockTransport``); it gets
+    the checks but no pinning."""
 
     def __init__(
         self,
@@ -266,18 +316,21 @@ class GuardedTransport(httpx.BaseTransport):
         *,
         read_only: bool = False,
         inner: httpx.BaseTransport | None = None,
-        **transport_kwargs: Any,
+        verify: Any = True,
     ) -> None:
         self.allowed_networks = normalise_networks(allowed_networks)
         self.read_only = read_only
-        self._inner = inner or httpx.HTTPTransport(**transport_kwargs)
+        self._backend = _PinnedBackend()
+        self._inner = inner or _PinnedHTTPTransport(self._backend, verify=verify)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self.read_only and request.method.upper() not in READ_ONLY_METHODS:
             # Sources are never written to (seed 8.3); make that structural.
             raise _refused(str(request.url), f"method {request.method} is not allowed on a source")
         guarded = check_url(str(request.url), self.allowed_networks)
-        return self._inner.handle_request(_pinned_request(request, guarded))
+        # httpcore hands connect_tcp the URL's host as it sends it (raw, ASCII).
+        with self._backend.pinned(request.url.raw_host.decode("ascii"), guarded.addresses[0]):
+            return self._inner.handle_request(request)
 
     def close(self) -> None:
         self._inner.close()
