@@ -1,4 +1,5 @@
-"""SSRF guard for every URL the service fetches from a source site.
+"""SSRF guard for every URL the service fetches from a source site, and for the other
+URLs a conf names: the portal's webhook and redirects off the target site.
 
 A source URL comes from a tenant, so it may point at the platform's own network
 (``http://127.0.0.1:8080``, ``http://169.254.169.254/latest/meta-data``, a private
@@ -18,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -203,14 +204,12 @@ def _resolve(host: str, port: int, url: str) -> tuple[str, ...]:
     return tuple(addresses)
 
 
-def check_url(url: str, allowed_networks: Iterable[IPNetwork | str] = ()) -> GuardedUrl:
-    """Validate ``url`` and every address its host resolves to.
+Origin = tuple[str, str, int]  # scheme, host (lower-case, IDNA, no brackets), port
 
-    Raises ``MigrationError(SOURCE_REFUSED, permanent=True)`` for a bad scheme,
-    credentials in the URL, or any non-public address outside ``allowed_networks``;
-    ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host does not resolve.
-    """
-    networks = normalise_networks(allowed_networks)
+
+def url_origin(url: str) -> Origin:
+    """``url``'s scheme, host and port, as the guard compares them; ``SOURCE_REFUSED`` for a
+    URL the guard never fetches (bad scheme, credentials, control characters, no host)."""
     if not isinstance(url, str) or not url.strip():
         raise _refused(str(url), "empty URL")
     if any(ch in url for ch in "\r\n\t\x00"):
@@ -232,14 +231,28 @@ def check_url(url: str, allowed_networks: Iterable[IPNetwork | str] = ()) -> Gua
         host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
     except UnicodeError as exc:
         raise _refused(url, f"invalid host name ({exc})") from exc
-    port = port or (443 if scheme == "https" else 80)
+    return scheme, host, port or (443 if scheme == "https" else 80)
 
+
+def check_url(url: str, allowed_networks: Iterable[IPNetwork | str] = (), *,
+              trusted_origins: Collection[Origin] = ()) -> GuardedUrl:
+    """Validate ``url`` and every address its host resolves to.
+
+    Raises ``MigrationError(SOURCE_REFUSED, permanent=True)`` for a bad scheme,
+    credentials in the URL, or any non-public address outside ``allowed_networks``;
+    ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host does not resolve.
+    ``trusted_origins`` (from ``url_origin``): origins the platform itself configured (the
+    target site), reached whatever their address; still resolved once and pinned.
+    """
+    networks = normalise_networks(allowed_networks)
+    scheme, host, port = url_origin(url)
     addresses = _resolve(host, port, url)
-    for addr in addresses:
-        ip = ipaddress.ip_address(addr)
-        why = non_public_reason(ip)
-        if why and not _allowed(ip, networks):
-            raise _refused(url, f"{host} resolves to {addr}, which is {why}", host=host, address=addr)
+    if (scheme, host, port) not in trusted_origins:
+        for addr in addresses:
+            ip = ipaddress.ip_address(addr)
+            why = non_public_reason(ip)
+            if why and not _allowed(ip, networks):
+                raise _refused(url, f"{host} resolves to {addr}, which is {why}", host=host, address=addr)
     return GuardedUrl(url=url, scheme=scheme, host=host, port=port, addresses=addresses)
 
 
@@ -317,8 +330,10 @@ class GuardedTransport(httpx.BaseTransport):
         read_only: bool = False,
         inner: httpx.BaseTransport | None = None,
         verify: Any = True,
+        trusted_origins: Iterable[str] = (),
     ) -> None:
         self.allowed_networks = normalise_networks(allowed_networks)
+        self.trusted_origins = frozenset(url_origin(u) for u in trusted_origins)
         self.read_only = read_only
         self._backend = _PinnedBackend()
         self._inner = inner or _PinnedHTTPTransport(self._backend, verify=verify)
@@ -327,7 +342,7 @@ class GuardedTransport(httpx.BaseTransport):
         if self.read_only and request.method.upper() not in READ_ONLY_METHODS:
             # Sources are never written to (seed 8.3); make that structural.
             raise _refused(str(request.url), f"method {request.method} is not allowed on a source")
-        guarded = check_url(str(request.url), self.allowed_networks)
+        guarded = check_url(str(request.url), self.allowed_networks, trusted_origins=self.trusted_origins)
         # httpcore hands connect_tcp the URL's host as it sends it (raw, ASCII).
         with self._backend.pinned(request.url.raw_host.decode("ascii"), guarded.addresses[0]):
             return self._inner.handle_request(request)
@@ -341,14 +356,33 @@ def guarded_client(
     *,
     read_only: bool = False,
     verify: Any = True,
+    trusted_origins: Iterable[str] = (),
     **client_kwargs: Any,
 ) -> httpx.Client:
     """An ``httpx.Client`` whose every request (and redirect hop) passes ``check_url``.
 
     Environment proxies are ignored (a proxy would connect on our behalf, unchecked).
+    ``trusted_origins``: URLs whose origin (scheme, host, port) is reached whatever its
+    address; see ``target_client``.
     """
     client_kwargs.setdefault("follow_redirects", True)
     client_kwargs.setdefault("max_redirects", 10)
-    transport = GuardedTransport(allowed_networks, read_only=read_only, verify=verify)
+    transport = GuardedTransport(allowed_networks, read_only=read_only, verify=verify,
+                                 trusted_origins=trusted_origins)
     return httpx.Client(transport=transport, trust_env=False, **client_kwargs)
 
+
+def target_client(target_url: str, allowed_networks: Iterable[IPNetwork | str] = (),
+                  **client_kwargs: Any) -> httpx.Client:
+    """A guarded client for checks against the platform's own target site.
+
+    The target's origin, as the platform configured it, is reached whatever its address
+    (the platform runs it; the sandbox's is on 127.0.0.1); any other origin, such as a
+    redirect the migrated site makes, passes the guard like a source URL would (refused
+    unless public or inside ``allowed_networks``)."""
+    return guarded_client(allowed_networks, trusted_origins=[target_url], **client_kwargs)
+
+
+def webhook_client(allowed_networks: Iterable[IPNetwork | str] = (), **client_kwargs: Any) -> httpx.Client:
+    """A guarded client for the portal's webhook: every hop checked, no environment proxy."""
+    return guarded_client(allowed_networks, **client_kwargs)
