@@ -128,7 +128,7 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 
 def _special_purpose(ip: IPAddress) -> str | None:
-    if ip in _TEREDO and isinstance(ip, ipaddress.IPv6Address) and ip.teredo is not None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _TEREDO and ip.teredo is not None:
         server, client = ip.teredo
         return f"a Teredo tunnel address (server {server}, client {client}; RFC 4380)"
     for net, name in _SPECIAL_PURPOSE:
