@@ -315,7 +315,8 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
                 old_origins=source["old_origins"], target_url=target["url"],
                 files_manifest=iter_manifest(ObjectStoragePath(files["dir_uri"]) / MANIFEST_NAME),
                 target_wp_content=wp_content,
-                service_users=conf["target"].get("service_users", []), source_label=label)
+                service_users=conf["target"].get("service_users", []), source_label=label,
+                http_allowed_networks=Settings.from_env().allowed_source_networks)
         # Once a replica is dropped: the target's size counts its own tables only.
         stats = site_stats(tgt, target["table_prefix"], _local_path(target["wp_content_uri"]))
     report["migration_id"] = conf["migration_id"]

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-import httpx
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
@@ -66,7 +65,7 @@ from wpmigrate.scrape_rebuild.records import (
 from wpmigrate.scrape_rebuild.scrape import normalised_text
 from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
-from wpmigrate.web.url_guard import guarded_client
+from wpmigrate.web.url_guard import guarded_client, target_client
 from wpmigrate.web.url_keys import origin_of
 from wpmigrate_airflow.dag_support import window_start
 from wpmigrate_airflow.hooks import WordPressSiteHook
@@ -409,7 +408,9 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
                 if mapped else {}}
         elif source_comments and source_comments["note"]:
             comments_check = {"comments_note": source_comments["note"]}
-        with httpx.Client(timeout=30.0) as client:
+        # The target's origin is reached whatever its address; a redirect off it is guarded.
+        with target_client(target["url"], Settings.from_env().allowed_source_networks, timeout=30.0,
+                           follow_redirects=False) as client:
             report = verify_rebuild.verify_rebuild(
                 client=client, scraped=_read_all([s["scraped_uri"] for s in scraped], ScrapedItem),
                 url_map=maps["pages_and_posts"], media=_read_all([m["media_uri"] for m in media], MediaFile),
