@@ -15,10 +15,12 @@ every process and leaves nothing running. The tests (``tests/topology``) and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +43,8 @@ ARTIFACTS_CONN_ID = "wpm_artifacts_s3"
 WORKERS = ("worker-1", "worker-2")
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 AIRFLOW_PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+# How each worker was started (cwd, command, log, environment), for restart_worker.
+_LAUNCH: dict[str, tuple[Path, list[str], Path, dict[str, str]]] = {}
 
 
 @dataclass
@@ -167,6 +171,9 @@ def airflow_env(topo: Topology, jwt_secret: str, extra: dict[str, str]) -> dict[
                                                         "variables_prefix": VARIABLES_PREFIX}),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "600",
+        # A lost worker's tasks are failed (and retried elsewhere) after 30 s, not 5 minutes.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), str(ROOT / "plugins"), str(ROOT / "sandbox")]),
         "WPMIGRATE_ARTIFACTS_ROOT": topo.artifacts_root,
         **aws_env(topo.aws_endpoint),
@@ -242,9 +249,10 @@ def up(connections: dict[str, dict[str, Any]], extra_env: dict[str, str] | None 
         worker_env = {**env, "TMPDIR": str(tmp), "WPMIGRATE_WORKER_HOSTNAME": name,
                       "AIRFLOW__CORE__HOSTNAME_CALLABLE": "wpsandbox.worker_identity.hostname",
                       "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
-        topo.pids[name] = _start_in(cwd, [str(Path(sys.executable).parent / "airflow"), "celery", "worker",
-                                          "--celery-hostname", f"{name}@127.0.0.1", "--concurrency", "4"],
-                                    home / "logs" / f"{name}.log", worker_env)
+        _LAUNCH[name] = (cwd, [str(Path(sys.executable).parent / "airflow"), "celery", "worker",
+                               "--celery-hostname", f"{name}@127.0.0.1", "--concurrency", "4"],
+                         home / "logs" / f"{name}.log", worker_env)
+        topo.pids[name] = _start_in(*_LAUNCH[name])
         topo.workers[name] = {"cwd": str(cwd), "tmp": str(tmp)}
     _save(topo)
     deadline = time.monotonic() + timeout
@@ -285,9 +293,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def stop_worker(topo: Topology, name: str) -> None:
-    """Kill one worker and its running tasks at once (a machine lost mid-task)."""
-    stop_group(topo.pids.get(name), timeout=0)
+def kill_worker(topo: Topology, name: str) -> None:
+    """SIGKILL one worker and the tasks it runs, at once: a machine lost mid-task."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(topo.pids[name], signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(topo.pids[name], 0)
+
+
+def restart_worker(topo: Topology, name: str, timeout: float = 60) -> None:
+    """Start a worker again as ``up`` started it (same folders, hostname and settings);
+    only in the process that ran ``up`` (the launch settings hold the JWT secret and stay
+    in memory, never on disk)."""
+    topo.pids[name] = _start_in(*_LAUNCH[name])
+    _save(topo)
+    deadline = time.monotonic() + timeout
+    while not _workers_ready(topo, _LAUNCH[name][3]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not come back; see {Path(topo.home) / 'logs'}")
+        time.sleep(1)
 
 
 def _save(topo: Topology) -> None:

@@ -124,3 +124,41 @@ def test_mode_b_rebuilds_the_source_on_the_topology(sandbox, topo, topo_rest) ->
     rebuilt = wc.rows(wc.db(sandbox, "target"), f"SELECT post_name FROM {sandbox.target.table_prefix}posts "
                       "WHERE post_status='publish' AND post_type IN ('page','post')")
     assert {r[0] for r in published} <= {r[0] for r in rebuilt}
+
+
+def test_a_worker_killed_mid_import_loses_nothing(sandbox, topo, topo_rest) -> None:
+    """The machine running the import dies (SIGKILL, task and all). The scheduler fails the
+    orphaned try once its heartbeat stops; the retry runs on the surviving worker, against
+    a target that already holds part of the import, and the result is the source, once."""
+    conf = sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4()))
+    topo_rest.wait_for_dag(MODE_A)
+    build.reset_target(sandbox)
+    assert topo_rest.trigger(MODE_A, conf["migration_id"], conf).status_code == 200
+    killed = None
+    deadline = time.monotonic() + 600
+    while killed is None and time.monotonic() < deadline:
+        running = [t for t in topo_rest.task_instances(MODE_A, conf["migration_id"])
+                   if t["task_id"] == "import_database" and t["state"] == "running" and t["hostname"]]
+        if running:
+            time.sleep(0.5)  # into the import, past its start
+            killed = running[0]["hostname"]
+            topology.kill_worker(topo, killed)
+        time.sleep(0.1)
+    assert killed, "import_database never seen running"
+    try:
+        run = topo_rest.wait(MODE_A, conf["migration_id"], timeout=900)
+        tis = {t["task_id"]: t for t in topo_rest.task_instances(MODE_A, conf["migration_id"])}
+        assert run["state"] == "success", {k: t["state"] for k, t in tis.items()}
+        importer = tis["import_database"]
+        assert importer["try_number"] >= 2 and importer["hostname"] != killed
+        assert topo_rest.xcom(MODE_A, conf["migration_id"], "verify", "report")["ok"] is True
+        source = wc.posts(wc.db(sandbox, "source"), sandbox.source.table_prefix)
+        target = wc.posts(wc.db(sandbox, "target"), sandbox.target.table_prefix)
+        assert not {i for i, post in source.items() if target.get(i) != post}
+        for table in ("postmeta", "options", "comments", "term_relationships"):
+            count = f"SELECT COUNT(*) FROM {{}}{table}"
+            (s,), (t,) = (wc.rows(wc.db(sandbox, "source"), count.format(sandbox.source.table_prefix))[0],
+                          wc.rows(wc.db(sandbox, "target"), count.format(sandbox.target.table_prefix))[0])
+            assert t >= s if table == "options" else t == s, (table, s, t)
+    finally:
+        topology.restart_worker(topo, killed)
