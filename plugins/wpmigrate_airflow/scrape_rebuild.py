@@ -51,7 +51,7 @@ from wpmigrate.scrape_rebuild import (
 )
 from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record
 from wpmigrate.scrape_rebuild.html.extract import extract_main
-from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
+from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, HostRateLimiter, PoliteFetcher, RateLimiter
 from wpmigrate.scrape_rebuild.records import (
     AnyRecord,
     DiscoveredItem,
@@ -63,6 +63,7 @@ from wpmigrate.scrape_rebuild.records import (
     write_jsonl,
 )
 from wpmigrate.scrape_rebuild.scrape import normalised_text
+from wpmigrate.scrape_rebuild.shared_rate_limit import SharedHostRateLimiter
 from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_guard import guarded_client, target_client
@@ -91,8 +92,13 @@ def _fetcher(site: Mapping[str, Any] | None = None) -> Iterator[PoliteFetcher]:
     """The polite, guarded fetcher every request to the source goes through; ``site``:
     discovery's site record, whose robots.txt answers it starts from (one read per run)."""
     settings = Settings.from_env()
+    local = HostRateLimiter(DEFAULT_RATE)
+    limiter: RateLimiter = local
+    if settings.rate_limit_redis_url:  # one limit per source host across workers and runs
+        limiter = SharedHostRateLimiter.from_url(settings.rate_limit_redis_url, local.interval,
+                                                 fallback=local)
     with guarded_client(settings.allowed_source_networks, read_only=True, timeout=30.0) as client:
-        yield PoliteFetcher(client, robots=(site or {}).get("robots"))
+        yield PoliteFetcher(client, robots=(site or {}).get("robots"), limiter=limiter)
 
 
 @contextmanager

@@ -176,6 +176,8 @@ def airflow_env(topo: Topology, jwt_secret: str, extra: dict[str, str]) -> dict[
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "PYTHONPATH": os.pathsep.join([str(ROOT / "include"), str(ROOT / "plugins"), str(ROOT / "sandbox")]),
         "WPMIGRATE_ARTIFACTS_ROOT": topo.artifacts_root,
+        # One politeness limit per source host for every worker and run (db 1: not the broker's).
+        "WPMIGRATE_RATE_LIMIT_REDIS_URL": f"redis://127.0.0.1:{topo.redis_port}/1",
         **aws_env(topo.aws_endpoint),
     })
     env.update(extra)

@@ -4,6 +4,7 @@ request and answers from a table of path -> (status, headers, body)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ class Seen:
     host: str
     body: bytes
     via_proxy: bool  # the request line held an absolute URL (a proxy request)
+    at: float = 0.0  # when it arrived (time.time())
 
 
 @dataclass
@@ -48,7 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         state.seen.append(Seen(self.command, self.path, self.headers.get("Host", ""), body,
-                               self.path.startswith("http")))
+                               self.path.startswith("http"), time.time()))
         path = self.path.split("?", 1)[0]
         status, headers, payload = state.routes.get(path, state.default)
         self.send_response(status)

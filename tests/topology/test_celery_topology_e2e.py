@@ -162,3 +162,32 @@ def test_a_worker_killed_mid_import_loses_nothing(sandbox, topo, topo_rest) -> N
             assert t >= s if table == "options" else t == s, (table, s, t)
     finally:
         topology.restart_worker(topo, killed)
+
+
+def test_two_runs_of_one_source_share_its_politeness_limit(sandbox, topo, topo_rest) -> None:
+    """Two Mode B runs of the same source host at once, their tasks on both workers: the
+    source's own request log shows no second with more than 10 requests from the two
+    together (one limit per host in Redis, not one per process). Dry runs: no target writes."""
+    confs = []
+    for _ in range(2):
+        conf = sandbox_state.mode_b_conf(sandbox, str(uuid.uuid4()))
+        conf["dry_run"] = True
+        confs.append(conf)
+    topo_rest.wait_for_dag(MODE_B)
+    started = time.time()
+    for conf in confs:
+        assert topo_rest.trigger(MODE_B, conf["migration_id"], conf).status_code == 200
+    runs = [topo_rest.wait(MODE_B, conf["migration_id"], timeout=1200) for conf in confs]
+    ended = time.time()
+    assert [r["state"] for r in runs] == ["success", "success"]
+    assert max(r["start_date"] for r in runs) < min(r["end_date"] for r in runs)  # they overlapped
+    hosts = {t["hostname"] for c in confs for t in topo_rest.task_instances(MODE_B, c["migration_id"])
+             if t["state"] == "success"}
+    assert hosts == set(topology.WORKERS)
+    ours = [entry for line in Path(sandbox.source.request_log).read_text().splitlines()
+            if (entry := json.loads(line)) and "wpmigrate" in (entry.get("ua") or "")
+            and started <= entry["t"] <= ended]
+    assert len(ours) >= 40  # both runs read the source (about 30 requests each)
+    times = sorted(e["t"] for e in ours)
+    busiest = max(sum(1 for u in times[i:i + 12] if u - t < 1.0) for i, t in enumerate(times))
+    assert busiest <= 10, f"{busiest} requests within one second"

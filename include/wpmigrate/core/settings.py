@@ -27,6 +27,9 @@ class Settings:
     # The Airflow connection whose password is the platform's companion key (wp_admin
     # route): each migration's plugin secret is derived from it.
     companion_key_conn_id: str = "wpmigrate_companion_key"
+    # Redis URL of the source politeness limit shared by every worker and run (Celery
+    # deployments); empty: each process spaces its own requests.
+    rate_limit_redis_url: str = ""
 
     @property
     def webhook_networks(self) -> tuple:
@@ -43,4 +46,5 @@ class Settings:
             off_peak_window=env.get("WPMIGRATE_OFF_PEAK_WINDOW", cls.off_peak_window),
             off_peak_timezone=env.get("WPMIGRATE_OFF_PEAK_TZ", cls.off_peak_timezone),
             companion_key_conn_id=env.get("WPMIGRATE_COMPANION_KEY_CONN_ID", cls.companion_key_conn_id),
+            rate_limit_redis_url=env.get("WPMIGRATE_RATE_LIMIT_REDIS_URL", ""),
         )

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import httpx
@@ -103,6 +103,15 @@ class _Transient(Exception):
         self.cause = cause
 
 
+class RateLimiter(Protocol):
+    """Spaces the request starts to each host (``HostRateLimiter`` in one process,
+    ``shared_rate_limit.SharedHostRateLimiter`` across a deployment)."""
+
+    def wait(self, host: str) -> None: ...
+
+    def slow_down(self, host: str, interval: float) -> None: ...
+
+
 class HostRateLimiter:
     """At most ``rate`` request starts per second per host: each host gets evenly spaced slots.
 
@@ -162,6 +171,7 @@ class PoliteFetcher:
         max_crawl_delay: float = 10.0,
         respect_robots: bool = True,
         robots: Mapping[str, Mapping[str, Any]] | None = None,
+        limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -173,7 +183,8 @@ class PoliteFetcher:
         self.max_retry_after = max_retry_after
         self.max_crawl_delay = max_crawl_delay
         self.respect_robots = respect_robots
-        self.limiter = HostRateLimiter(rate_per_second, sleep=sleep)
+        # ``limiter``: shared with other fetchers (other tasks, workers, runs); else this one's.
+        self.limiter: RateLimiter = limiter or HostRateLimiter(rate_per_second, sleep=sleep)
         self._sleep = sleep
         self._robots: dict[str, Protego] = {}
         self._robots_kept: dict[str, dict[str, Any]] = {}  # host -> definitive answer (robots_rules)
