@@ -6,7 +6,6 @@ databases, HTTP on both sites), not through the report the DAG wrote."""
 
 from __future__ import annotations
 
-import html
 import re
 import time
 import uuid
@@ -53,7 +52,8 @@ def _published(sb) -> list[dict]:
     p = sb.classic_source.table_prefix
     found = wc.rows(conn, f"SELECT ID, post_type, post_name FROM {p}posts WHERE post_status='publish' "
                           "AND post_type IN ('page','post') AND post_password = ''")
-    return [{"id": pid, "kind": kind.decode(), "slug": unquote(slug.decode())} for pid, kind, slug in found]
+    # Slugs as WordPress stores them (non-ASCII ones percent-encoded, on both sites).
+    return [{"id": pid, "kind": kind.decode(), "slug": slug.decode()} for pid, kind, slug in found]
 
 
 def _rest_item(client: httpx.Client, kind: str, pid: int) -> dict:
@@ -122,10 +122,13 @@ def test_approved_comments_arrive_threaded(rebuilt, classic_source) -> None:
 def test_no_target_text_field_names_the_source_host(rebuilt, classic_source) -> None:
     sb = classic_source
     host = urlsplit(sb.classic_source.url).netloc
-    needles = [host, host.replace(":", "%3A"), host.replace(":", "%3a"), html.escape(host)]
+    needles = [host, host.replace(":", "%3A"), host.replace(":", "%3a")]
     # Every text column of every table (post content, excerpts, titles, term descriptions,
-    # menus, alt text and captions, comments, options), but the passwords' hashes.
-    skip = {(f"{sb.target.table_prefix}users", "user_pass")}
+    # menus, alt text and captions, comments, options), but the passwords' hashes and the
+    # comment import's own marker in comment_agent ("wpmigrate-comment/<source host>/<id>"),
+    # which a visitor never sees and a retried import finds its comments by.
+    p = sb.target.table_prefix
+    skip = {(f"{p}users", "user_pass"), (f"{p}comments", "comment_agent")}
     assert wc.old_origin_hits(wc.db(sb, "target"), needles, skip) == []
     # ...while the source has them: the check can fail.
     assert wc.old_origin_hits(wc.db(sb, "classic"), needles[:1], set())
