@@ -254,6 +254,58 @@ def test_every_image_the_source_shows_is_on_the_target_byte_identical(rebuilt, s
     assert checked > 0
 
 
+def _shown_media_urls(client: httpx.Client, url: str, host: str) -> set[str]:
+    """Every URL on ``host`` under the uploads folder that the page shows or links to (image
+    sources, srcset candidates, links to the full-size file), absolute."""
+    page = client.get(url, follow_redirects=True)
+    assert page.status_code == 200, url
+    found = set()
+    for tag in BeautifulSoup(page.text, "html.parser").find_all(True):
+        values = [tag.get(a) for a in ("src", "href", "data-src", "poster")]
+        values += [c.strip().split()[0] for c in str(tag.get("srcset") or "").split(",") if c.strip()]
+        for value in filter(None, values):
+            absolute = urljoin(str(page.url), str(value))
+            if urlsplit(absolute).netloc == host and "/wp-content/uploads/" in absolute:
+                found.add(absolute.split("#")[0])
+    return found
+
+
+def test_every_media_url_the_source_shows_answers_at_its_source_path(rebuilt, sandbox) -> None:
+    """After the DNS switch a hot-linked image or a bookmarked PDF keeps working: each
+    upload URL the source's pages show answers on the target at the same path, same bytes."""
+    host = urlsplit(sandbox.source.url).netloc
+    checked = 0
+    with httpx.Client(timeout=30) as client:
+        urls: set[str] = set()
+        for item in _published(sandbox):
+            urls |= _shown_media_urls(client, _source_permalink(sandbox, item), host)
+        for url in sorted(urls):
+            path = url[len(sandbox.source.url):]
+            source, target = client.get(url), client.get(sandbox.target.url + path)
+            assert source.status_code == 200, url
+            assert target.status_code == 200, path
+            assert hashlib.sha256(target.content).digest() == hashlib.sha256(source.content).digest(), path
+            checked += 1
+    # The sandbox pages show originals and generated sizes (srcset, medium, large).
+    assert checked >= 10 and any(re.search(r"-\d+x\d+\.", u) for u in urls), checked
+
+
+def _attachments(sb, which: str) -> list[str]:
+    prefix = getattr(sb, which).table_prefix
+    rows = wc.rows(wc.db(sb, which), f"SELECT m.meta_value FROM {prefix}posts p JOIN {prefix}postmeta m "
+                                     "ON m.post_id = p.ID AND m.meta_key = '_wp_attached_file' "
+                                     "WHERE p.post_type = 'attachment' ORDER BY m.meta_value")
+    return [r[0].decode() for r in rows]
+
+
+def test_one_attachment_per_source_image_at_its_upload_path(rebuilt, sandbox) -> None:
+    """Sizes are the attachment's own files, not attachments of their own: the target's media
+    library holds what the source's does, each file at the same upload path."""
+    source = _attachments(sandbox, "source")
+    assert len(source) >= 6
+    assert _attachments(sandbox, "target") == source
+
+
 def test_no_target_content_links_to_the_source(rebuilt, sandbox) -> None:
     host = urlsplit(sandbox.source.url).netloc
     hits = wc.rows(wc.db(sandbox, "target"),
@@ -270,7 +322,9 @@ def test_every_redirect_resolves_to_a_target_page(rebuilt, sandbox, rest) -> Non
     redirects = _redirects(rebuilt, rest, kinds=("content", "media"))
     for item in _published(sandbox):
         assert _source_permalink(sandbox, item) in redirects
-    assert any("/wp-content/uploads/" in source for source in redirects)  # media moved too
+    media = {k: v for k, v in redirects.items() if "/wp-content/uploads/" in k}
+    assert media  # listed as the record of where each file is, at the same path
+    assert all(urlsplit(k).path == urlsplit(v).path for k, v in media.items()), media
     with httpx.Client(timeout=30) as client:
         for source_url, target_url in redirects.items():
             assert target_url.startswith(sandbox.target.url), source_url
@@ -323,6 +377,9 @@ def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sand
         shown = _rendered(sandbox.target.url, item["kind"], target["id"], auth)["title"]["rendered"]
         source = _rendered(sandbox.source.url, item["kind"], item["id"])["title"]["rendered"]
         assert _text(shown) == _text(source), item["slug"]
+    # Sizes told apart by their file names alone: no attachment of a size, each at its source path.
+    source_files, target_files = _attachments(sandbox, "source"), _attachments(sandbox, "target")
+    assert target_files and set(target_files) <= set(source_files), set(target_files) - set(source_files)
 
 
 def _source_permalink(sb, item: dict) -> str:

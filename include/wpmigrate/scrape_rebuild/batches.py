@@ -104,7 +104,10 @@ class ScrapedBatchResult:
 def media_ref(item: DiscoveredItem) -> dict[str, Any]:
     """A discovered media item as ``media_download.download_all`` takes it."""
     rest = item.rest or {}
+    details = rest.get("media_details") or {}
     return {"url": canonical_url(item.url, item.url) or item.url, "source_id": item.source_id,
+            "width": details.get("width") if isinstance(details.get("width"), int) else None,
+            "height": details.get("height") if isinstance(details.get("height"), int) else None,
             "alt": rest.get("alt_text", ""),
             "title": (rest.get("title") or {}).get("rendered", ""),
             "caption": (rest.get("caption") or {}).get("rendered", "")}
@@ -125,7 +128,7 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
     variants = {int(k): v for k, v in ((site.get("lookups") or {}).get("variants_by_id") or {}).items()}
     # Files a media batch downloads: the listed attachments and their variants content shows.
     attachments = {canonical_url(url, url) for url in ids["media_by_id"].values()}
-    attachments.update(url for shown in variants.values() for url in shown)
+    attachments.update(ref["url"] for shown in variants.values() for ref in shown)
     out = ScrapedBatchResult()
 
     def further_page(url: str) -> str | None:
@@ -143,7 +146,7 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
     for item in items:
         if item.kind == "media":
             out.media_refs.append(media_ref(item))
-            out.media_refs.extend({"url": url} for url in variants.get(item.source_id or 0, []))
+            out.media_refs.extend(variants.get(item.source_id or 0, []))
             continue
         if has_rest_content(item):
             record = scrape_item(item, None, **ids)

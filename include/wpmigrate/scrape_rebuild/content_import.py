@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import IO, Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 from bs4.element import AttributeValueList
@@ -34,8 +34,9 @@ from wpmigrate.core.errors import MigrationError
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
 from wpmigrate.scrape_rebuild.html.media_refs import rewrite_media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values
+from wpmigrate.scrape_rebuild.media_groups import group_media
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
-from wpmigrate.target.wp_rest import WordPressRestTarget
+from wpmigrate.target.wp_rest import WordPressRestTarget, media_slug
 from wpmigrate.web.url_keys import canonical_url, url_key
 
 KINDS = ("media", "categories", "tags", "pages", "posts")
@@ -205,35 +206,74 @@ def _unique_items(scraped: Iterable[ScrapedItem], result: ImportResult) -> tuple
 def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
                   open_media: Callable[[MediaFile], bytes], source_home: str, result: ImportResult,
                   rewrite_text: Callable[[str], str]) -> None:
-    """Each distinct file once (size variants are files of their own, so every image the
-    source shows, srcset candidates included, is served byte-identical by the target)."""
-    for item in media:
-        key = canonical_url(item.source_url, source_home) or item.source_url
-        if key in result.media_map:
-            continue
-        uploaded = target.find_media(item.sha256)  # a re-run reads no file
-        if uploaded is None:
-            content = open_media(item)
-            sha256 = hashlib.sha256(content).hexdigest()
-            if sha256 != item.sha256:
-                result.warnings.append(f"{item.source_url}: stored file does not match its recorded sha256")
+    """One attachment per source attachment (``media_groups``): its file at the source's
+    upload path, and each size file the source showed stored beside it as that size, so
+    every media URL the source used answers at the same path with the same bytes. A size
+    the target will not store as one becomes an attachment of its own (same bytes, another
+    path: the redirect map carries it)."""
+    for group in group_media(media, source_hosts(source_home)):
+        main = group.main
+        slug = media_slug(group.upload_path) if group.upload_path else media_slug(main.sha256)
+        info = target.find_media_by_slug(slug)  # a re-run reads no file
+        if info is None:
             try:
                 # The REST API gives title and caption rendered (HTML, entities): as text here.
-                uploaded = target.ensure_media(
-                    content=content, filename=item.filename, mime=item.mime, sha256=sha256,
-                    title=as_text(rewrite_text(html_text(item.title) or item.filename)),
-                    alt_text=as_text(rewrite_text(item.alt)),
-                    caption=as_text(rewrite_text(html_text(item.caption))))
+                info = target.ensure_media(
+                    content=_read(main, open_media, result), filename=main.filename, mime=main.mime,
+                    sha256=main.sha256, path=group.upload_path, slug=slug,
+                    title=as_text(rewrite_text(html_text(main.title) or main.filename)),
+                    alt_text=as_text(rewrite_text(main.alt)),
+                    caption=as_text(rewrite_text(html_text(main.caption))))
             except MigrationError as err:
                 if "refused_file" not in err.details:
                     raise
-                # The rest of the site goes on; verification reports the file as missing
-                # with this reason, and a re-run after the policy changes completes it.
-                result.refused_media[item.source_url] = err.message
-                result.warnings.append(f"{item.source_url}: {err.message}")
+                # The rest of the site goes on; verification reports the files as missing
+                # with this reason, and a re-run after the policy changes completes them.
+                for file in group.files:
+                    result.refused_media[file.source_url] = err.message
+                result.warnings.append(f"{main.source_url}: {err.message}")
                 continue
-        result.media_map[key] = {"id": uploaded["id"], "url": uploaded["file_url"]}
-        result.count("media", created=uploaded["created"])
+        result.media_map[_media_key(main, source_home)] = {"id": info["id"], "url": info["file_url"]}
+        result.count("media", created=info["created"])
+        stored = {unquote(v["file"]): v["url"] for v in info["sizes"].values()}
+        for size in group.sizes:
+            file = size.file
+            url = stored.get(file.filename)
+            media_id = info["id"]
+            if url is None:
+                try:
+                    added = target.add_image_size(info["id"], content=_read(file, open_media, result),
+                                                  filename=file.filename, mime=file.mime, size=size.name,
+                                                  width=size.width, height=size.height)
+                    url = added["sizes"].get(size.name, {}).get("url")
+                except MigrationError as err:
+                    if not err.permanent or err.details.get("status") == 401:
+                        raise
+                    result.warnings.append(f"{file.source_url}: the target did not store it as size"
+                                           f" {size.name!r} of its image ({err.message}); uploaded alone")
+                if url is None:
+                    title = as_text(rewrite_text(html_text(main.title) or file.filename))
+                    alone = target.ensure_media(content=_read(file, open_media, result), title=title,
+                                                filename=file.filename, mime=file.mime, sha256=file.sha256)
+                    media_id, url = alone["id"], alone["file_url"]
+            result.media_map[_media_key(file, source_home)] = {"id": media_id, "url": url}
+
+
+def source_hosts(source_home: str) -> list[str]:
+    """The source's host with and without ``www.`` (both serve its uploads)."""
+    bare = (urlsplit(source_home).hostname or "").lower().removeprefix("www.")
+    return [bare, f"www.{bare}"]
+
+
+def _media_key(file: MediaFile, source_home: str) -> str:
+    return canonical_url(file.source_url, source_home) or file.source_url
+
+
+def _read(file: MediaFile, open_media: Callable[[MediaFile], bytes], result: ImportResult) -> bytes:
+    content = open_media(file)
+    if hashlib.sha256(content).hexdigest() != file.sha256:
+        result.warnings.append(f"{file.source_url}: stored file does not match its recorded sha256")
+    return content
 
 
 def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem], result: ImportResult,
@@ -432,7 +472,7 @@ def redirect_map(url_map: Mapping[str, str], media_map: Mapping[str, str] | None
                  ) -> list[dict[str, Any]]:
     """One entry per source URL: ``{"kind", "from_path", "from_url", "to_url", "status": 301,
     "same_path"}``; ``kind`` is ``content`` (pages and posts) or ``media`` (``media_map``:
-    source file URL -> target file URL, which moves to the upload folder of the import date).
+    source file URL -> target file URL, at the same path unless the target could not keep it).
 
     ``from_path`` (path and query, as requested on the migrated domain) is what the platform
     matches once the domain points at the new site; ``from_url`` keeps the old host for a

@@ -113,7 +113,7 @@ class DiscoveryResult:
     limits: dict[str, Any]  # DiscoveryLimits as a dict, plus "messages"
     notes: list[str]  # for the report: limits reached, how discovery worked
     # REST ids the scraper resolves: terms_by_id {id: Term dict}, media_by_id {id: url},
-    # authors_by_id {id: name}, page_url_by_id {id: url}; and variants_by_id {id: [url]},
+    # authors_by_id {id: name}, page_url_by_id {id: url}; and variants_by_id {id: [ref]},
     # the size variants of a listed attachment that some item's content shows (its media
     # batch downloads them). Empty without the REST API.
     lookups: dict[str, dict[int, Any]] = field(default_factory=dict)
@@ -369,13 +369,21 @@ class _Discovery:
                                and (shown := self._shown_variants(i))},
         }
 
-    def _shown_variants(self, item: DiscoveredItem) -> list[str]:
-        """The attachment's size variants (REST ``media_details.sizes``) some content shows."""
+    def _shown_variants(self, item: DiscoveredItem) -> list[dict[str, Any]]:
+        """The attachment's size files (REST ``media_details.sizes``) some content shows, as
+        media references: ``{url, attachment_url, size, width, height}``."""
         sizes = ((item.rest or {}).get("media_details") or {}).get("sizes") or {}
         own = canonical_url(item.url, item.url)
-        urls = (canonical_url(str(s.get("source_url") or ""), item.url) for s in sizes.values()
-                if isinstance(s, dict))
-        return sorted({u for u in urls if u and u != own and u in self.content_media})
+        shown: dict[str, dict[str, Any]] = {}
+        for name, size in sorted(sizes.items()):
+            if not isinstance(size, dict):
+                continue
+            url = canonical_url(str(size.get("source_url") or ""), item.url)
+            if url and url != own and url in self.content_media and url not in shown:
+                shown[url] = {"url": url, "attachment_url": own, "size": str(name),
+                              "width": _int(size.get("width"), None),
+                              "height": _int(size.get("height"), None)}
+        return sorted(shown.values(), key=lambda ref: str(ref["url"]))
 
     def from_rest(self) -> None:
         if self.include["post"]:

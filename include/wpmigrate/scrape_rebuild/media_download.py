@@ -102,13 +102,15 @@ def download_one(open_url: Opener, url: str, store: StoragePath, meta: dict[str,
     return MediaFile(source_url=url, sha256=sha, size=size, mime=mime, artifact_uri=str(final),
                      filename=filename_for(url, mime), alt=meta.get("alt", ""),
                      caption=meta.get("caption", ""), title=meta.get("title", ""),
-                     source_id=meta.get("source_id"))
+                     source_id=meta.get("source_id"), attachment_url=meta.get("attachment_url"),
+                     size_name=meta.get("size"), width=meta.get("width"), height=meta.get("height"))
 
 
 def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: StoragePath,
                  progress: Callable[[dict[str, Any]], None] | None = None,
                  ) -> Iterator[MediaFile | Skipped]:
-    """``refs``: ``{"url": ..., "alt"?, "caption"?, "title"?, "source_id"?}``, deduplicated by URL."""
+    """``refs``: ``{"url": ..., "alt"?, "caption"?, "title"?, "source_id"?, "attachment_url"?, "size"?,
+    "width"?, "height"?}``, deduplicated by URL."""
     store.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     done = 0

@@ -91,6 +91,12 @@ class MediaFile:
     caption: str = ""
     title: str = ""
     source_id: int | None = None
+    # A size file of a listed attachment (REST ``media_details.sizes``): the attachment's
+    # own file URL, the size's name and dimensions (``media_groups`` makes them one).
+    attachment_url: str | None = None
+    size_name: str | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass

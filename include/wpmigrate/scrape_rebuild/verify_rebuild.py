@@ -5,7 +5,8 @@ same normalised text, and nothing in its main content still points at the source
 An item the import could not bring over (refused by the target, password-protected) is a
 loss with the import's reason. An untitled item's page shows no title block, so WordPress's
 document title falls back to the site name: that counts as the same (empty) title.
-For every media file: the target serves the same bytes (sha256). For every source post
+For every media file: the target serves the same bytes (sha256), at the same path when it
+could keep it (else the redirect map carries it: a warning). For every source post
 with approved comments (``comments``): its target post shows each of them, approved, under
 the same parent and with the same text, read from the target's public REST API; a comment
 the import could not bring over is a loss with the target's reason. Counts per type and the
@@ -18,7 +19,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 from bs4 import BeautifulSoup
@@ -172,6 +173,12 @@ def verify_rebuild(
             continue
         counts["media_verified"] += 1
         total_bytes += size
+        if target_home:
+            same = unquote(urlsplit(target_url).path) == unquote(urlsplit(file.source_url).path)
+            counts["media_same_path"] += int(same)
+            if not same:
+                moved.append({"url": file.source_url, "detail": f"now at {target_url}: the old path does not "
+                              "answer on the target, the redirect map carries it"})
 
     if target_home:
         for problem in text_field_leftovers(client, target_home, origins):
@@ -195,9 +202,9 @@ def verify_rebuild(
         "content": _section("Pages and posts at their new URLs (200, same title, same text)",
                             counts["pages_scraped"] + counts["posts_scraped"],
                             [x for x in losses if x["check"] in _CONTENT_CHECKS], not_migratable),
-        **({"paths": _section("Pages and posts answer at the path they had on the source",
-                              counts["pages_scraped"] + counts["posts_scraped"] - counts["not_migratable"],
-                              [], moved)} if target_home else {}),
+        **({"paths": _section("Pages, posts and media answer at the path they had on the source",
+                              counts["pages_scraped"] + counts["posts_scraped"] - counts["not_migratable"]
+                              + counts["media_verified"], [], moved)} if target_home else {}),
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
                                  [x for x in losses if x["check"] == "source_links"]),

@@ -2,12 +2,16 @@
 idempotently: every ``ensure_*`` first looks for what an earlier (killed, retried)
 attempt created, by slug, and only then creates. A retry never duplicates.
 
-Media get a deterministic slug from their content hash (``wpm-<sha256[:20]>``), so the
-same file is found again whatever name WordPress gave it on upload.
+Media get a deterministic slug (``wpm-`` and 20 hex digits: of the source upload path when
+the file keeps it, else of the content), so an attachment is found again whatever name
+WordPress gave it. Placing a file at a path and adding the source's size files are the
+platform's extensions of core's media endpoint (docs/platform-contract.md).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -111,22 +115,27 @@ class WordPressRestTarget:
         raise self._refused(response, f"term {slug!r}")
 
     def ensure_media(self, *, content: bytes, filename: str, mime: str, sha256: str,
-                     title: str = "", alt_text: str = "", caption: str = "") -> dict[str, Any]:
-        """Upload a file once; returns ``{id, source_url, file_url, created}`` of the attachment.
+                     title: str = "", alt_text: str = "", caption: str = "", path: str | None = None,
+                     slug: str | None = None) -> dict[str, Any]:
+        """Upload a file once; returns ``{id, source_url, file_url, sizes, created}`` of the
+        attachment (``sizes``: size name -> {file, url}).
 
+        ``path`` (``2008/06/x.jpg``, relative to the uploads folder): the platform stores the
+        file there when it is free and generates no sizes of its own (``add_image_size``
+        brings the source's). ``slug`` defaults to one made of the content's hash.
         ``file_url`` serves the uploaded bytes unchanged: WordPress may serve a scaled or
         rotated copy as ``source_url`` (big images, EXIF orientation) and keep the upload
         as ``original_image``."""
-        if existing := self.find_media(sha256):
+        slug = slug or media_slug(sha256)
+        if existing := self.find_media_by_slug(slug):
             return existing
-        slug = f"wpm-{sha256[:20]}"
         # Slug and title ride on the upload request itself: no window in which a killed
         # task leaves an attachment a retry could not find.
         disposition = f'attachment; filename="{_header_safe(filename)}"'
-        response = self._call(
-            "POST", "media", params={"slug": slug, "title": title or filename, "alt_text": alt_text,
-                                     **({"caption": caption} if caption else {})},
-            content=content, headers={"Content-Type": mime, "Content-Disposition": disposition})
+        params = {"slug": slug, "title": title or filename, "alt_text": alt_text,
+                  **({"caption": caption} if caption else {}), **({"platform_path": path} if path else {})}
+        response = self._call("POST", "media", params=params, content=content,
+                              headers={"Content-Type": mime, "Content-Disposition": disposition})
         if (code := _error_code(response)) in REFUSED_UPLOAD_CODES:
             # The target's policy (upload_mimes, size limit): retrying cannot help, and the
             # caller decides whether the rest of the import goes on without this file.
@@ -137,9 +146,28 @@ class WordPressRestTarget:
             raise self._refused(response, f"media {filename!r}")
         return _media_info(response.json(), created=True)
 
+    def add_image_size(self, media_id: int, *, content: bytes, filename: str, mime: str, size: str,
+                       width: int | None = None, height: int | None = None) -> dict[str, Any]:
+        """The platform's ``POST /wp/v2/media/{id}/sizes``: store ``content`` next to the
+        attachment's file as ``filename`` and record it as size ``size``; the same file
+        again changes nothing. Returns the attachment as ``ensure_media`` does. A target
+        without the endpoint, or one refusing the file, raises with ``details.code``."""
+        params: dict[str, Any] = {"size": size}
+        params.update({k: v for k, v in (("width", width), ("height", height)) if v})
+        response = self._call("POST", f"media/{media_id}/sizes", params=params, content=content, headers={
+            "Content-Type": mime, "Content-Disposition": f'attachment; filename="{_header_safe(filename)}"'})
+        if response.status_code != 200:
+            refused = self._refused(response, f"size {size!r} ({filename!r}) of media {media_id}")
+            refused.details["code"] = _error_code(response)
+            raise refused
+        return _media_info(response.json(), created=False)
+
     def find_media(self, sha256: str) -> dict[str, Any] | None:
-        """The attachment ``ensure_media`` made of this content, as it returns it, or None."""
-        existing = self._find("media", f"wpm-{sha256[:20]}")
+        """The attachment ``ensure_media`` made of this content (no ``path``), or None."""
+        return self.find_media_by_slug(media_slug(sha256))
+
+    def find_media_by_slug(self, slug: str) -> dict[str, Any] | None:
+        existing = self._find("media", slug)
         return _media_info(existing, created=False) if existing else None
 
     def ensure_content(self, kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,11 +255,23 @@ def _changes(existing: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, 
     return changed
 
 
+def media_slug(key: str) -> str:
+    """The slug ``ensure_media`` gives an attachment: ``key`` is the content's sha256, or
+    any string naming the file (its source upload path), hashed here."""
+    digest = key if re.fullmatch(r"[0-9a-f]{64}", key) else hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return f"wpm-{digest[:20]}"
+
+
 def _media_info(media: Mapping[str, Any], *, created: bool) -> dict[str, Any]:
     source_url = str(media["source_url"])
-    original = (media.get("media_details") or {}).get("original_image")
-    file_url = f"{source_url.rsplit('/', 1)[0]}/{original}" if original else source_url
-    return {"id": int(media["id"]), "source_url": source_url, "file_url": file_url, "created": created}
+    details = media.get("media_details") or {}
+    folder = source_url.rsplit("/", 1)[0]
+    original = details.get("original_image")
+    file_url = f"{folder}/{original}" if original else source_url
+    sizes = {str(name): {"file": str(s["file"]), "url": str(s.get("source_url") or f"{folder}/{s['file']}")}
+             for name, s in (details.get("sizes") or {}).items() if isinstance(s, dict) and s.get("file")}
+    return {"id": int(media["id"]), "source_url": source_url, "file_url": file_url, "sizes": sizes,
+            "created": created}
 
 
 def _header_safe(filename: str) -> str:

@@ -99,16 +99,24 @@ def test_import_rebuilds_content_with_target_references(fresh_target, target) ->
         return import_content(target, records, media, open_media=open_media, source_home=src, target_home=tgt)
 
     result = run()
-    assert result.counts["media"] == {"created": 4, "updated": 0, "unchanged": 0}
+    # Three source attachments: hero-sunset-300x188.jpg is a size of hero-sunset.jpg.
+    assert result.counts["media"] == {"created": 3, "updated": 0, "unchanged": 0}
     assert result.counts["pages"]["created"] == 4 and result.counts["posts"]["created"] == 1
     assert result.counts["categories"]["created"] == 2 and result.counts["tags"]["created"] == 1
     assert any("/old/child/" in w and "top level" in w for w in result.warnings)
     assert any("/category/guides/" in w for w in result.warnings)  # kept its path on the target
 
-    # Media: every file the source showed is served byte-identical by the target.
+    # Media: every file the source showed is served byte-identical by the target, at its path.
     for media_file in media:
         mapped = result.media_map[media_file.source_url]
         assert httpx.get(mapped["url"], timeout=30).content == blobs[media_file.artifact_uri]
+        assert mapped["url"] == tgt + media_file.source_url[len(src):]
+    hero_id = result.media_map[f"{src}{UPLOADS}hero-sunset.jpg"]["id"]
+    hero_media = target.request_json("GET", f"media/{hero_id}", params={"context": "edit"}, what="hero")
+    # The size is the source's file, recorded as a size; the target generated none of its own.
+    sizes = {k: v["file"] for k, v in hero_media["media_details"]["sizes"].items() if k != "full"}
+    assert sizes == {"300x188": "hero-sunset-300x188.jpg"}
+    assert result.media_map[f"{src}{UPLOADS}hero-sunset-300x188.jpg"]["id"] == hero_media["id"]
 
     rest = {}
     for kind in ("pages", "posts"):
@@ -161,7 +169,7 @@ def test_import_rebuilds_content_with_target_references(fresh_target, target) ->
     before = _counts(sb)
     opened.clear()
     again = run()
-    assert _counts(sb) == before and opened == []  # found by content hash, no file read
+    assert _counts(sb) == before and opened == []  # found by upload path, no file read
     for kind in ("media", "pages", "posts", "categories", "tags"):
         assert again.counts[kind]["created"] == again.counts[kind]["updated"] == 0, (kind, again.counts)
     assert again.url_map == result.url_map and again.media_map == result.media_map

@@ -60,7 +60,7 @@ def test_scrape_batch_items_scrapes_skips_and_collects_media() -> None:
     assert done.skipped == [Skipped("https://old.example/page/1", "http_status", "HTTP 404"),
                             Skipped("https://old.example/page/2", "robots", "disallowed")]
     assert {"url": "https://old.example/m.jpg", "source_id": 5, "alt": "alt", "title": "T",
-            "caption": ""} in done.media_refs
+            "caption": "", "width": None, "height": None} in done.media_refs
     assert {"url": "https://old.example/img.png"} in done.media_refs
 
 
@@ -71,7 +71,9 @@ def test_rest_items_need_no_request_and_media_batches_own_attachment_files() -> 
         "id": 1, "type": "post", "link": "https://old.example/p/", "title": {"rendered": "Hi"},
         "content": {"rendered": content, "protected": False}, "slug": "p", "author": 3})
     site = {"lookups": {"media_by_id": {"7": "https://old.example/a.jpg"}, "authors_by_id": {"3": "Jun"},
-                        "variants_by_id": {"7": ["https://old.example/a-300x200.jpg"]}}}
+                        "variants_by_id": {"7": [{"url": "https://old.example/a-300x200.jpg",
+                                                  "attachment_url": "https://old.example/a.jpg",
+                                                  "size": "medium", "width": 300, "height": 200}]}}}
     done = scrape_batch_items(_Fetcher({}), [post], site, "posts 1-1")  # any fetch would be skipped
     assert not done.skipped and done.scraped[0].title == "Hi" and done.scraped[0].author_name == "Jun"
     # Content refs leave the attachment and its shown variant to the media batch.
@@ -79,3 +81,5 @@ def test_rest_items_need_no_request_and_media_batches_own_attachment_files() -> 
     media = DiscoveredItem(url="https://old.example/a.jpg", kind="media", via="rest", source_id=7, rest={})
     refs = scrape_batch_items(_Fetcher({}), [media], site).media_refs
     assert [r["url"] for r in refs] == ["https://old.example/a.jpg", "https://old.example/a-300x200.jpg"]
+    # The size file names its attachment and size: the import makes them one attachment.
+    assert refs[1]["attachment_url"] == "https://old.example/a.jpg" and refs[1]["size"] == "medium"

@@ -279,7 +279,7 @@ def test_classify_html(body: str, head: str, expected: tuple[str | None, int | N
 
 def test_rest_embeds_what_lookups_miss_and_notes_shown_variants(serve: Any, fetcher: PoliteFetcher) -> None:
     inner = _rest_site(n_posts=0, n_media=0)
-    sizes = {"medium": {"source_url": "https://cdn.example/a-300x200.jpg"},
+    sizes = {"medium": {"source_url": "https://cdn.example/a-300x200.jpg", "width": 300, "height": 200},
              "large": {"source_url": "https://cdn.example/a-1024x683.jpg"}}
 
     def route(path: str, q: dict[str, list[str]], url: str) -> Any:
@@ -307,4 +307,6 @@ def test_rest_embeds_what_lookups_miss_and_notes_shown_variants(serve: Any, fetc
     post = next(i for i in result.items if i.kind == "post")
     assert "_links" not in post.rest and post.rest["_embedded"]["author"][0]["name"] == "Jun &amp; Co"
     # Only the variant some content shows; the original is the attachment itself.
-    assert result.lookups["variants_by_id"] == {7: ["https://cdn.example/a-300x200.jpg"]}
+    assert result.lookups["variants_by_id"] == {7: [{
+        "url": "https://cdn.example/a-300x200.jpg", "attachment_url": "https://cdn.example/a.jpg",
+        "size": "medium", "width": 300, "height": 200}]}
