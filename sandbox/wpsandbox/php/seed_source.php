@@ -416,6 +416,11 @@ $media_content =
         . 'has-background-dim-30 has-background-dim"></span><img class="wp-block-cover__image-background wp-image-'
         . $img['hero'] . '" alt="" src="' . $url('hero') . '" data-object-fit="cover"/><div class="wp-block-cover__inner-container">'
         . "\n" . $para('A cover with a heading-sized line.') . '</div></div>')
+    // Offline, WordPress cannot reach the provider: it renders the bare URL, as a site does
+    // when a provider is down.
+    . sb_block('embed', ['url' => 'https://vimeo.com/76979871', 'type' => 'video', 'providerNameSlug' => 'vimeo'],
+        '<figure class="wp-block-embed is-type-video is-provider-vimeo"><div class="wp-block-embed__wrapper">'
+        . "\nhttps://vimeo.com/76979871\n</div><figcaption class=\"wp-element-caption\">An embed block</figcaption></figure>")
     . sb_block('buttons', [], "<div class=\"wp-block-buttons\">\n"
         . sb_block('button', [], '<div class="wp-block-button"><a class="wp-block-button__link wp-element-button" href="'
             . $home . '/contact/">Contact us</a></div>')

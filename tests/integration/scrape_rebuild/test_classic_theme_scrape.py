@@ -178,6 +178,7 @@ def test_every_block_post_keeps_its_words_and_all_its_pages(scrape: Scrape) -> N
         assert words in text, words
     media = normalised_text(scrape.items["every-core-block-media-and-layout"].content_html)
     for words in ("An audio block", "A video block", "sandbox-menu.pdf", "Media and text, side by side.",
+                  "https://vimeo.com/76979871 An embed block",
                   "Contact us", "Third column.", "by side.", "A reusable block: write to us."):
         assert words in media, words
     dynamic = normalised_text(scrape.items["every-core-block-widgets-and-dynamic-blocks"].content_html)
