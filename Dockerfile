@@ -5,9 +5,10 @@ USER root
 RUN apt-get update && apt-get install -y --no-install-recommends php-cli libmariadb-dev pkg-config gcc \
     && rm -rf /var/lib/apt/lists/*
 USER airflow
-COPY requirements.txt /requirements.txt
-RUN pip install --no-cache-dir -r /requirements.txt "apache-airflow-providers-amazon[s3fs]==9.39.0" \
-    "apache-airflow-providers-celery" "apache-airflow-providers-postgres"
+# requirements.txt pins every provider (amazon with s3fs, celery, postgres, sftp, ssh,
+# standard); constraints.txt pins everything else, as tested.
+COPY requirements.txt constraints.txt /
+RUN pip install --no-cache-dir -r /requirements.txt -c /constraints.txt
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 COPY --chown=airflow:root include /opt/airflow/include

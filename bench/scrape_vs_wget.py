@@ -12,11 +12,13 @@ log saw them) and coverage: how many of the published pages and posts (REST API
 each approach obtained. Not a test: nothing is asserted about times.
 
 Then the source's requests of one DAG-like run (REST open and closed: validate_source's
-probe, discover, one scrape_content and one download_media task per batch, each with its
-own fetcher, and match_theme's look), by type and task from the source's request log,
-against the floor: with the REST API open its list pages (every collection at
-per_page=100) + one GET per media file + robots.txt; closed, robots.txt + the sitemaps +
-one HTML GET per page and post + one GET per media file. ``--requests-only`` prints just that.
+probe, discover, scrape_comments, one scrape_content and one download_media task per
+batch, each with its own fetcher seeded as the DAG's are, and match_theme's look), by type
+and task from the source's request log, against the floor: with the REST API open its list
+pages (every collection at per_page=100, comments included: the issue's floor counts REST
+list pages, and approved comments are content) + one GET per media file + robots.txt;
+closed, robots.txt + the sitemaps + one HTML GET per page and post + one GET per media
+file. ``--requests-only`` prints just that.
 
     WPSANDBOX_HOME=var/sandbox-bench .venv/bin/python bench/scrape_vs_wget.py [--repeat 1] [--requests-only]
 """
@@ -24,6 +26,7 @@ one HTML GET per page and post + one GET per media file. ``--requests-only`` pri
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import resource
@@ -48,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "include"), str(ROOT / "sandbox")]
 
 from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record  # noqa: E402
+from wpmigrate.scrape_rebuild.comments import read_comments  # noqa: E402
 from wpmigrate.scrape_rebuild.discovery import discover  # noqa: E402
 from wpmigrate.scrape_rebuild.media_download import download_all  # noqa: E402
 from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, PoliteFetcher  # noqa: E402
@@ -222,35 +226,45 @@ def wget(state: SandboxState, truth: Truth, wait: float | None) -> Body:
 # ---------------------------------------------------------------------------- source requests
 
 LOOPBACK = ["127.0.0.0/8"]
-REST_COLLECTIONS = ("categories", "tags", "users", "pages", "posts", "media")
+REST_COLLECTIONS = ("categories", "tags", "users", "pages", "posts", "media", "comments")
 _REST_LIST = re.compile(r"^/?wp/v2/[a-z_-]+/?$")
 
 
 @contextmanager
-def _task_fetcher(rate: float) -> Iterator[PoliteFetcher]:
-    """A task's own fetcher, as the DAG's ``_fetcher()`` makes one per task."""
+def _task_fetcher(rate: float, site: dict[str, Any] | None = None) -> Iterator[PoliteFetcher]:
+    """A task's own fetcher, as the DAG's ``_fetcher(site)`` makes one per task: seeded with
+    the robots.txt answers discovery kept in the site record."""
     with guarded_client(LOOPBACK, read_only=True, timeout=30.0) as client:
-        yield PoliteFetcher(client, rate_per_second=rate)
+        yield PoliteFetcher(client, rate_per_second=rate, robots=(site or {}).get("robots"))
 
 
 def run_dag_tasks(state: SandboxState, rate: float, work: Path,
                   mark: Callable[[str], None]) -> dict[str, int]:
     """The source side of one ``wp_migration_scrape_rebuild`` run, task by task as the DAG
-    runs them: validate_source's probe, discover, one scrape_content and one download_media
-    per batch (each task its own fetcher, so its own robots.txt; items through their JSON
-    lines), match_theme's look of the home page. ``mark(task)`` after each task. No Airflow, no target."""
-    home = probe_source(state.source.url + "/", allowed_networks=LOOPBACK)["final_url"]
+    runs them: validate_source's probe, discover (given the probe's home page and API index),
+    scrape_comments, one scrape_content and one download_media per batch (each task its own
+    fetcher, seeded with discovery's robots.txt answers; items through their JSON lines),
+    match_theme's look of the home page discovery kept. ``mark(task)`` after each task. No
+    Airflow, no target."""
+    probe = probe_source(state.source.url + "/", allowed_networks=LOOPBACK)
+    home = probe["final_url"]
     mark("validate_source")
     with _task_fetcher(rate) as fetcher:
-        result = discover(fetcher, home, max_depth=5)
+        result = discover(fetcher, home, max_depth=5, home_page=probe["home_page"],
+                          rest_index=probe["rest_index"])
         site = json.loads(json.dumps(site_record(result, fetcher.stats()), default=str))
+        site["robots"] = json.loads(json.dumps(fetcher.robots_rules()))
+    home_page = result.home_page
     batches = [(b.label, [to_json(i) for i in b.items]) for b in plan_batches(result.items)]
     del result
     mark("discover")
+    with _task_fetcher(rate, site) as fetcher:
+        comments = read_comments(fetcher, site["info"], io.StringIO()).count
+    mark("scrape_comments")
     refs: list[list[dict[str, Any]]] = []
     scraped = 0
     for label, lines in batches:
-        with _task_fetcher(rate) as fetcher:
+        with _task_fetcher(rate, site) as fetcher:
             done = scrape_batch_items(fetcher, (from_dict(DiscoveredItem, json.loads(x)) for x in lines),
                                       site, label)
         scraped += len(done.scraped)
@@ -258,14 +272,15 @@ def run_dag_tasks(state: SandboxState, rate: float, work: Path,
     mark("scrape_content")
     media: set[str] = set()
     for batch_refs in refs:
-        with _task_fetcher(rate) as fetcher:
+        with _task_fetcher(rate, site) as fetcher:
             for record in download_all(fetcher.open_stream, batch_refs, work / "media"):
                 media.add(record.source_url if isinstance(record, MediaFile) else record.url)
     mark("download_media")
-    with _task_fetcher(rate) as fetcher:
-        auto_match(fetcher, home, [ThemeCandidate("twentytwentythree", None, {"base": "#ffffff"})])
+    with _task_fetcher(rate, site) as fetcher:
+        auto_match(fetcher, home, [ThemeCandidate("twentytwentythree", None, {"base": "#ffffff"})],
+                   home_page=home_page)
     mark("match_theme")
-    return {"items": scraped, "media_files": len(media)}
+    return {"items": scraped, "media_files": len(media), "comments": comments}
 
 
 def request_type(uri: str) -> str:
@@ -308,11 +323,12 @@ def rest_list_pages(state: SandboxState) -> int:
 @dataclass
 class SourceRequests:
     label: str
-    by_type: Counter[str]  # the scrape: discover, scrape_content, download_media
-    by_task: dict[str, Counter[str]]
+    by_type: Counter[str]  # the scrape: discover, scrape_comments, scrape_content, download_media
+    by_task: dict[str, Counter[str]]  # validate_source, discover, scrape_comments, ... match_theme
     floor: dict[str, int]
     items: int
     html_per_item: int  # HTML GETs of page/post URLs
+    comments: int = 0
 
     @property
     def total(self) -> int:
@@ -343,20 +359,21 @@ def measure_requests(state: SandboxState, truth: Truth, rest_open: bool, rate: f
     log = _log_since(state, marks[0][1])
     by_task = {task: Counter(request_type(e["uri"]) for e in log[start - marks[0][1]:end - marks[0][1]])
                for (_, start), (task, end) in pairwise(marks)}
-    by_type = by_task["discover"] + by_task["scrape_content"] + by_task["download_media"]
+    by_type = (by_task["discover"] + by_task["scrape_comments"] + by_task["scrape_content"]
+               + by_task["download_media"])
     sitemaps = len({e["uri"] for e in log if request_type(e["uri"]) == "sitemap" and e["status"] == 200})
     floor = ({"rest list": rest_pages, "media": done["media_files"], "robots": 1} if rest_open else
              {"robots": 1, "sitemap": sitemaps, "html": len(truth.links), "media": done["media_files"]})
     paths = {urlsplit(link).path for link in truth.links}
     html_items = sum(1 for e in log if e["uri"].partition("?")[0] in paths)
     return SourceRequests("REST open" if rest_open else "REST closed", by_type, by_task, floor,
-                          done["items"], html_items)
+                          done["items"], html_items, done["comments"])
 
 
 def print_requests(runs: list[SourceRequests]) -> None:
     types = ["rest index", "rest list", "rest other", "robots", "sitemap", "html", "asset", "media"]
     print("\nsource requests of one DAG-like run, from the source's request log; the scrape is discover +"
-          " scrape_content + download_media, the run adds validate_source and match_theme:")
+          " scrape_comments + scrape_content + download_media, the run adds validate_source and match_theme:")
     print(f"{'':<26} " + " ".join(f"{t:>10}" for t in types) + f" {'total':>6} {'floor':>6} {'ratio':>6}")
     for r in runs:
         rows = [(f"{r.label}, scrape", r.by_type), *((f"  {task}", c) for task, c in r.by_task.items())]
@@ -367,7 +384,8 @@ def print_requests(runs: list[SourceRequests]) -> None:
             print(f"{name:<26} " + " ".join(f"{counts.get(t, 0):>10}" for t in types) + f" {total:>6}"
                   + ("" if task else f" {r.floor_total:>6} {total / max(r.floor_total, 1):>6.2f}"))
         print(" " * 4 + "floor: " + " + ".join(f"{v} {k}" for k, v in r.floor.items())
-              + f"; {r.items} pages+posts scraped, {r.html_per_item} HTML GETs of their URLs")
+              + f"; {r.items} pages+posts scraped, {r.comments} approved comments read,"
+              f" {r.html_per_item} HTML GETs of their URLs")
 
 
 def median_run(runs: list[Run]) -> Run:

@@ -79,15 +79,15 @@ def wp_migration_scrape_rebuild() -> None:
 
     @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=1,
           **retry_args("download_media"))
-    def download_media(scraped: ScrapedBatch, source: ScrapeRebuildSource) -> MediaBatch:
+    def download_media(scraped: ScrapedBatch, source: ScrapeRebuildSource, site: str) -> MediaBatch:
         label_mapped_task(scraped.get("label", ""))
         with reported(ErrorCode.EXPORT_FAILED) as run:
-            return sr.download_media(run.params, source, scraped)
+            return sr.download_media(run.params, source, scraped, site)
 
     @task(**retry_args("match_theme"))
-    def match_theme(source: ScrapeRebuildSource, target: ScrapeRebuildTarget) -> ThemeChoice:
+    def match_theme(source: ScrapeRebuildSource, target: ScrapeRebuildTarget, site: str) -> ThemeChoice:
         with reported(ErrorCode.IMPORT_FAILED) as run:
-            return sr.match_theme(run.params, source, target)
+            return sr.match_theme(run.params, source, target, site)
 
     @task(pool="wpmigrate_target_io", **retry_args("build_site"))
     def build_site(site: str, target: ScrapeRebuildTarget, theme: ThemeChoice) -> SiteBuild | DryRun:
@@ -133,8 +133,8 @@ def wp_migration_scrape_rebuild() -> None:
     comments = scrape_comments(source, found["site"])
     scraped = scrape_content.partial(source=source, site=found["site"]).expand(batch=found)
     comments >> scraped
-    media = download_media.partial(source=source).expand(scraped=scraped)
-    theme = match_theme(source, target)
+    media = download_media.partial(source=source, site=found["site"]).expand(scraped=scraped)
+    theme = match_theme(source, target, found["site"])
     media >> theme  # it reads the source too: after the downloads, never beside them
     built = build_site(found["site"], target, theme)
     imported = import_content(source, found["site"], target, scraped, media, comments)

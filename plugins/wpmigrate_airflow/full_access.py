@@ -245,7 +245,8 @@ def import_database(params: dict[str, Any], source: FullAccessSource, target: Fu
     if conf["dry_run"]:
         return {"dry_run": True}
     rewriter = UrlRewriter.for_migration(
-        source["old_origins"], target["url"], old_path=source["wp_root"], new_path=target.get("wp_root"))
+        source["old_origins"], target["url"], old_path=source["wp_root"], new_path=target.get("wp_root"),
+        rewrite_keys=bool(conf["options"].get("rewrite_serialized_keys")))
     skip = set(db_import.DEFAULT_SKIP_COLUMNS)
     if conf["options"].get("rewrite_guid"):
         skip.discard(("posts", "guid"))
@@ -266,6 +267,8 @@ def import_database(params: dict[str, Any], source: FullAccessSource, target: Fu
     report_path.write_text(json.dumps(report, default=str, indent=1))
     return {"report_uri": str(report_path), "rows": report.get("rows_total"),
             "unparseable": report.get("rewrite", {}).get("unparseable"),
+            "unparseable_rewritten": report.get("rewrite", {}).get("unparseable_rewritten"),
+            "serialized_keys": report.get("rewrite", {}).get("serialized_keys"),
             "peak_rss_mb": peak_rss_mb()}
 
 
@@ -312,7 +315,8 @@ def verify_migration(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, so
                 old_origins=source["old_origins"], target_url=target["url"],
                 files_manifest=iter_manifest(ObjectStoragePath(files["dir_uri"]) / MANIFEST_NAME),
                 target_wp_content=wp_content,
-                service_users=conf["target"].get("service_users", []), source_label=label)
+                service_users=conf["target"].get("service_users", []), source_label=label,
+                http_allowed_networks=Settings.from_env().allowed_source_networks)
         # Once a replica is dropped: the target's size counts its own tables only.
         stats = site_stats(tgt, target["table_prefix"], _local_path(target["wp_content_uri"]))
     report["migration_id"] = conf["migration_id"]

@@ -10,7 +10,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
@@ -20,6 +20,7 @@ from wpmigrate.core.contracts import FullAccessSource, MigrationStats, ReportSum
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.core.report_html import render_report_html
 from wpmigrate.core.settings import Settings
+from wpmigrate.core.storage import join_under
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +32,10 @@ Source = TypeVar("Source", FullAccessSource, ScrapeRebuildSource)
 
 
 def artifacts_dir(conf: Mapping[str, Any], *parts: str) -> ObjectStoragePath:
-    """``{root}/{tenant_id}/{migration_id}/...`` on the configured object store."""
-    root = Settings.from_env().artifacts_root
-    path = ObjectStoragePath(root) / conf["tenant_id"] / conf["migration_id"]
-    for part in parts:
-        path = path / part
-    return path
+    """``{root}/{tenant_id}/{migration_id}/...`` on the configured object store; each part one
+    plain name that keeps the path under the root (``INVALID_CONF`` otherwise)."""
+    root = ObjectStoragePath(Settings.from_env().artifacts_root)
+    return cast(ObjectStoragePath, join_under(root, conf["tenant_id"], conf["migration_id"], *parts))
 
 
 def validated_source(source: Source) -> Source:

@@ -13,6 +13,8 @@ from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
 from wpmigrate.core.contracts import RunOutcome
 from wpmigrate.core.notifications import migration_summary, post_webhook
+from wpmigrate.core.settings import Settings
+from wpmigrate.web.url_guard import webhook_client
 from wpmigrate_airflow.portal import XCOM_REPORT, XCOM_STATS
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,8 @@ def notify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, dag_run: Dag
     sent: RunOutcome = {"status": payload["status"]}
     webhook = (conf.get("notify") or {}).get("webhook_url")
     if webhook:
-        sent["webhook_status"] = post_webhook(webhook, payload)
+        with webhook_client(Settings.from_env().webhook_networks) as client:
+            sent["webhook_status"] = post_webhook(webhook, payload, client=client)
     emails = (conf.get("notify") or {}).get("emails") or []
     if emails:
         # E-mail goes through the smtp provider's connection when one is configured.

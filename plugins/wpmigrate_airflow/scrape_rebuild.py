@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-import httpx
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
@@ -65,7 +65,7 @@ from wpmigrate.scrape_rebuild.records import (
 from wpmigrate.scrape_rebuild.scrape import normalised_text
 from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.source_probe import probe_source
-from wpmigrate.web.url_guard import guarded_client
+from wpmigrate.web.url_guard import guarded_client, target_client
 from wpmigrate.web.url_keys import origin_of
 from wpmigrate_airflow.dag_support import window_start
 from wpmigrate_airflow.hooks import WordPressSiteHook
@@ -77,6 +77,9 @@ log = logging.getLogger(__name__)
 WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_comments",
               "scrape_content", "download_media", "match_theme", "build_site", "import_content", "verify"]
 XCOM_REDIRECT_MAP = "redirect_map"
+# discover reuses validate_source's home page and API index when they are this fresh (a run
+# that waited for its off-peak window asks again).
+PROBE_MAX_AGE = 3600.0
 
 
 def _conf(params: dict[str, Any]) -> dict[str, Any]:
@@ -84,11 +87,12 @@ def _conf(params: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def _fetcher() -> Iterator[PoliteFetcher]:
-    """The polite, guarded fetcher every request to the source goes through."""
+def _fetcher(site: Mapping[str, Any] | None = None) -> Iterator[PoliteFetcher]:
+    """The polite, guarded fetcher every request to the source goes through; ``site``:
+    discovery's site record, whose robots.txt answers it starts from (one read per run)."""
     settings = Settings.from_env()
     with guarded_client(settings.allowed_source_networks, read_only=True, timeout=30.0) as client:
-        yield PoliteFetcher(client)
+        yield PoliteFetcher(client, robots=(site or {}).get("robots"))
 
 
 @contextmanager
@@ -128,6 +132,10 @@ def validate_source(params: dict[str, Any]) -> ScrapeRebuildSource:
     probe = probe_source(conf["source_url"], allowed_networks=settings.allowed_source_networks,
                          allow_non_wordpress=conf["allow_non_wordpress"])
     home = probe["final_url"]
+    probe_path = artifacts_dir(conf, "source") / "probe.json"
+    probe_path.parent.mkdir(parents=True, exist_ok=True)
+    probe_path.write_text(json.dumps({"fetched_at": time.time(), "home_page": probe.get("home_page"),
+                                      "rest_index": probe.get("rest_index")}))
     source: ScrapeRebuildSource = {
         "url": conf["source_url"],
         "home": home,
@@ -137,8 +145,23 @@ def validate_source(params: dict[str, Any]) -> ScrapeRebuildSource:
         "rest_api": probe.get("rest_api"),
         "site_name": probe.get("site_name"),
         "window_start": window_start(conf, settings),
+        "probe_uri": str(probe_path),
     }
     return validated_source(source)
+
+
+def _probe(source: ScrapeRebuildSource) -> dict[str, Any]:
+    """validate_source's home page and API index, when fresh enough to stand for discover's."""
+    uri = source.get("probe_uri")
+    if not uri:
+        return {}
+    try:
+        probe = json.loads(ObjectStoragePath(uri).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not 0 <= time.time() - float(probe.get("fetched_at") or 0) < PROBE_MAX_AGE:
+        return {}
+    return {"home_page": probe.get("home_page"), "rest_index": probe.get("rest_index")}
 
 
 def provision_target(params: dict[str, Any]) -> ScrapeRebuildTarget:
@@ -164,8 +187,10 @@ def discover(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
         result = discovery.discover(
             fetcher, source["home"],
             include_pages=scope.get("include_pages", True), include_posts=scope.get("include_posts", True),
-            include_media=scope.get("include_media", True), max_depth=scope.get("max_depth", 5))
+            include_media=scope.get("include_media", True), max_depth=scope.get("max_depth", 5),
+            **_probe(source))
         requests = fetcher.stats()
+        robots = fetcher.robots_rules()
     batches: list[DiscoveryBatch] = []
     for batch in plan_batches(result.items):
         path = out / f"{batch.name}.jsonl"
@@ -173,7 +198,13 @@ def discover(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
         batches.append({"label": batch.label, "kind": batch.kind, "uri": str(path),
                         "count": len(batch.items)})
     site_path = out / "site.json"
-    site_path.write_text(json.dumps(site_record(result, requests), default=str))
+    record = site_record(result, requests)
+    record["robots"] = robots  # the later tasks' fetchers start from it: robots.txt read once
+    if result.home_page:  # match_theme's look: the home page is not asked again
+        home_path = out / "home.json"
+        home_path.write_text(json.dumps(result.home_page))
+        record["home_page_uri"] = str(home_path)
+    site_path.write_text(json.dumps(record, default=str))
     _write(out / "skipped.jsonl", result.skipped)
     log.info("discovered %s (%d batches, %d requests)", result.counts, len(batches), requests["requests"])
     ti.xcom_push(key="site", value=str(site_path))
@@ -195,8 +226,9 @@ def scrape_comments(params: dict[str, Any], source: ScrapeRebuildSource, site_ur
     requests = 0
     with path.open("w") as stream:
         if wanted:
-            with _fetcher() as fetcher:
-                done = comments.read_comments(fetcher, _site(site_uri)["info"], stream)
+            site = _site(site_uri)
+            with _fetcher(site) as fetcher:
+                done = comments.read_comments(fetcher, site["info"], stream)
                 requests = fetcher.request_count
         else:
             done = comments.CommentsRead()
@@ -216,9 +248,9 @@ def scrape_batch(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: 
     conf = _conf(params)
     name = batch["uri"].rsplit("/", 1)[-1].removesuffix(".jsonl")
     out = artifacts_dir(conf, "scraped")
-    with _fetcher() as fetcher:
-        done = scrape_batch_items(fetcher, _read(batch["uri"], DiscoveredItem), _site(site_uri),
-                                  batch["label"])
+    site = _site(site_uri)
+    with _fetcher(site) as fetcher:
+        done = scrape_batch_items(fetcher, _read(batch["uri"], DiscoveredItem), site, batch["label"])
     scraped_path = out / f"{name}.jsonl"
     refs_path = out / f"{name}.media.json"
     _write(scraped_path, done.scraped)
@@ -232,14 +264,15 @@ def scrape_batch(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: 
             "skipped": len(done.skipped)}
 
 
-def download_media(params: dict[str, Any], source: ScrapeRebuildSource, scraped: ScrapedBatch) -> MediaBatch:
+def download_media(params: dict[str, Any], source: ScrapeRebuildSource, scraped: ScrapedBatch,
+                   site_uri: str | None = None) -> MediaBatch:
     conf = _conf(params)
     refs = json.loads(ObjectStoragePath(scraped["media_refs_uri"]).read_text())
     store = artifacts_dir(conf, "media")
     name = scraped["scraped_uri"].rsplit("/", 1)[-1].removesuffix(".jsonl")
     files: list[MediaFile] = []
     skipped: list[Skipped] = []
-    with _fetcher() as fetcher:
+    with _fetcher(_site(site_uri) if site_uri else None) as fetcher:
         for record in media_download.download_all(fetcher.open_stream, refs, store,
                                                   progress=progress_logger("download_media")):
             if isinstance(record, MediaFile):
@@ -256,7 +289,7 @@ def download_media(params: dict[str, Any], source: ScrapeRebuildSource, scraped:
 
 
 def match_theme(params: dict[str, Any], source: ScrapeRebuildSource,
-                target: ScrapeRebuildTarget) -> ThemeChoice:
+                target: ScrapeRebuildTarget, site_uri: str | None = None) -> ThemeChoice:
     conf = _conf(params)
     with _target(conf) as wp:
         # Reading an inactive theme's styles means activating it for a moment: a dry run
@@ -264,8 +297,11 @@ def match_theme(params: dict[str, Any], source: ScrapeRebuildSource,
         candidates = site_rebuild.target_theme_candidates(wp, probe_inactive=not conf["dry_run"])
     if conf["theme_preference"] == "select_theme":
         return theme_choice.select_theme(conf["selected_theme"], candidates)
-    with _fetcher() as fetcher:
-        choice = theme_choice.auto_match(fetcher, source["home"], candidates)
+    site = _site(site_uri) if site_uri else {}
+    home_uri = site.get("home_page_uri")
+    home_page = json.loads(ObjectStoragePath(home_uri).read_text()) if home_uri else None
+    with _fetcher(site) as fetcher:
+        choice = theme_choice.auto_match(fetcher, source["home"], candidates, home_page=home_page)
     log.info("theme: %s (confidence %s)", choice["label"], choice["confidence"])
     return choice
 
@@ -372,7 +408,9 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
                 if mapped else {}}
         elif source_comments and source_comments["note"]:
             comments_check = {"comments_note": source_comments["note"]}
-        with httpx.Client(timeout=30.0) as client:
+        # The target's origin is reached whatever its address; a redirect off it is guarded.
+        with target_client(target["url"], Settings.from_env().allowed_source_networks, timeout=30.0,
+                           follow_redirects=False) as client:
             report = verify_rebuild.verify_rebuild(
                 client=client, scraped=_read_all([s["scraped_uri"] for s in scraped], ScrapedItem),
                 url_map=maps["pages_and_posts"], media=_read_all([m["media_uri"] for m in media], MediaFile),

@@ -488,8 +488,10 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
         src_install = pool.submit(_install, source)
         tgt_install = pool.submit(_install, target)
         src_install.result(), tgt_install.result()
+        # WPSB_URL_FORMS: the main source also holds every URL spelling of issue 10.
         src_seed = pool.submit(_php, "seed_source.php",
-                               {"WPSB_DOCROOT": str(source.docroot), "WPSB_URL": source.url},
+                               {"WPSB_DOCROOT": str(source.docroot), "WPSB_URL": source.url,
+                                "WPSB_URL_FORMS": "1"},
                                source.docroot)
         tgt_seed = pool.submit(_php, "seed_target.php",
                                {"WPSB_DOCROOT": str(target.docroot), "WPSB_URL": target.url,

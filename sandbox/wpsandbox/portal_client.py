@@ -72,6 +72,20 @@ class AirflowRest:
         r.raise_for_status()
         return r.json()["value"]
 
+    def xcom_entries(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every XCom of a run, values included: ``[{task_id, map_index, key, value}]``."""
+        r = self.http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/~/xcomEntries",
+                          params={"limit": 1000})
+        r.raise_for_status()
+        out = []
+        for entry in r.json()["xcom_entries"]:
+            one = self.http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{entry['task_id']}"
+                                f"/xcomEntries/{entry['key']}",
+                                params={"deserialize": True, "map_index": entry.get("map_index", -1)})
+            one.raise_for_status()
+            out.append({**entry, "value": one.json()["value"]})
+        return out
+
     def clear(self, dag_id: str, run_id: str, task_ids: list[str], *, downstream: bool = True) -> dict:
         """Clear tasks for a retry (the API's dry_run defaults to true: set it false)."""
         r = self.http.post(f"/api/v2/dags/{dag_id}/clearTaskInstances", json={

@@ -78,6 +78,15 @@ def test_params_accept_a_valid_conf(dagbag: DagBag) -> None:
         (lambda c: c.update(migration_id="not-a-uuid"), "bad uuid"),
         (lambda c: c["source_access"].update(password="hunter2"), "passwords never go in conf"),
         (lambda c: c.update(schedule="tomorrow"), "bad schedule"),
+        # issue 10 items 9 and 10: refused when the portal triggers the run (400), before any task
+        (lambda c: c.update(schedule="2026-13-45T99:99Z"), "impossible date"),
+        (lambda c: c.update(schedule="2026-02-29T10:00Z"), "no 29 February in 2026"),
+        (lambda c: c.update(migration_id=c["migration_id"] + "\n"), "trailing newline"),
+        (lambda c: c.update(source_url=c["source_url"] + "\n"), "trailing newline"),
+        (lambda c: c.update(tenant_id=".."), "tenant id naming the parent directory"),
+        (lambda c: c.update(tenant_id="."), "tenant id naming the directory itself"),
+        (lambda c: c.update(notify={"webhook_url": "https://portal.example.com/", "extra": 1}),
+         "unknown nested field"),
     ],
 )
 def test_params_refuse_bad_conf(dagbag: DagBag, change, why: str) -> None:

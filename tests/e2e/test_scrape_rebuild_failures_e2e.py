@@ -30,6 +30,10 @@ BAD_INPUTS = {
                        "PROVISION_FAILED"),
     "unknown_theme": (lambda c, sb: c.update(theme_preference="select_theme", selected_theme="nope/None"),
                       "match_theme", "INVALID_CONF"),
+    # Issue 10 item 9: Airflow's Params check named fields only, so the REST API accepts an
+    # unknown one; the first task refuses it before the source is contacted, and the run
+    # writes nothing (it used to run as dry_run false).
+    "unknown_field": (lambda c, sb: c.update(dryRun=True), "validate_source", "INVALID_CONF"),
 }
 
 
@@ -83,8 +87,12 @@ def test_failed_runs_wrote_nothing_to_the_target(bad_runs, sandbox) -> None:
         lambda c: c.update(content_scope={"max_depth": 11}),
         lambda c: c.update(theme_preference="whatever"),
         lambda c: c["target"].update(password="hunter2"),
+        lambda c: c.update(schedule="2026-13-45T99:99Z"),
+        lambda c: c.update(tenant_id=".."),
+        lambda c: c.update(tenant_id="sandbox\n"),
     ],
-    ids=["missing_target", "depth_over_10", "bad_theme_preference", "password_in_conf"],
+    ids=["missing_target", "depth_over_10", "bad_theme_preference", "password_in_conf", "impossible_date",
+         "dot_dot_tenant", "trailing_newline"],
 )
 def test_conf_failing_the_schema_is_refused_with_400(change, sandbox, rest) -> None:
     conf = sandbox_state.mode_b_conf(sandbox)

@@ -7,6 +7,7 @@ the REST API validate), and tasks re-validate the whole conf with the same schem
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -38,14 +39,48 @@ def param_specs(mode: str) -> dict[str, tuple[Any, dict[str, Any]]]:
     return specs
 
 
+# An error message names the offending value, but never echoes a long one whole (a 10 KB
+# field would land in the task log, the error XCom and the portal).
+_MAX_VALUE_CHARS = 80
+_MAX_MESSAGE_CHARS = 300
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _error_message(err: jsonschema.ValidationError) -> str:
+    path = _shortened("/".join(str(p) for p in err.absolute_path) or "(root)", _MAX_VALUE_CHARS)
+    message = err.message
+    shown = repr(err.instance)
+    if len(shown) > _MAX_VALUE_CHARS:
+        message = message.replace(shown, _shortened(shown, _MAX_VALUE_CHARS))
+    return f"{path}: {_shortened(message, _MAX_MESSAGE_CHARS)}"
+
+
+def _check_schedule(conf: dict[str, Any]) -> None:
+    """The schema's pattern already refuses impossible dates (so the REST API answers 400);
+    the date is parsed here too, as the tasks will parse it."""
+    schedule = conf.get("schedule")
+    if isinstance(schedule, str) and schedule not in ("now", "off_peak"):
+        try:
+            datetime.fromisoformat(schedule.replace("Z", "+00:00"))
+        except ValueError as exc:
+            shown = _shortened(repr(schedule), _MAX_VALUE_CHARS)
+            raise MigrationError(ErrorCode.INVALID_CONF, f"schedule: {shown} is not a date: {exc}") from None
+
+
 def validate_conf(mode: str, conf: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``conf`` and return it with the schema's top-level defaults filled in."""
+    """Validate ``conf`` and return it with the schema's top-level defaults filled in.
+
+    ``MigrationError(INVALID_CONF)`` (permanent) names the field and the rule; a long value
+    is shortened in the message."""
     schema = conf_schema(mode)
     try:
         jsonschema.validate(conf, schema, format_checker=jsonschema.FormatChecker())
     except jsonschema.ValidationError as err:
-        path = "/".join(str(p) for p in err.absolute_path) or "(root)"
-        raise MigrationError(ErrorCode.INVALID_CONF, f"{path}: {err.message}") from None
+        raise MigrationError(ErrorCode.INVALID_CONF, _error_message(err)) from None
+    _check_schedule(conf)
     filled = {k: v for k, (v, _) in param_specs(mode).items() if v is not NO_DEFAULT}
     filled.update(conf)
     return filled

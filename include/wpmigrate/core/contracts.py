@@ -102,6 +102,9 @@ class DatabaseImport(TypedDict):
     report_uri: str
     rows: int | None
     unparseable: int | None
+    # Of those, rewritten as plain text; values left with an old URL in array keys.
+    unparseable_rewritten: int | None
+    serialized_keys: int | None
     peak_rss_mb: float
 
 
@@ -125,6 +128,8 @@ class ScrapeRebuildSource(TypedDict):
     rest_api: str | None
     site_name: str | None
     window_start: str
+    # What the probe read (home page, API index), so discover need not ask again: a URI.
+    probe_uri: NotRequired[str]
 
 
 class ScrapeRebuildTarget(TypedDict):

@@ -33,9 +33,13 @@ class _RetryableHTTPError(Exception):
 
 @retry(retry=retry_if_exception_type((httpx.TransportError, _RetryableHTTPError)),
        wait=wait_exponential(multiplier=1, max=30), stop=stop_after_attempt(5), reraise=True)
-def post_webhook(url: str, payload: dict[str, Any], *, timeout: float = 10.0) -> int:
-    """POST the summary; 5xx and network errors are retried with exponential backoff."""
-    response = httpx.post(url, json=payload, timeout=timeout)
+def post_webhook(url: str, payload: dict[str, Any], *, client: httpx.Client, timeout: float = 10.0) -> int:
+    """POST the summary; 5xx and network errors are retried with exponential backoff.
+
+    ``client``: the SSRF guard's (``web.url_guard.webhook_client``): the URL comes from the
+    run's conf, so it is checked like a source URL, hop by hop, without environment proxies.
+    A refused address raises ``MigrationError(SOURCE_REFUSED)`` and is not retried."""
+    response = client.post(url, json=payload, timeout=timeout)
     if response.status_code >= 500:
         raise _RetryableHTTPError(f"webhook answered {response.status_code}")
     response.raise_for_status()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any, Protocol
 
+from wpmigrate.core.errors import ErrorCode, MigrationError
+
 
 class StoragePath(Protocol):
     """What we need from ``pathlib.Path`` / ``ObjectStoragePath`` (a UPath)."""
@@ -29,3 +31,25 @@ class StoragePath(Protocol):
     # ``Any``: pathlib takes ``str | PurePath``, UPath its own type; both accept their kind.
     def replace(self, target: Any) -> Any: ...
     def rename(self, target: Any) -> Any: ...
+
+
+def _plain_segment(name: object) -> str:
+    """One path segment that names a child of its parent and nothing else."""
+    if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:80] + "..."
+        raise MigrationError(ErrorCode.INVALID_CONF, f"{shown} is not a plain path segment "
+                             "(empty, '.', '..', or holds '/', '\\' or NUL)")
+    return name
+
+
+def join_under(root: StoragePath, *segments: str) -> StoragePath:
+    """``root / segment / ...``, refused (``INVALID_CONF``, permanent) unless every segment is
+    one plain name and the joined path stays under ``root``: a tenant id ``..`` would put
+    ``file:///tmp/wpmigrate-artifacts/../<uuid>`` outside the artifact root."""
+    path = root
+    for segment in segments:
+        path = path / _plain_segment(segment)
+    base = str(root).rstrip("/")
+    if segments and not str(path).startswith(base + "/"):
+        raise MigrationError(ErrorCode.INVALID_CONF, f"{str(path)[:200]} is not under {base[:200]}")
+    return path

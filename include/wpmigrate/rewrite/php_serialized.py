@@ -150,6 +150,7 @@ def transform_strings(
     nested: bool = True,
     visit: Callable[[bytes], bool] | None = None,
     on_skip: Callable[[str, bytes], None] | None = None,
+    on_key: Callable[[bytes], None] | None = None,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> bytes:
     """Rebuild ``value`` with ``fn`` applied to every string payload.
@@ -162,12 +163,15 @@ def transform_strings(
       payload)``, since rewriting it as text could make a repairable value worse.
     * ``visit(payload)`` False skips a string cheaply (e.g. no search term in it).
     * ``on_skip("custom_object", payload)`` for each opaque ``C:`` payload.
+    * ``on_key(payload)`` for each non-empty string key of an array that is left as it
+      is (``keys`` False) and that ``visit`` accepts: who asks can say where a search
+      term stayed.
     * Surrounding PHP whitespace is kept (WordPress trims before unserializing).
 
     Raises ``SerializedFormatError`` when ``value`` is not well-formed; nothing is
     returned half-transformed.
     """
-    new = _transform(value, _Ctx(fn, visit, on_skip, keys, nested, max_depth), 0)
+    new = _transform(value, _Ctx(fn, visit, on_skip, keys, nested, max_depth, on_key), 0)
     return value if new is None else new
 
 
@@ -184,6 +188,7 @@ class _Ctx:
     keys: bool
     nested: bool
     max_depth: int
+    on_key: Callable[[bytes], None] | None = None
 
 
 def _transform(value: bytes, ctx: _Ctx, level: int) -> bytes | None:
@@ -293,6 +298,7 @@ def _walk(
     inline, not by a function per token.
     """
     keys = ctx is not None and ctx.keys
+    on_key = ctx.on_key if ctx is not None and not keys else None
     edits: list[tuple[int, int, bytes]] = []
     start = pos
     # Reference slots PHP would push (1 = holds an object, a valid r: target);
@@ -338,6 +344,10 @@ def _walk(
                     new = _new_payload(ctx, data[p0:p1], level)
                     if new is not None:
                         edits.append((pos, p1 + 2, new))
+                elif on_key is not None and ctx is not None and not is_obj[-1] and p1 > p0:
+                    key = data[p0:p1]
+                    if ctx.visit is None or ctx.visit(key):
+                        on_key(key)
                 pos = p1 + 2
             elif c == _i:
                 m = int_match(data, pos, end)

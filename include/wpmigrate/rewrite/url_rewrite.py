@@ -11,9 +11,21 @@ How a value is handled:
 2. WordPress would unserialize it (``is_serialized``), or it is a top-level
    ``C:``/``S:`` value: the serialized walker rewrites each string payload and
    recomputes its byte length, following serialized strings nested in strings.
-   A value that does not parse is returned unchanged, counted as ``unparseable``
-   and sampled for the report: a broken value is never made worse.
+   A value that looks serialized but does not parse (``s:2:"http://old";``) is
+   rewritten as plain text, counted as ``unparseable`` (and
+   ``unparseable_rewritten`` when that changed it) and sampled for the report: PHP
+   cannot unserialize it before nor after, so a plain replace cannot make it worse,
+   and the old URL does not survive. A walker bug (not a format error) leaves the
+   value unchanged.
 3. Anything else (text, HTML, block markup, JSON): plain replacement.
+
+Array keys of serialized values are left alone by default (like wp-cli: two keys
+could collide); a value that still holds a search term in a key afterwards is
+counted as ``serialized_keys`` and sampled, so the report says where.
+
+Schemes and hosts may be matched case-insensitively (``for_migration`` does:
+``HTTP://OLD-HOST`` is the old site); what follows the host (a site path) and plain
+path terms stay case-sensitive.
 
 All search terms are matched in ONE pass by a single regex built as a trie of the
 terms, so at any position the longest term wins and replaced text is never scanned
@@ -28,7 +40,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -62,6 +74,7 @@ SAMPLE_PREFIX_BYTES = 64
 _BOUNDARY = rb"(?![A-Za-z0-9_\-]|\.[A-Za-z0-9_\-]|:[0-9])"
 _WORDISH = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _PCT = re.compile(rb"%[0-9A-F]{2}")
+_MISSING: Any = object()
 
 
 def skip_column(
@@ -81,9 +94,12 @@ class RewriteStats:
     """Counters for a report; ``samples`` is bounded whatever the data size.
 
     ``serialized_values`` and ``unparseable`` count values that held a search term
-    (only those are walked); ``skipped_parts`` counts parts of otherwise rewritten
-    values left as they were (opaque ``C:`` payloads, malformed nested serialized
-    strings) that contain a search term.
+    (only those are walked); ``unparseable_rewritten`` those of the unparseable ones
+    that plain replacement changed; ``skipped_parts`` counts parts of otherwise
+    rewritten values left as they were (opaque ``C:`` payloads, malformed nested
+    serialized strings) that contain a search term; ``serialized_keys`` counts values
+    left holding a search term in a serialized array key (keys are not rewritten
+    unless asked).
     """
 
     values_seen: int = 0
@@ -91,7 +107,9 @@ class RewriteStats:
     replacements: int = 0
     serialized_values: int = 0
     unparseable: int = 0
+    unparseable_rewritten: int = 0
     skipped_parts: int = 0
+    serialized_keys: int = 0
     samples: list[dict[str, str]] = field(default_factory=list)
     max_samples: int = MAX_SAMPLES
 
@@ -116,7 +134,9 @@ class RewriteStats:
         self.replacements += other.replacements
         self.serialized_values += other.serialized_values
         self.unparseable += other.unparseable
+        self.unparseable_rewritten += other.unparseable_rewritten
         self.skipped_parts += other.skipped_parts
+        self.serialized_keys += other.serialized_keys
         room = self.max_samples - len(self.samples)
         if room > 0:
             self.samples.extend(other.samples[:room])
@@ -129,7 +149,9 @@ class RewriteStats:
             "replacements": self.replacements,
             "serialized_values": self.serialized_values,
             "unparseable": self.unparseable,
+            "unparseable_rewritten": self.unparseable_rewritten,
             "skipped_parts": self.skipped_parts,
+            "serialized_keys": self.serialized_keys,
             "samples": list(self.samples),
         }
 
@@ -138,9 +160,14 @@ def _b(s: bytes | str) -> bytes:
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
 
-def _trie_pattern(terms: Iterable[bytes], boundary: bool) -> bytes:
+def _trie_pattern(terms: Iterable[bytes], boundary: bool, any_case: bool = False) -> bytes:
     """Regex for a set of literals, shaped as a trie: longer continuations are tried
-    before a shorter term ends, which is exactly longest-match-first."""
+    before a shorter term ends, which is exactly longest-match-first.
+
+    ``any_case`` (terms given lower-cased): letters match in either case. Not with a
+    global ``re.IGNORECASE``, which costs the regex its first-byte scan (about twice
+    the time): a term's first byte is a plain literal per case (a branch each, so the
+    engine still knows every byte a match can start with), the rest is ``(?i:...)``."""
     end = -1
     root: dict[int, Any] = {}
     for term in terms:
@@ -164,7 +191,16 @@ def _trie_pattern(terms: Iterable[bytes], boundary: bool) -> bytes:
             return branches[0]
         return b"(?:" + b"|".join(branches) + b")"
 
-    return build(root)
+    if not any_case:
+        return build(root)
+    firsts = []
+    for byte in sorted(k for k in root if k != end):
+        rest = build(root[byte])  # the subtree below this first byte
+        rest = b"(?i:" + rest + b")" if rest else b""
+        char = bytes([byte])
+        for variant in dict.fromkeys((char.upper(), char.lower())):
+            firsts.append(re.escape(variant) + rest)
+    return b"(?:" + b"|".join(firsts) + b")"
 
 
 def _minimal_needles(candidates: Iterable[bytes], terms: Iterable[bytes]) -> tuple[bytes, ...]:
@@ -195,10 +231,14 @@ class UrlRewriter:
         rewrite_keys: bool = False,
         needles: Iterable[bytes | str] = (),
         max_samples: int = MAX_SAMPLES,
+        case_insensitive: Mapping[bytes, int] | None = None,
     ) -> None:
         """``rewrite_keys``: also rewrite string keys of serialized arrays (off, like
         wp-cli: two keys could collide). ``needles``: optional cheap pre-check
-        substrings (e.g. the bare host); missing coverage is completed automatically."""
+        substrings (e.g. the bare host); missing coverage is completed automatically.
+        ``case_insensitive``: search term -> how many of its leading bytes match in any
+        ASCII letter case (``b"http://old.example/wp"`` -> 18: scheme and host); the
+        rest of a term, and every term not listed, must match exactly."""
         table: dict[bytes, bytes | None] = {}
         for search, replace in pairs:
             s, r = _b(search), _b(replace)
@@ -214,13 +254,35 @@ class UrlRewriter:
         self.rewrite_keys = rewrite_keys
         self.stats = RewriteStats(max_samples=max_samples)
         self._count = 0
+        # Case folding: folded term -> [(term, bytes that must match exactly from)].
+        self._folded: dict[bytes, list[tuple[bytes, int]]] = {}
+        for raw, prefix in (case_insensitive or {}).items():
+            term = _b(raw)
+            if term not in table:
+                raise ValueError(f"case_insensitive names an unknown term {term!r}")
+            if prefix > 0:
+                self._folded.setdefault(term.lower(), []).append((term, min(prefix, len(term))))
+        if self._folded:  # exact terms take part too: their folded form must lead to them
+            for term in table:
+                entries = self._folded.setdefault(term.lower(), [])
+                if all(t != term for t, _ in entries):
+                    entries.append((term, 0))
+        self._fold_needles: tuple[bytes, ...] = ()
         if not table:
             self._needles: tuple[bytes, ...] = ()
             self._regex = None
             self._reach = 0
             return
         self._needles = _minimal_needles([_b(n) for n in needles] or list(table), list(table))
-        self._regex = re.compile(_trie_pattern(table, boundary), re.DOTALL)
+        if self._folded:
+            self._regex = re.compile(_trie_pattern(self._folded, boundary, any_case=True), re.DOTALL)
+            # Needles with letters must also be found in another case (lower-cased value).
+            self._fold_needles = tuple(
+                n.lower() for n in self._needles if n.lower() != n.upper()
+                and any(term.lower().find(n.lower()) < prefix for entries in self._folded.values()
+                        for term, prefix in entries if n.lower() in term.lower()))
+        else:
+            self._regex = re.compile(_trie_pattern(table, boundary), re.DOTALL)
         # Every term holds a needle at most this far from its start: a match can only
         # begin within _reach bytes before a needle occurrence (see _sub).
         self._reach = max(min(t.find(n) for n in self._needles if n in t) for t in table)
@@ -228,6 +290,11 @@ class UrlRewriter:
     @property
     def pairs(self) -> dict[bytes, bytes]:
         return {s: s if r is None else r for s, r in self._table.items()}
+
+    @property
+    def case_insensitive(self) -> dict[bytes, int]:
+        """Term -> how many leading bytes match in any ASCII letter case (0: exact)."""
+        return {t: n for entries in self._folded.values() for t, n in entries}
 
     @property
     def needles(self) -> tuple[bytes, ...]:
@@ -249,50 +316,84 @@ class UrlRewriter:
         ``old_urls`` are addresses of the same site root (``home`` as stored, aliases,
         the other scheme); they all map to ``new_url``. A ``siteurl`` below ``home``
         (``/wp``) needs no entry: it is rewritten as a prefix. Per old URL and host
-        (with and without ``www.``): ``http://`` and ``https://`` (-> the new URL's
-        scheme), ``//host`` (-> ``//newhost``), each also JSON-escaped (``\\/``),
-        double JSON-escaped (``\\\\\\/``), urlencoded and rawurlencoded with upper- and
-        lower-case hex. ``old_path`` -> ``new_path`` (when both are given) plain,
-        JSON-escaped and double JSON-escaped.
+        (with and without ``www.``; an IDN host in Unicode and in punycode):
+        ``http://`` and ``https://`` (-> the new URL's scheme), ``//host`` (->
+        ``//newhost``), each also JSON-escaped (``\\/``), JSON-escaped as ``\\u002F``
+        and ``\\u002f``, double JSON-escaped (``\\\\\\/``), urlencoded and rawurlencoded
+        with upper- and lower-case hex. Scheme and host match in any ASCII letter case
+        (``HTTP://OLD.EXAMPLE``); the site path after them exactly. ``old_path`` ->
+        ``new_path`` (when both are given) plain, JSON-escaped (both ways) and double
+        JSON-escaped, case-sensitive.
         """
         new = _SiteUrl.parse(new_url)
-        base: dict[str, str] = {}
+        base: dict[str, tuple[str, int]] = {}  # search -> (replace, length of scheme + host)
         hosts: set[str] = set()
         for url in old_urls:
             old = _SiteUrl.parse(url)
             for host in old.host_variants():
                 hosts.add(host.rsplit(":", 1)[0] if not host.endswith("]") else host)
                 for scheme in ("http", "https"):
-                    base[f"{scheme}://{host}{old.path}"] = f"{new.scheme}://{new.netloc}{new.path}"
-                base[f"//{host}{old.path}"] = f"//{new.netloc}{new.path}"
+                    head = f"{scheme}://{host}"
+                    base[head + old.path] = (f"{new.scheme}://{new.netloc}{new.path}", len(head))
+                base[f"//{host}{old.path}"] = (f"//{new.netloc}{new.path}", len(host) + 2)
         pairs: dict[bytes, bytes] = {}
-        for search, replace in base.items():
+        folding: dict[bytes, int] = {}
+        for search, (replace, head_len) in base.items():
             for enc in _URL_ENCODINGS:
-                pairs.setdefault(enc(search), enc(replace))
+                term = enc(search)
+                if term not in pairs:
+                    pairs[term] = enc(replace)
+                    # Every encoding maps character by character: the head stays a prefix.
+                    folding[term] = len(enc(search[:head_len]))
         needles: list[bytes] = [h.encode("utf-8") for h in hosts]
         if old_path and new_path:  # paths are rewritten only when both are known
             op, np_ = old_path.rstrip("/"), new_path.rstrip("/")
             if not op or not np_:
                 raise ValueError("a site path must not be the filesystem root")
             if op != np_:
-                for enc in (_plain, _json_escaped, _json_escaped_twice):
+                for enc in (_plain, _json_escaped, _json_u002f_upper, _json_u002f_lower, _json_escaped_twice):
                     pairs.setdefault(enc(op), enc(np_))
-                # One needle for all three forms: the path's longest segment.
+                # One needle for all the forms: the path's longest segment.
                 needles.append(max(op.split("/"), key=len).encode("utf-8"))
-        return cls(list(pairs.items()), needles=needles, **kwargs)
+        return cls(list(pairs.items()), needles=needles, case_insensitive=folding, **kwargs)
 
     # ------------------------------------------------------------------ rewriting
 
     def has_candidate(self, value: bytes) -> bool:
         """Cheap: could any search term occur in ``value``?"""
-        for needle in self._needles:  # noqa: SIM110 - a plain loop beats any(<genexpr>) here
+        for needle in self._needles:  # a plain loop beats any(<genexpr>) here
             if needle in value:
                 return True
+        # Another letter case: only possible with an upper-case letter in the value
+        # (islower() stops at the first one and allocates nothing).
+        if self._fold_needles and not value.islower():
+            low = value.lower()
+            for needle in self._fold_needles:
+                if needle in low:
+                    return True
         return False
+
+    def _lookup(self, term: bytes) -> bytes | None:
+        """The replacement of a matched text; None keeps it (an identity pair, or a
+        case variant of a term whose case-sensitive part differs)."""
+        new = self._table.get(term, _MISSING)
+        if new is not _MISSING:
+            return new
+        best: tuple[int, bytes] | None = None
+        for cand, exact_from in self._folded.get(term.lower(), ()):
+            if term[exact_from:] != cand[exact_from:]:
+                continue
+            # Of the case variants listed (%3A / %3a, \u002F / \u002f), the closest.
+            distance = sum(a != b for a, b in zip(term, cand, strict=True))
+            if best is None or distance < best[0]:
+                best = (distance, cand)
+        return None if best is None else self._table[best[1]]
 
     def _replace(self, m: re.Match[bytes]) -> bytes:
         term = m.group()
-        new = self._table[term]
+        new = self._table.get(term, _MISSING)
+        if new is _MISSING:
+            new = self._lookup(term)
         if new is None:  # identity pair: keep the text
             return term
         self._count += 1
@@ -313,9 +414,12 @@ class UrlRewriter:
         near needle occurrences found by ``bytes.find`` (C speed, long HTML): a match
         cannot start before ``occurrence - reach``, or it would hold an earlier one.
         """
-        table = self._table
+        lookup = self._lookup
         needles = self._needles
-        find = value.find
+        # Lower-casing keeps every offset (ASCII letters only): needles are found in any case.
+        find = value.lower().find if self._fold_needles else value.find
+        if self._fold_needles:
+            needles = tuple(dict.fromkeys(n.lower() for n in needles))
         nexts = [find(n) for n in needles]
         out: list[bytes] = []
         cursor = 0
@@ -333,7 +437,7 @@ class UrlRewriter:
             if m is None:
                 break
             term = m.group()
-            new = table[term]
+            new = lookup(term)
             if new is None:
                 new = term
             else:
@@ -377,9 +481,16 @@ class UrlRewriter:
                     on_skip=lambda kind, payload: skipped.append((kind, payload)),
                 )
             except SerializedFormatError as exc:
+                # PHP cannot unserialize it either: as text, the old URL does not survive.
                 st.unparseable += 1
-                st.add_sample("unparseable", value, str(exc), where)
-                return value
+                self._count = 0
+                new = self._sub(value)
+                if self._count:
+                    st.unparseable_rewritten += 1
+                    st.add_sample("unparseable_rewritten_as_text", value, str(exc), where)
+                else:
+                    st.add_sample("unparseable", value, str(exc), where)
+                return self._account(value, new)
             except Exception as exc:  # a walker bug must not crash a table nor corrupt a value
                 st.unparseable += 1
                 st.add_sample("unparseable", value, f"internal error: {exc!r}"[:200], where)
@@ -388,9 +499,30 @@ class UrlRewriter:
                 if self.has_candidate(payload):
                     st.skipped_parts += 1
                     st.add_sample(kind, payload, "left unchanged", where)
+            if not self.rewrite_keys and self.has_candidate(new):
+                self._report_keys(new, where)
         else:
             new = self._sub(value)
         return self._account(value, new)
+
+    def _holds_term(self, value: bytes) -> bool:
+        """Whether a search term that would be replaced occurs in ``value`` (exact)."""
+        assert self._regex is not None
+        return any(self._lookup(m.group()) is not None for m in self._regex.finditer(value))
+
+    def _report_keys(self, value: bytes, where: str | None) -> None:
+        """A walked value still holds a search term: count and sample the array keys
+        that hold one (left as they are, like wp-cli). Rare, so walked a second time."""
+        keys: list[bytes] = []
+        try:
+            transform_strings(value, lambda s: s, visit=self.has_candidate, on_key=keys.append)
+        except SerializedFormatError:
+            return
+        keys = [k for k in keys if self._holds_term(k)]
+        if keys:
+            self.stats.serialized_keys += 1
+            self.stats.add_sample("serialized_key", keys[0],
+                                  f"{len(keys)} array key(s) hold an old URL; keys are not rewritten", where)
 
     def _account(self, old: bytes, new: bytes) -> bytes:
         if self._count == 0:
@@ -409,6 +541,15 @@ def _plain(s: str) -> bytes:
 
 def _json_escaped(s: str) -> bytes:
     return s.replace("/", "\\/").encode("utf-8")
+
+
+def _json_u002f_upper(s: str) -> bytes:
+    # "\u002F" is a legal JSON escape of "/" that some encoders emit (and "\u002f").
+    return s.replace("/", "\\u002F").encode("utf-8")
+
+
+def _json_u002f_lower(s: str) -> bytes:
+    return s.replace("/", "\\u002f").encode("utf-8")
 
 
 def _json_escaped_twice(s: str) -> bytes:
@@ -431,6 +572,8 @@ def _lower_hex(b: bytes) -> bytes:
 _URL_ENCODINGS = (
     _plain,
     _json_escaped,
+    _json_u002f_upper,
+    _json_u002f_lower,
     _json_escaped_twice,
     _urlencoded,
     lambda s: _lower_hex(_urlencoded(s)),
@@ -462,7 +605,8 @@ class _SiteUrl:
         return cls(parts.scheme.lower(), netloc, parts.path.rstrip("/"))
 
     def host_variants(self) -> list[str]:
-        """The netloc with and without ``www.`` (not for IPs or single-label hosts)."""
+        """The netloc with and without ``www.`` (not for IPs or single-label hosts), an
+        IDN host both in Unicode and in punycode (``xn--``)."""
         host, _, port = self.netloc.partition(":") if not self.netloc.startswith("[") else (
             self.netloc, "", "")
         suffix = f":{port}" if port else ""
@@ -471,8 +615,28 @@ class _SiteUrl:
             return [self.netloc]
         except ValueError:
             pass
-        if host.startswith("www."):
-            return [self.netloc, host[4:] + suffix]
-        if "." not in host:
-            return [self.netloc]
-        return [self.netloc, "www." + host + suffix]
+        names = [host]
+        other = _idn_other_form(host)
+        if other and other != host:
+            names.append(other)
+        out: list[str] = []
+        for name in names:
+            out.append(name + suffix)
+            if name.startswith("www."):
+                out.append(name[4:] + suffix)
+            elif "." in name:
+                out.append("www." + name + suffix)
+        return list(dict.fromkeys(out))
+
+
+def _idn_other_form(host: str) -> str | None:
+    """``bücher.example`` <-> ``xn--bcher-kva.example`` (IDNA 2003, Python's codec);
+    None when the name has no other form or is not a valid IDN."""
+    try:
+        if not host.isascii():
+            return host.encode("idna").decode("ascii")
+        if "xn--" in host:
+            return host.encode("ascii").decode("idna")
+    except (UnicodeError, ValueError):
+        return None
+    return None

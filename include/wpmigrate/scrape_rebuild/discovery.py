@@ -8,7 +8,9 @@ Limits (pages, media) stop discovery with a recorded count instead of a silent c
 
 Requests to the source with the REST API open: robots.txt, the home page (once: the
 menu, the site's identity and the API's Link header), the API index (name, tagline), and
-the list pages of categories, tags, users, pages, posts and media at ``per_page=100``.
+the list pages of categories, tags, users, pages, posts and media at ``per_page=100``;
+the home page and the index not at all when the source probe's are given (``discover``'s
+``home_page`` and ``rest_index``), and the home page is kept for match_theme.
 The pages' and posts' records carry everything the scraper needs (rendered content,
 excerpt, title, slug, parent, menu order, terms, dates, featured media), so no page's
 HTML is fetched for them; ``_embed`` (author, terms, featured image) is asked only for
@@ -23,11 +25,12 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import httpx
 from bs4 import BeautifulSoup
 
 from wpmigrate.core.errors import MigrationError
@@ -37,7 +40,7 @@ from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_identity
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
-from wpmigrate.scrape_rebuild.sitemaps import parse_sitemap, sitemap_kind
+from wpmigrate.scrape_rebuild.sitemaps import iter_sitemap, sitemap_kind
 from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_keys import canonical_url, dedupe_key, normalise_url, strip_www
 
@@ -54,6 +57,9 @@ XML_TYPES = ("application/xml", "text/xml", "application/x-gzip", "application/g
 MAX_SITEMAP_FILES = 200
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed file
 MAX_HTML_BYTES = 10 * 1024 * 1024
+# Memory follows the limits, not the site: past them, counts instead of lists.
+MAX_SKIPPED_PER_REASON = 200  # Skipped records kept per reason; the rest counted in a note
+MAX_SITEMAP_QUEUE = 4 * MAX_SITEMAP_FILES  # sitemap URLs taken from indexes, in all
 
 # Query parameters that open endless or useless URL spaces (calendars, comment replies,
 # searches, sharing buttons, previews, feeds).
@@ -119,6 +125,8 @@ class DiscoveryResult:
     lookups: dict[str, dict[int, Any]] = field(default_factory=dict)
     crawl_filtered: dict[str, int] = field(default_factory=dict)  # links the crawl left out, by reason
     requests: int = 0
+    # The home page as discovery read it ({url, html}), for match_theme's look: not asked again.
+    home_page: dict[str, str] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -146,7 +154,8 @@ class _Discovery:
         self.max_query_variants = max_query_variants
         self.items: list[DiscoveredItem] = []
         self.skipped: list[Skipped] = []
-        self.seen: dict[str, DiscoveredItem | None] = {}  # dedupe key -> item (None: over a limit)
+        self.skip_counts: Counter[str] = Counter()  # reason -> skipped URLs, listed or not
+        self.seen: dict[str, DiscoveredItem] = {}  # dedupe key -> item kept (never past a limit)
         self.limits = DiscoveryLimits(max_pages=max_pages, max_media=max_media)
         self.n_content = 0
         self.n_media = 0
@@ -175,26 +184,38 @@ class _Discovery:
         return urlunsplit(urlsplit(url)._replace(scheme=urlsplit(self.home).scheme))
 
     def _skip(self, url: str, reason: str, detail: str = "") -> None:
-        self.skipped.append(Skipped(url=url, reason=reason, detail=detail))
+        self._skipped(Skipped(url=url, reason=reason, detail=detail))
+
+    def _skipped(self, skipped: Skipped) -> None:
+        """Keep the first ``MAX_SKIPPED_PER_REASON`` of each reason, count them all."""
+        if self.skip_counts[skipped.reason] < MAX_SKIPPED_PER_REASON:
+            self.skipped.append(skipped)
+        self.skip_counts[skipped.reason] += 1
+
+    def skip_notes(self) -> list[str]:
+        return [f"{n - MAX_SKIPPED_PER_REASON:,} more skipped URLs ({reason}) counted, not listed"
+                for reason, n in sorted(self.skip_counts.items()) if n > MAX_SKIPPED_PER_REASON]
 
     def _get(self, url: str, **kw: Any) -> FetchResult | None:
         try:
             return self.fetcher.get(url, **kw)
         except SkipUrl as exc:
-            self.skipped.append(exc.skipped)
+            self._skipped(exc.skipped)
         except MigrationError as exc:
             self._skip(url, "fetch_failed", exc.message)
         return None
 
     def add(self, item: DiscoveredItem) -> bool:
-        """Keep ``item`` unless already known, not wanted, or over a limit (then counted)."""
+        """Keep ``item`` unless already known, not wanted, or over a limit (then counted).
+
+        Past a limit nothing is recorded, only counted, so memory follows the limits and not
+        the sitemaps; a URL listed twice past the limit is counted twice."""
         key = dedupe_key(item.url)
         if key in self.seen or not self.include[item.kind]:
             known = self.seen.get(key)
             if known is not None and known.source_id is None:
                 known.source_id = item.source_id  # the crawl learns ids a sitemap does not give
             return False
-        self.seen[key] = None
         if item.kind == "media":
             if self.n_media >= self.limits.max_media:
                 self.limits.media_limit_hit = True
@@ -212,8 +233,21 @@ class _Discovery:
         return True
 
     # -------------------------------------------------------------- home page
-    def fetch_home(self) -> FetchResult | None:
-        home = self._get(self.home, max_bytes=MAX_HTML_BYTES)
+    def _given_home(self, given: Mapping[str, Any] | None) -> FetchResult | None:
+        """The home page the source probe read moments before (``probe_source``'s
+        ``home_page``), when it is this site's, HTML, a success, and robots.txt allows it."""
+        if not given or not isinstance(given.get("html"), str) or not isinstance(given.get("url"), str):
+            return None
+        media_type = str(given.get("content_type") or "").split(";", 1)[0].strip().lower()
+        if (media_type not in HTML_TYPES or not 200 <= int(given.get("status") or 0) < 300
+                or not self._same_site(given["url"]) or not self.fetcher.allowed(given["url"])):
+            return None
+        headers = httpx.Headers({"content-type": f"{media_type}; charset=utf-8",
+                                 "link": str(given.get("link") or "")})
+        return FetchResult(given["url"], int(given["status"]), headers, given["html"].encode("utf-8"))
+
+    def fetch_home(self, given: Mapping[str, Any] | None = None) -> FetchResult | None:
+        home = self._given_home(given) or self._get(self.home, max_bytes=MAX_HTML_BYTES)
         if home is None or not home.ok:
             if home is not None:
                 self._skip(self.home, "http_error", f"HTTP {home.status_code}")
@@ -236,7 +270,14 @@ class _Discovery:
             return f"{base.rstrip('/')}/{route}" + (f"&{query}" if query else "")
         return f"{base.rstrip('/')}/{route}" + (f"?{query}" if query else "")
 
-    def probe_rest(self, home: FetchResult | None) -> None:
+    def probe_rest(self, home: FetchResult | None, given: Mapping[str, Any] | None = None) -> None:
+        """The REST API's base and the site's name and tagline from its index; ``given``:
+        the index the source probe read (``probe_source``'s ``rest_index``), not asked again."""
+        if given and isinstance(given.get("url"), str) and self._same_site(given["url"]):
+            self.site.update(rest_available=True, rest_base=given["url"])
+            self.site["name"] = _plain(given.get("name")) or self.site["name"]
+            self.site["description"] = _plain(given.get("description")) or self.site["description"]
+            return
         candidates: list[str] = []
         if home is not None and (announced := api_root_from_link_header(home.headers.get("link", ""),
                                                                         home.url)):
@@ -420,8 +461,9 @@ class _Discovery:
                       f"{root}/sitemap_index.xml", f"{root}/sitemap.xml"]
         queue = deque((url, 0) for url in dict.fromkeys(candidates))
         done: set[str] = set()
-        to_classify: list[str] = []
+        to_classify: list[str] = []  # at most what the crawl may fetch
         files = 0
+        enqueued = len(queue)
         while queue:
             url, level = queue.popleft()
             key = dedupe_key(url)
@@ -452,14 +494,21 @@ class _Discovery:
                 if body[:2] == b"\x1f\x8b":
                     body = gunzip_capped(body, MAX_SITEMAP_BYTES, url)
             except SkipUrl as exc:
-                self.skipped.append(exc.skipped)
+                self._skipped(exc.skipped)
                 continue
-            tag, locs = parse_sitemap(body)
+            tag, locs = iter_sitemap(body)
+            del result
             if tag == "sitemapindex":
                 if level >= 3:
                     self._skip(url, "sitemap_too_deep", "sitemap index nested more than 3 levels")
                     continue
-                queue.extend((urljoin(url, loc), level + 1) for loc in locs)
+                for loc in locs:
+                    if enqueued >= MAX_SITEMAP_QUEUE:
+                        self._skip(urljoin(url, loc), "sitemap_limit",
+                                   f"more than {MAX_SITEMAP_QUEUE} sitemap files listed")
+                        continue
+                    enqueued += 1
+                    queue.append((urljoin(url, loc), level + 1))
             elif tag == "urlset":
                 for loc in locs:
                     loc = urljoin(url, loc)
@@ -467,14 +516,19 @@ class _Discovery:
                         self._skip(loc, "off_site", f"listed in {url}")
                     elif kind == "unknown" or dedupe_key(loc) == dedupe_key(self.home):
                         # A blog home is listed in WordPress's page sitemap but is not a page.
-                        to_classify.append(normalise_url(loc))
+                        if len(to_classify) < self.max_fetches:
+                            to_classify.append(normalise_url(loc))
+                        else:  # more than the crawl may ever fetch
+                            self.filtered["crawl_budget"] += 1
+                            self.limits.fetch_budget_hit = True
                     else:
                         self.add(DiscoveredItem(url=normalise_url(loc), kind=kind, via="sitemap"))  # type: ignore[arg-type]
         return to_classify
 
     # -------------------------------------------------------------- crawl
-    def _crawl_target(self, link: str, variants: dict[str, set[str]]) -> tuple[str, str | None]:
-        """(normalised URL, None) when the link is worth fetching, else (url, why not)."""
+    def _crawl_target(self, link: str, variants: dict[str, set[str]] | None) -> tuple[str, str | None]:
+        """(normalised URL, None) when the link is worth fetching, else (url, why not).
+        ``variants``: the query strings seen per path (None: the link will not be queued)."""
         parts = urlsplit(link)
         if parts.scheme.lower() not in ("http", "https"):
             return link, "not_http"
@@ -498,7 +552,7 @@ class _Discovery:
         page_n = int(pagination["n"]) if pagination else int(paged) if paged and paged.isdigit() else 0
         if page_n > self.max_archive_pages:
             return url, "pagination_cap"
-        if parts.query:
+        if parts.query and variants is not None:
             seen = variants.setdefault(path, set())
             if parts.query not in seen and len(seen) >= self.max_query_variants:
                 return url, "query_variants"
@@ -508,9 +562,9 @@ class _Discovery:
     def crawl(self, extra: list[str], home: FetchResult | None = None) -> None:
         """Breadth-first from the home page (``home``: already fetched); pagination of a
         listing keeps its depth. ``extra``: URLs to classify, as if linked from the home page."""
-        queue: deque[tuple[str, int]] = deque()
+        queue: deque[tuple[str, int]] = deque()  # never longer than the fetches left
         queued: set[str] = set()
-        for url, depth in [(self.home, 0), *((u, 1) for u in extra)]:
+        for url, depth in [(self.home, 0), *((u, 1) for u in extra[:self.max_fetches])]:
             if dedupe_key(url) not in queued:
                 queued.add(dedupe_key(url))
                 queue.append((url, depth))
@@ -548,12 +602,17 @@ class _Discovery:
             if depth >= self.max_depth:
                 continue
             for link in _links(soup, final):
-                target, why_not = self._crawl_target(link, variants)
+                full = len(queue) >= self.max_fetches - fetches  # the rest could never be fetched
+                target, why_not = self._crawl_target(link, None if full else variants)
                 if why_not:
                     self.filtered[why_not] += 1
                     continue
                 key = dedupe_key(target)
                 if key in queued:
+                    continue
+                if full:
+                    self.filtered["crawl_budget"] += 1
+                    self.limits.fetch_budget_hit = True
                     continue
                 queued.add(key)
                 is_listing_page = bool(_PAGINATION.match(urlsplit(target).path)) or "paged=" in target
@@ -661,6 +720,8 @@ def discover(
     max_archive_pages: int = 50,
     max_query_variants: int = 5,
     crawl: bool | None = None,
+    home_page: Mapping[str, Any] | None = None,
+    rest_index: Mapping[str, Any] | None = None,
 ) -> DiscoveryResult:
     """Find the public pages, posts and media of the site at ``home_url``.
 
@@ -668,7 +729,8 @@ def discover(
     crawl for the kinds the API did not list completely (``crawl=None``: only then;
     True/False forces it). ``max_pages`` caps pages and posts together, ``max_media`` the
     media; what lies beyond is counted in ``limits``. ``max_fetches`` bounds the crawl's
-    requests (default 2 * max_pages + 100).
+    requests (default 2 * max_pages + 100). ``home_page``/``rest_index``: what the source
+    probe read (``probe_source``), used instead of asking the source again.
     """
     d = _Discovery(
         fetcher, home_url, include_pages=include_pages, include_posts=include_posts,
@@ -676,8 +738,8 @@ def discover(
         max_fetches=max_fetches if max_fetches is not None else 2 * max_pages + 100,
         max_archive_pages=max_archive_pages, max_query_variants=max_query_variants,
     )
-    home = d.fetch_home()
-    d.probe_rest(home)
+    home = d.fetch_home(home_page)
+    d.probe_rest(home, rest_index)
     if d.site["rest_available"]:
         d.from_rest()
         d.site["permalinks"] = d.permalinks()
@@ -685,7 +747,7 @@ def discover(
     to_classify = d.from_sitemaps() if missing else []
     if crawl or (crawl is None and missing):
         d.crawl(to_classify, home)
-    notes = d.limits.messages() + d.notes
+    notes = d.limits.messages() + d.notes + d.skip_notes()
     if not d.site["rest_available"]:
         notes.append("REST API not available (" + (d.site.get("rest_error") or "no answer")
                      + "): pages and posts found through sitemaps and a crawl; media only from content")
@@ -696,4 +758,6 @@ def discover(
         items=d.items, skipped=d.skipped, site=d.site, terms=d.terms, menu=d.menu,
         limits={**asdict(d.limits), "messages": d.limits.messages()}, notes=notes, lookups=d.lookups(),
         crawl_filtered=dict(d.filtered), requests=fetcher.request_count,
+        home_page={"url": home.url, "html": home.text}
+        if home is not None and home.ok and home.content_type in HTML_TYPES else None,
     )

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +25,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.scrape_rebuild.records import Skipped
-from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.capped_body import ContentCodingError, decoded_response, read_capped
 from wpmigrate.web.url_keys import host_key
 
 USER_AGENT = "wpmigrate/1 (+https://github.com/wpmigrate/wpmigrate; WordPress site migration)"
@@ -39,6 +39,11 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # fast 404); spacing them 15 % wider keeps any 1 s window of its log at or below the rate.
 _SPACING_MARGIN = 1.15
 _DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
+# RFC 9309 2.5: crawlers must parse at least the first 500 KiB of a robots.txt; a longer
+# one is cut there (at the last whole line) and used, never taken as unreachable.
+ROBOTS_MAX_BYTES = 512 * 1024
+# RFC 9309 2.4: a robots.txt answer is not used for more than 24 hours.
+ROBOTS_MAX_AGE = 24 * 3600.0
 
 
 class SkipUrl(MigrationError):
@@ -61,6 +66,7 @@ class FetchResult:
     headers: httpx.Headers
     content: bytes
     redirects: int = 0
+    truncated: bool = False  # only with get(keep_start=True): the body went on past the cap
 
     @property
     def content_type(self) -> str:
@@ -136,7 +142,9 @@ class PoliteFetcher:
     ``host_unreachable`` or ``address_refused`` when its host's robots.txt could not be
     requested at all), a response
     over ``max_bytes`` or of an unwanted content type (aborted unread), and a redirect
-    loop; ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host stays
+    loop, or a body in more than one content-coding layer (``content_encoding``: the body
+    is inflated as it is read, in bounded steps, so a cap holds for a compressed body too);
+    ``MigrationError(SOURCE_UNREACHABLE, permanent=False)`` when the host stays
     unreachable after the retries. HTTP error statuses are returned, not raised.
     """
 
@@ -153,6 +161,7 @@ class PoliteFetcher:
         max_retry_after: float = 30.0,
         max_crawl_delay: float = 10.0,
         respect_robots: bool = True,
+        robots: Mapping[str, Mapping[str, Any]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.client = client
@@ -167,11 +176,14 @@ class PoliteFetcher:
         self.limiter = HostRateLimiter(rate_per_second, sleep=sleep)
         self._sleep = sleep
         self._robots: dict[str, Protego] = {}
+        self._robots_kept: dict[str, dict[str, Any]] = {}  # host -> definitive answer (robots_rules)
         self._robots_lock = threading.Lock()
         # host -> (reason, why) its robots.txt could not be requested at all
         self._unreachable: dict[str, tuple[str, str]] = {}
         self._count_lock = threading.Lock()
         self.requests_by_host: Counter[str] = Counter()
+        # ``robots``: what an earlier task of the run read (robots_rules), younger than 24 h.
+        self._seed_robots(robots or {})
 
     # ------------------------------------------------------------------ counters
     @property
@@ -197,7 +209,8 @@ class PoliteFetcher:
             if parser is not None:
                 return parser
             try:
-                result = self.get(host + "/robots.txt", max_bytes=1024 * 1024, check_robots=False)
+                result = self.get(host + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, check_robots=False,
+                                  keep_start=True)
             except (MigrationError, SkipUrl) as exc:
                 result = None
                 if not isinstance(exc, SkipUrl):
@@ -208,16 +221,42 @@ class PoliteFetcher:
             # RFC 9309: 401/403 and an unreachable robots.txt (5xx, 429, network) disallow
             # everything; other 4xx allow everything.
             if result is None or result.status_code >= 500 or result.status_code in (401, 403, 429):
-                parser = Protego.parse(_DISALLOW_ALL)
+                text = _DISALLOW_ALL
             elif result.status_code >= 400:
-                parser = Protego.parse("")
+                text = ""
             else:
-                parser = Protego.parse(result.text)
-            delay = parser.crawl_delay(self.robots_agent)
-            if delay:
-                self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
-            self._robots[host] = parser
-            return parser
+                text = result.text
+                if result.truncated:  # a rule cut in half could say more than the file does
+                    text = text[:text.rfind("\n") + 1]
+            if result is not None and result.status_code < 500 and result.status_code != 429:
+                # A definitive answer: a later task of the run may reuse it (robots_rules).
+                self._robots_kept[host] = {"rules": text, "fetched_at": time.time()}
+            return self._install_robots(host, text)
+
+    def _install_robots(self, host: str, text: str) -> Protego:
+        parser = Protego.parse(text)
+        delay = parser.crawl_delay(self.robots_agent)
+        if delay:
+            self.limiter.slow_down(host, min(delay, self.max_crawl_delay))
+        self._robots[host] = parser
+        return parser
+
+    def robots_rules(self) -> dict[str, dict[str, Any]]:
+        """The robots.txt answers this fetcher got, ``{host: {"rules": text, "fetched_at":
+        epoch seconds}}``, for the later tasks of the same run (``PoliteFetcher(robots=...)``):
+        one run asks a host for its robots.txt once. Only definitive answers (a 2xx body, a
+        4xx); an unreachable robots.txt is asked again by the next task."""
+        with self._robots_lock:
+            return {host: dict(kept) for host, kept in self._robots_kept.items()}
+
+    def _seed_robots(self, robots: Mapping[str, Mapping[str, Any]]) -> None:
+        now = time.time()
+        for host, kept in robots.items():
+            rules, fetched_at = kept.get("rules"), kept.get("fetched_at")
+            if isinstance(rules, str) and isinstance(fetched_at, int | float) and (
+                    0 <= now - fetched_at < ROBOTS_MAX_AGE):
+                self._robots_kept[host] = {"rules": rules, "fetched_at": fetched_at}
+                self._install_robots(host, rules)
 
     def allowed(self, url: str) -> bool:
         if not self.respect_robots:
@@ -231,26 +270,31 @@ class PoliteFetcher:
     # ------------------------------------------------------------------ fetching
     def get(self, url: str, *, max_bytes: int | None = None,
             content_types: tuple[str, ...] | None = None,
-            headers: dict[str, str] | None = None, check_robots: bool = True) -> FetchResult:
+            headers: dict[str, str] | None = None, check_robots: bool = True,
+            keep_start: bool = False) -> FetchResult:
         """GET ``url`` and read its body (at most ``max_bytes``). ``content_types``: accepted
-        media type prefixes; anything else is aborted before its body is read."""
+        media type prefixes; anything else is aborted before its body is read. A longer body
+        is refused (``too_large``), or with ``keep_start`` cut at the cap (``truncated``)."""
         cap = self.max_bytes if max_bytes is None else max_bytes
         with self.open_stream(url, headers=headers, check_robots=check_robots) as resp:
             media_type = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
             if content_types is not None and resp.is_success and not media_type.startswith(content_types):
                 raise SkipUrl(str(resp.url), "unwanted_content_type", media_type or "(none)")
             declared = resp.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
+            if declared.isdigit() and int(declared) > cap and not keep_start:
                 raise SkipUrl(str(resp.url), "too_large", f"Content-Length {declared} > {cap} bytes")
             try:
                 body = read_capped(resp, cap)
             except httpx.TransportError as exc:  # dropped mid-body: the caller decides to retry
                 raise MigrationError(ErrorCode.SOURCE_UNREACHABLE, f"{url}: {exc}", permanent=False,
                                      details={"url": url, "reason": type(exc).__name__}) from exc
-            if body.truncated:
+            except ContentCodingError as exc:
+                raise SkipUrl(str(resp.url), "content_encoding", str(exc)) from exc
+            if body.truncated and not keep_start:
                 raise SkipUrl(str(resp.url), "too_large", f"body exceeds {cap} bytes")
             return FetchResult(str(resp.url), resp.status_code, resp.headers, body.content,
-                               redirects=int(resp.extensions.get("wpmigrate_redirects", 0)))
+                               redirects=int(resp.extensions.get("wpmigrate_redirects", 0)),
+                               truncated=body.truncated)
 
     @contextmanager
     def open_stream(self, url: str, *, headers: dict[str, str] | None = None,
@@ -271,7 +315,12 @@ class PoliteFetcher:
                 continue
             resp.extensions["wpmigrate_redirects"] = hop
             try:
-                yield resp
+                # Decoded here, in bounded pieces: a reader's own cap then counts what it holds.
+                try:
+                    decoded = decoded_response(resp)
+                except ContentCodingError as exc:
+                    raise SkipUrl(current, "content_encoding", str(exc)) from exc
+                yield decoded
             finally:
                 resp.close()
             return

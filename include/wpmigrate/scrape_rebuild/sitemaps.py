@@ -6,7 +6,9 @@ and users; Yoast and Rank Math serve ``sitemap_index.xml`` with ``<type>-sitemap
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -56,3 +58,35 @@ def parse_sitemap(body: bytes) -> tuple[str, list[str]]:
             if loc is not None and loc.text and loc.text.strip():
                 locs.append(loc.text.strip())
     return tag, locs
+
+
+def iter_sitemap(body: bytes) -> tuple[str, Iterator[str]]:
+    """``parse_sitemap`` as a stream: ("urlset" | "sitemapindex" | "", its locs one by one).
+
+    Each entry is dropped from the tree once read, so a 50 MB sitemap is never held as a
+    tree or a list; a file that stops being well-formed ends the stream there.
+    """
+    events = etree.iterparse(io.BytesIO(body), events=("start", "end"), resolve_entities=False,
+                             no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        _, root = next(events)
+    except (etree.XMLSyntaxError, StopIteration, ValueError):
+        return "", iter(())
+    tag = etree.QName(root).localname
+
+    def locs() -> Iterator[str]:
+        try:
+            for event, element in events:
+                if event != "end" or not isinstance(element.tag, str) or element.getparent() is not root:
+                    continue
+                if etree.QName(element).localname in ("url", "sitemap"):
+                    loc = element.find("{*}loc")
+                    if loc is not None and loc.text and loc.text.strip():
+                        yield loc.text.strip()
+                element.clear()
+                while element.getprevious() is not None:  # drop what was read, siblings included
+                    del root[0]
+        except etree.XMLSyntaxError:
+            return
+
+    return tag, locs()

@@ -1,10 +1,15 @@
 """Mode B's theme decision: the portal's ``select_theme`` resolved among what the target
 offers, or the source's look (home page and its stylesheets, fetched politely) matched
-against those candidates (``theme_match``)."""
+against those candidates (``theme_match``).
+
+The home page is the one discovery read (not asked again); its stylesheets are fetched
+only when the page itself does not name its palette by the roles the candidates use (a
+block theme prints ``--wp--preset--color--base`` and the like inline): then the colors
+the stylesheets use are all there is to compare."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup
@@ -30,10 +35,18 @@ def select_theme(selected: str, candidates: Sequence[ThemeCandidate]) -> ThemeCh
             "confidence": 1.0, "by": "select_theme"}
 
 
-def auto_match(fetcher: PoliteFetcher, home_url: str, candidates: Sequence[ThemeCandidate]) -> ThemeChoice:
-    """The candidate closest to how the source's home page looks, with the look itself."""
-    home = fetcher.get(home_url, content_types=("text/html",))
-    look = extract_look(home.text, list(stylesheets(fetcher, home.text, home.url)))
+def auto_match(fetcher: PoliteFetcher, home_url: str, candidates: Sequence[ThemeCandidate],
+               home_page: Mapping[str, str] | None = None) -> ThemeChoice:
+    """The candidate closest to how the source's home page looks, with the look itself.
+    ``home_page``: ``{url, html}`` as discovery read it (else it is fetched)."""
+    if home_page and home_page.get("html"):
+        html, base = home_page["html"], home_page.get("url") or home_url
+    else:
+        home = fetcher.get(home_url, content_types=("text/html",))
+        html, base = home.text, home.url
+    look = extract_look(html)
+    if not any(set(c.palette) & set(look.preset_palette) for c in candidates):
+        look = extract_look(html, list(stylesheets(fetcher, html, base)))
     choice = match_theme(look, candidates)
     choice["look"] = look.to_dict()
     return choice

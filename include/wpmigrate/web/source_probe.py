@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_chain, wait_fixed
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.capped_body import ContentCodingError, read_capped
 from wpmigrate.web.rest_api_discovery import API_REL, api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_guard import IPNetwork, check_url, guarded_client
 
@@ -43,7 +43,11 @@ STRONG_SIGNALS = frozenset(
 
 def _get(client: httpx.Client, url: str, **kw: Any) -> tuple[httpx.Response, bytes]:
     with client.stream("GET", url, **kw) as response:
-        body = read_capped(response, MAX_BODY_BYTES).content  # the start is enough to judge
+        try:
+            body = read_capped(response, MAX_BODY_BYTES).content  # the start is enough to judge
+        except ContentCodingError as exc:  # e.g. "gzip, gzip": refused, never inflated
+            raise MigrationError(ErrorCode.SOURCE_UNREACHABLE, f"{url}: {exc}", permanent=True,
+                                 details={"url": url, "reason": "content_encoding"}) from exc
     return response, body
 
 
@@ -142,6 +146,11 @@ def _html_signals(html: str, base: str) -> tuple[list[str], str | None, str | No
     return signals, version, title, api_root
 
 
+def _index_facts(url: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The REST index's facts discovery uses (the index itself lists every route: large)."""
+    return {"url": url, "name": data.get("name"), "description": data.get("description")}
+
+
 def decide_wordpress(signals: Iterable[str]) -> bool:
     s = set(signals)
     return bool(s & STRONG_SIGNALS) or {"wp_content_paths", "wp_includes_paths"} <= s
@@ -160,7 +169,10 @@ def probe_source(
     """Check that ``url`` is reachable, public (SSRF guard) and WordPress.
 
     Returns ``{final_url, is_wordpress, signals, wp_version, rest_api, rest_url,
-    site_name, home_title, home_status}``. Raises ``MigrationError``:
+    site_name, home_title, home_status, home_page, rest_index}`` (``home_page``: the home
+    page as read, body at most 5 MB; ``rest_index``: the API index's url, name and
+    description). wp-login.php is asked only when the home page and the API index did not
+    already tell WordPress. Raises ``MigrationError``:
     SOURCE_REFUSED (guard), SOURCE_UNREACHABLE (after retries), NOT_WORDPRESS.
     """
     try:  # fail fast on scheme/credentials/private address before any retries
@@ -203,6 +215,7 @@ def probe_source(
         rest_api = False
         site_name: str | None = None
         rest_url: str | None = None
+        rest_index: dict[str, Any] | None = None
         candidates = [api_root] if api_root else []
         default_root = urljoin(base, "wp-json/")
         if default_root not in candidates:
@@ -212,6 +225,7 @@ def probe_source(
             if got and got[0].status_code == 200 and is_rest_index(data := _json(got[1])):
                 signals.append("rest_index")
                 rest_api, rest_url, site_name = True, str(got[0].url), data.get("name")
+                rest_index = _index_facts(rest_url, data)
                 break
         if not rest_api:
             # Sites without pretty permalinks (or with /wp-json/ blocked) still answer here.
@@ -219,8 +233,11 @@ def probe_source(
             if got and got[0].status_code == 200 and is_rest_index(data := _json(got[1])):
                 signals.append("rest_route_index")
                 rest_api, rest_url, site_name = True, str(got[0].url), data.get("name")
+                rest_index = _index_facts(rest_url, data)
 
-        got = optional_get(urljoin(base, "wp-login.php"))
+        # The login page only when nothing stronger told already: security plugins watch it,
+        # and a fragile host need not render it for a question that is answered.
+        got = None if decide_wordpress(signals) else optional_get(urljoin(base, "wp-login.php"))
         if got and got[0].status_code == 200:
             login_html = got[1].decode("utf-8", errors="replace")
             if re.search(r"id=[\"']loginform[\"']|name=[\"']log[\"']|wp-login\.php", login_html):
@@ -255,4 +272,10 @@ def probe_source(
             permanent=True,
             details=result,
         )
+    # What the probe read, for a caller that would otherwise ask again (Mode B discover);
+    # not in the errors' details above. A home page at the read cap may be cut: not passed on.
+    result["home_page"] = None if len(body) >= MAX_BODY_BYTES else {
+        "url": final_url, "status": home.status_code, "content_type": home.headers.get("content-type", ""),
+        "link": home.headers.get("link", ""), "html": html}
+    result["rest_index"] = rest_index
     return result

@@ -565,4 +565,64 @@ $facts['tricky_options'] = ['sandbox_nested_serialized', 'sandbox_nested_in_arra
     'widget_missing_widget', 'widget_text', 'widget_block', 'recently_edited', 'theme_mods_sandbox-child'];
 $facts['abspath'] = ABSPATH;
 
+// ================================================================ Mode A: URL forms (issue 10)
+// Every spelling of the site URL the Mode A rewrite and its old-origin scan must handle,
+// in widgets, options and postmeta. Only in the main source (build.py sets
+// WPSB_URL_FORMS=1): the ssh and admin sources migrate with default options, which leave
+// URLs in serialized array keys as they are. Kept apart from the Mode B seed blocks.
+// The host here is an IP (127.0.0.1:PORT), so upper-case and IDN host names cannot be
+// seeded; the upper-case scheme can.
+function sb_seed_url_forms(string $home, int $post): array
+{
+    global $wpdb;
+    $u002F = static fn (string $s): string => str_replace('/', '\u002F', $s);
+    $u002f = static fn (string $s): string => str_replace('/', '\u002f', $s);
+    $json = static fn (string $s): string => str_replace('/', '\/', $s);
+    $upper = strtoupper($home);                                         // HTTP://127.0.0.1:PORT
+    $proto_relative = preg_replace('#^https?:#', '', $home);            // //127.0.0.1:PORT
+
+    // A widget's JSON with "\u002F", a legal JSON escape of "/" that some encoders emit
+    // (not placed in a sidebar: nothing shows publicly).
+    update_option('widget_custom_html', [5 => ['title' => 'Map', 'content' => '<div data-config=\'{"url":"'
+        . $u002F("$home/contact/") . '","tiles":"' . $u002F("$proto_relative/wp-content/uploads/tiles/")
+        . '"}\'></div>'], '_multiwidget' => 1]);
+    // An option holding JSON text with "\u002f" (lower-case hex) and "\u002F".
+    update_option('sandbox_json_u002f', '{"home":"' . $u002f("$home/") . '","logo":"'
+        . $u002F("$home/wp-content/uploads/logo.png") . '"}');
+    // Postmeta JSON: "\u002F", and JSON inside a JSON string ("\\\/", page builders).
+    update_post_meta($post, '_sandbox_json_u002F', wp_slash('{"link":"' . $u002F("$home/about-us/") . '"}'));
+    update_post_meta($post, '_sandbox_json_in_json', wp_slash(json_encode(['inner' => json_encode(['u' => "$home/x/"])])));
+    // URL-encoded: urlencode, rawurlencode, lower-case hex.
+    update_post_meta($post, '_sandbox_urlencoded', 'share=' . urlencode("$home/a b/") . '&raw='
+        . rawurlencode("$home/a b~/") . '&lower=' . strtolower(rawurlencode("$home/")));
+    // Upper-case scheme (and host, as far as an IP has one), plain, JSON-escaped, serialized.
+    update_post_meta($post, '_sandbox_upper_case', "<a href=\"$upper/about-us/\">ABOUT</a> "
+        . ucfirst(strtolower($home)) . '/x');
+    update_option('sandbox_upper_case', ['link' => "$upper/contact/", 'json' => $json("$upper/")]);
+    // Looks serialized but does not parse (a wrong length, as a bad search-replace leaves
+    // it): written as it is, past update_*'s serialization.
+    $broken = 's:2:"' . $home . '/";';
+    $wpdb->insert($wpdb->postmeta, ['post_id' => $post, 'meta_key' => '_sandbox_broken_serialized',
+        'meta_value' => $broken]);
+    $wpdb->insert($wpdb->options, ['option_name' => 'sandbox_broken_serialized',
+        'option_value' => 'a:1:{i:0;' . $broken . '}', 'autoload' => 'no']);
+    // URLs as serialized array keys (rewritten only with options.rewrite_serialized_keys).
+    update_option('sandbox_url_keys', ["$home/about-us/" => 'About', "$home/contact/" => ['clicks' => 3]]);
+    return [
+        'options' => ['widget_custom_html', 'sandbox_json_u002f', 'sandbox_upper_case',
+            'sandbox_broken_serialized', 'sandbox_url_keys'],
+        'postmeta' => ['_sandbox_json_u002F', '_sandbox_json_in_json', '_sandbox_urlencoded',
+            '_sandbox_upper_case', '_sandbox_broken_serialized'],
+        'broken_serialized' => ['options' => ['sandbox_broken_serialized'],
+            'postmeta' => ['_sandbox_broken_serialized']],
+        'array_keys' => ['sandbox_url_keys'],
+        'post' => $post,
+    ];
+}
+
+if (getenv('WPSB_URL_FORMS') === '1') {
+    $facts['url_forms'] = sb_seed_url_forms($home, $showcase);
+}
+// ================================================================ end of Mode A URL forms
+
 wpsb_result($facts);

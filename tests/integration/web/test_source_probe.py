@@ -73,6 +73,12 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     (root / "hidden").mkdir()
     (root / "hidden" / "index.php").write_text(HIDDEN_WP_INDEX)
+    (root / "loginonly").mkdir()  # a WordPress that hides everything but its login page
+    (root / "loginonly" / "index.html").write_text("<!doctype html><html><head><title>Quiet</title></head>"
+                                                   "<body><p>Nothing to see</p></body></html>")
+    (root / "loginonly" / "wp-login.php").write_text(
+        "<form name='loginform' id='loginform' action='wp-login.php'><input name='log'></form>"
+    )
     (root / "to-metadata.php").write_text(
         "<?php header('Location: http://169.254.169.254/latest/meta-data/', true, 302);"
     )
@@ -116,10 +122,15 @@ def test_fake_wordpress_signals(http_server: str) -> None:
     assert result["rest_api"] is True
     assert result["home_title"] == "Fake – Blog"
     assert result["site_name"] == "Fake"
-    for signal_name in (
-        "link_header", "generator_meta", "wp_content_paths", "wp_includes_paths", "rest_index", "wp_login",
-    ):
+    for signal_name in ("link_header", "generator_meta", "wp_content_paths", "wp_includes_paths",
+                        "rest_index"):
         assert signal_name in result["signals"]
+    assert "wp_login" not in result["signals"]  # decided already: the login page is not asked
+
+
+def test_the_login_page_is_asked_when_nothing_else_tells(http_server: str) -> None:
+    result = probe_source(f"{http_server}/loginonly/", allowed_networks=LOOPBACK)
+    assert result["is_wordpress"] is True and result["signals"] == ["wp_login"]
 
 
 def test_rest_route_fallback(http_server: str) -> None:
@@ -213,8 +224,10 @@ def test_real_wordpress_source(sandbox: Any) -> None:
     assert result["is_wordpress"] is True
     assert result["wp_version"] and result["wp_version"].startswith("6.")
     assert result["home_title"] and sandbox.source.title.split()[0] in result["home_title"]
-    for signal_name in ("link_header", "generator_meta", "wp_content_paths", "wp_login"):
+    for signal_name in ("link_header", "generator_meta", "wp_content_paths"):
         assert signal_name in result["signals"]
+    # The Link header told already: the login page is not asked (security plugins watch it).
+    assert "wp_login" not in result["signals"]
     if sandbox.source_rest_enabled:
         assert result["rest_api"] is True and "rest_index" in result["signals"]
     # Read-only: everything the probe sent to the source was a GET.
@@ -222,6 +235,11 @@ def test_real_wordpress_source(sandbox: Any) -> None:
         fh.seek(before)
         ours = [json.loads(line) for line in fh if b"wpmigrate-probe" in line]
     assert ours and {entry["method"] for entry in ours} == {"GET"}
+    assert not [entry for entry in ours if "wp-login.php" in entry["uri"]]
+    # What it read is handed on, so discover need not ask again.
+    assert result["home_page"]["url"] == result["final_url"] and "<html" in result["home_page"]["html"]
+    if sandbox.source_rest_enabled:
+        assert result["rest_index"]["url"] == result["rest_url"] and result["rest_index"]["name"]
 
 
 @pytest.mark.sandbox

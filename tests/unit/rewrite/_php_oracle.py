@@ -59,13 +59,15 @@ class PhpOracle:
         return self._ask({"op": "is_serialized", "values": [_b64(v) for v in values]})["result"]
 
     def check(
-        self, input_: bytes, ours: bytes, pairs: Sequence[tuple[bytes, bytes]], mode: str = "auto"
+        self, input_: bytes, ours: bytes, pairs: Sequence[tuple[bytes, bytes] | tuple[bytes, bytes, int]],
+        mode: str = "auto",
     ) -> dict[str, Any]:
         return self._ask({
             "op": "check",
             "input": _b64(input_),
             "ours": _b64(ours),
-            "pairs": [[_b64(s), _b64(r)] for s, r in pairs],
+            # (search, replace[, leading bytes matched in any letter case])
+            "pairs": [[_b64(p[0]), _b64(p[1]), *p[2:]] for p in pairs],
             "mode": mode,
         })
 

@@ -87,20 +87,46 @@ function canon($v, &$seen) {
 }
 
 function make_replacer(array $pairs) {
+    // A pair may carry a third element: how many leading bytes of the search term match
+    // in any ASCII letter case (scheme and host); the rest must match exactly.
     $map = [];
-    foreach ($pairs as [$s, $r]) $map[base64_decode($s)] = base64_decode($r);
-    $keys = array_keys($map);
+    $ci = [];
+    foreach ($pairs as $p) {
+        $s = base64_decode($p[0]);
+        $map[$s] = base64_decode($p[1]);
+        $ci[$s] = (int)($p[2] ?? 0);
+    }
+    $keys = array_map('strval', array_keys($map));
     // Longest first, so the alternation prefers the longest term at a position.
     usort($keys, fn($a, $b) => strlen($b) <=> strlen($a));
     $alts = [];
     foreach ($keys as $k) {
-        $alt = preg_quote($k, '~');
+        $n = $ci[$k];
+        $alt = $n > 0
+            ? '(?i:' . preg_quote(substr($k, 0, $n), '~') . ')' . preg_quote(substr($k, $n), '~')
+            : preg_quote($k, '~');
         if (preg_match('/[A-Za-z0-9_-]$/', $k)) $alt .= '(?![A-Za-z0-9_\-]|\.[A-Za-z0-9_\-]|:[0-9])';
         $alts[] = $alt;
     }
     $re = '~(?:' . implode('|', $alts) . ')~s';
-    return function ($s) use ($re, $map) {
-        return preg_replace_callback($re, fn($m) => $map[$m[0]], $s);
+    $resolve = function ($t) use ($map, $ci) {
+        if (array_key_exists($t, $map)) return $map[$t];
+        // A case variant: of the terms it folds to (whose exact part matches), the closest.
+        $best = null;
+        $bestd = PHP_INT_MAX;
+        foreach ($map as $k => $r) {
+            $k = (string)$k;
+            $n = $ci[$k];
+            if ($n === 0 || strlen($k) !== strlen($t) || strtolower($k) !== strtolower($t)) continue;
+            if (substr($k, $n) !== substr($t, $n)) continue;
+            $d = 0;
+            for ($i = 0; $i < strlen($k); $i++) if ($k[$i] !== $t[$i]) $d++;
+            if ($d < $bestd) { $best = $r; $bestd = $d; }
+        }
+        return $best;
+    };
+    return function ($s) use ($re, $resolve) {
+        return preg_replace_callback($re, fn($m) => $resolve($m[0]), $s);
     };
 }
 
@@ -131,7 +157,9 @@ function check($req) {
     }
     $t = trim($in);
     if (!php_unserialize_strict($t)) {
-        return $ours === $in ? ['ok' => true] : ['ok' => false, 'why' => 'malformed input was changed'];
+        // Looks serialized but PHP refuses it: rewritten as plain text.
+        $want = $fn($in);
+        return $want === $ours ? ['ok' => true] : ['ok' => false, 'why' => 'malformed input: plain mismatch', 'want' => base64_encode($want)];
     }
     $tt = trim($ours);
     if (!php_unserialize_strict($tt)) return ['ok' => false, 'why' => 'our output does not unserialize'];

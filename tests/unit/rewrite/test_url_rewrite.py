@@ -29,6 +29,12 @@ def make() -> UrlRewriter:
     return UrlRewriter.for_migration(OLD, NEW, OLD_PATH, NEW_PATH)
 
 
+def oracle_pairs(rw: UrlRewriter) -> list[tuple[bytes, bytes, int]]:
+    """The rewriter's pairs for the PHP oracle, with each term's case-insensitive head."""
+    ci = rw.case_insensitive
+    return [(s, r, ci.get(s, 0)) for s, r in rw.pairs.items()]
+
+
 # name -> (how PHP builds it, PHP expression, should our output differ from the input)
 CASES: dict[str, tuple[str, str, bool]] = {
     "plain-text": ("eval", '"Visit http://old.example/about, or https://www.old.example."', True),
@@ -73,7 +79,8 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "empty-strings": ("build", '["", "http://old.example", "", "k" => ""]', True),
     "quotes-braces": ("build", '["a\\";}b" => "x\\";s:5:\\"}http://old.example\\";}\\"\'"]', True),
     "looks-serialized": ("build", '["a:1:{see http://old.example;}", "i:5; http://old.example"]', True),
-    "broken-length": ("eval", '\'a:1:{i:0;s:99:"http://old.example";}\'', False),
+    # Issue 10 item 12: looks serialized, does not parse: rewritten as plain text.
+    "broken-length": ("eval", '\'a:1:{i:0;s:99:"http://old.example";}\'', True),
     "broken-nested": ("build", '["x" => \'a:1:{i:0;s:99:"http://old.example";}\', '
                                '"y" => "http://old.example"]', True),
     "collision": ("build", '["https://www.old.example.org/already", "http://old.example/p"]', True),
@@ -90,7 +97,9 @@ CASES: dict[str, tuple[str, str, bool]] = {
     "json-top-level": ("eval", 'json_encode(["home" => "http://old.example", "s" => serialize("x")])', True),
     "enum": ("build", '(function () { if (!enum_exists("UrlSuit")) { eval(\'enum UrlSuit { case A; }\'); } '
                       'return [UrlSuit::A, "http://old.example"]; })()', True),
-    "uppercase-scheme-untouched": ("build", '["HTTP://OLD.EXAMPLE/", "Http://Old.Example"]', False),
+    # Issue 10 item 13: scheme and host match in any letter case.
+    "uppercase-scheme-and-host": ("build", '["HTTP://OLD.EXAMPLE/", "Http://Old.Example", '
+                                           '"HTTP:\\/\\/OLD.EXAMPLE\\/x", "HTTP%3A%2F%2FOLD.EXAMPLE"]', True),
 }
 
 
@@ -100,7 +109,7 @@ def test_rewrite_matches_php(php: PhpOracle, name: str) -> None:
     value = php.build(code) if how == "build" else php.eval(code)
     rw = make()
     out = rw.rewrite(value)
-    verdict = php.check(value, out, list(rw.pairs.items()))
+    verdict = php.check(value, out, oracle_pairs(rw))
     assert verdict["ok"], verdict
     assert (out != value) is changes
     if not changes:
@@ -197,13 +206,16 @@ def test_stats_and_bounded_samples() -> None:
     for i in range(200):
         rw.rewrite(b'a:1:{i:0;s:%d:"http://old.example";}' % (99 + i), where=f"wp_options:{i}")
     st = rw.stats
-    assert (st.values_seen, st.values_changed, st.replacements) == (202, 1, 1)
-    assert (st.serialized_values, st.unparseable) == (201, 200)
+    # The 200 broken ones are rewritten as plain text (issue 10 item 12), and counted.
+    assert (st.values_seen, st.values_changed, st.replacements) == (202, 201, 201)
+    assert (st.serialized_values, st.unparseable, st.unparseable_rewritten) == (201, 200, 200)
     assert len(st.samples) == MAX_SAMPLES
-    assert st.samples[0]["reason"] == "unparseable" and st.samples[0]["where"] == "wp_options:0"
+    assert st.samples[0]["reason"] == "unparseable_rewritten_as_text"
+    assert st.samples[0]["where"] == "wp_options:0"
     assert all(len(s["prefix"]) <= 64 * 4 for s in st.samples)
     d = st.to_dict()
-    assert d["unparseable"] == 200 and len(d["samples"]) == MAX_SAMPLES
+    assert d["unparseable"] == 200 and d["unparseable_rewritten"] == 200 and len(d["samples"]) == MAX_SAMPLES
+    assert rw.rewrite(b'a:1:{i:0;s:99:"no url";}') == b'a:1:{i:0;s:99:"no url";}'
 
 
 def test_unchanged_values_are_the_same_object() -> None:
@@ -277,13 +289,15 @@ FRAGMENTS = [
     b"http%3A%2F%2Fold.example", b"http%3a%2f%2fwww.old.example%2f", b"old.example.com", b"http://127.0.0.1:8081",
     b"http://127.0.0.1:80812", b"/home/old/public_html", b"\\/home\\/old\\/public_html", "日本".encode(),
     b'";}', b"a:1:{", b".", b"-", b":", b"/", b"\\\\\\/", b"x", b"https://www.old.example.org",
+    b"HTTP://OLD.EXAMPLE", b"Http%3a%2F%2FWww.Old.Example", b"http:\\u002F\\u002Fold.example\\u002Fp",
+    b"\\u002f\\u002fOLD.example", b"/HOME/old/public_html",
 ]
 
 
 def test_random_structures_against_php(php: PhpOracle) -> None:
     rng = random.Random(99)
     rw = make()
-    pairs = list(rw.pairs.items())
+    pairs = oracle_pairs(rw)
     for _ in range(300):
         code = random_php_expr(rng, FRAGMENTS)
         value = php.build(code)
@@ -303,8 +317,7 @@ def test_long_value_path_equals_plain_regex_scan() -> None:
     rw = make()
     regex = rw._regex
     assert regex is not None
-    pairs = rw.pairs
     for _ in range(200):
         value = b"".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(150, 600)))
-        want = regex.sub(lambda m: pairs[m.group()], value)
+        want = regex.sub(lambda m: rw._lookup(m.group()) or m.group(), value)
         assert rw._sub_long(value, regex) == want

@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 
 from wpmigrate.scrape_rebuild.discovery import classify_html, discover
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
+from wpmigrate.web.source_probe import probe_source
 from wpmigrate.web.url_guard import guarded_client
 
 Answer = tuple[int, str, bytes, dict[str, str]] | None
@@ -310,3 +311,24 @@ def test_rest_embeds_what_lookups_miss_and_notes_shown_variants(serve: Any, fetc
     assert result.lookups["variants_by_id"] == {7: [{
         "url": "https://cdn.example/a-300x200.jpg", "attachment_url": "https://cdn.example/a.jpg",
         "size": "medium", "width": 300, "height": 200}]}
+
+
+def test_the_probes_home_page_and_rest_index_are_not_asked_again(serve: Any, fetcher: PoliteFetcher) -> None:
+    srv = serve(_rest_site(n_posts=3, n_media=0))
+    probe = probe_source(srv.url + "/", allowed_networks=("127.0.0.0/8",))  # validate_source's
+    assert "/wp-login.php" not in srv.paths  # the Link header and the index told already
+    home_page, rest_index = probe["home_page"], probe["rest_index"]
+    assert rest_index == {"url": srv.url + "/wp-json/", "name": "Fake &amp; Co", "description": "d"}
+    srv.paths.clear()
+    result = discover(fetcher, srv.url + "/", home_page=home_page, rest_index=rest_index)
+    assert result.site["rest_available"] and result.site["rest_base"] == srv.url + "/wp-json/"
+    assert (result.site["name"], result.site["description"]) == ("Fake & Co", "d")
+    assert Counter(i.kind for i in result.items) == {"page": 3, "post": 3}
+    assert "/" not in srv.paths and "/wp-json/" not in srv.paths
+    assert result.home_page == {"url": srv.url + "/", "html": home_page["html"]}  # kept for match_theme
+
+    # Another site's page, or an error page, is not used: the home page is asked.
+    for given in ({**home_page, "url": "http://elsewhere.example/"}, {**home_page, "status": 500}):
+        srv.paths.clear()
+        result = discover(fetcher, srv.url + "/", home_page=given, rest_index=rest_index)
+        assert srv.paths.count("/") == 1 and result.home_page is not None

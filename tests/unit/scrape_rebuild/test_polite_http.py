@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -293,3 +294,35 @@ def test_robots_txt_longest_match_wildcards_and_end_anchor() -> None:
     assert wrong == {"/wp-admin/admin-ajax.php", "/?s=coffee", "/blog/?s=coffee",
                      "/hello-world/?replytocom=5", "/wp-content/uploads/menu.pdf"}
     assert stdlib.crawl_delay("wpmigrate") is None
+
+
+def test_robots_txt_is_read_once_per_run(server: Any, client: Any) -> None:
+    """discover keeps its fetcher's robots.txt answers in the run's site record; the later
+    tasks' fetchers start from them instead of asking the source again."""
+    first = PoliteFetcher(client, rate_per_second=100)
+    assert first.get(f"{server.url}/public").status_code == 200
+    stored = json.loads(json.dumps(first.robots_rules()))  # as site.json carries it
+    assert list(stored) == [server.url] and "Disallow: /private/" in stored[server.url]["rules"]
+
+    later = PoliteFetcher(client, rate_per_second=100, robots=stored)
+    assert later.get(f"{server.url}/public").status_code == 200
+    with pytest.raises(SkipUrl) as info:
+        later.get(f"{server.url}/private/secret")
+    assert info.value.skipped.reason == "robots_disallowed"
+    assert later.site_maps(server.url + "/") == ["http://example.test/sitemap.xml"]
+    assert server.hits["/robots.txt"] == 1 and server.hits["/private/secret"] == 0
+    assert later.request_count == 1
+
+    # RFC 9309 2.4: an answer older than 24 hours is asked again.
+    stale = {host: {**kept, "fetched_at": kept["fetched_at"] - 25 * 3600} for host, kept in stored.items()}
+    assert PoliteFetcher(client, rate_per_second=100, robots=stale).get(f"{server.url}/public").ok
+    assert server.hits["/robots.txt"] == 2
+
+
+def test_an_unreachable_robots_txt_is_not_passed_on(client: Any) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fetcher = PoliteFetcher(client, rate_per_second=100, attempts=1, sleep=lambda _s: None)
+    assert not fetcher.allowed(f"http://127.0.0.1:{port}/page")
+    assert fetcher.robots_rules() == {}  # the next task asks again

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpcore
 import httpx
 import pytest
 
@@ -155,21 +158,41 @@ def test_redirect_to_metadata_is_refused_even_with_loopback_allowed() -> None:
     assert err.value.code == ErrorCode.SOURCE_REFUSED
 
 
+class _EchoHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = f"{self.headers.get('Host')} {self.client_address[0]} {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 def test_connection_is_pinned_to_the_checked_address() -> None:
-    captured: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        captured.append(request)
-        return httpx.Response(200, text="ok")
-
-    with _mock_client(handler, ["127.0.0.0/8", "::1/128"]) as client:
-        response = client.get("http://localhost:8080/path?q=1")
-    assert response.status_code == 200
-    sent = captured[0]
-    assert sent.url.host in ("127.0.0.1", "::1")  # connects to the address that was checked
-    assert sent.url.path == "/path" and sent.url.query == b"q=1"
-    assert sent.headers["host"] == "localhost:8080"  # ... while the server sees the name
-    assert str(response.url) == "http://localhost:8080/path?q=1"  # callers see the original URL
+    """A real server on 127.0.0.1: the request reaches the checked address with its Host
+    name, and the transport's connector refuses a host it was not given a checked address for
+    (it never resolves a name itself)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        with guarded_client(["127.0.0.0/8", "::1/128"]) as client:
+            guarded = check_url(f"http://localhost:{port}/", ["127.0.0.0/8", "::1/128"])
+            if guarded.addresses[0] != "127.0.0.1":
+                pytest.skip("localhost does not resolve to 127.0.0.1 first here")
+            response = client.get(f"http://localhost:{port}/path?q=1")
+            assert response.status_code == 200
+            assert response.text == f"localhost:{port} 127.0.0.1 /path?q=1"
+            assert str(response.url) == f"http://localhost:{port}/path?q=1"  # callers see the original URL
+            transport = client._transport
+            assert isinstance(transport, GuardedTransport)
+            with pytest.raises(httpcore.ConnectError, match="no checked address"):
+                transport._backend.connect_tcp("localhost", port)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_read_only_client_refuses_writes() -> None:

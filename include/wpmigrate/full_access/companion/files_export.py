@@ -119,7 +119,7 @@ class _Exporter:
     def process(self, e: dict[str, Any]) -> None:
         rel, size, mtime = e["path"], int(e["size"]), int(e["mtime"])
         mode = int(e.get("mode", 0o644))
-        dest = self.files_root / rel
+        dest = self.ledger.destination(rel)
         prev = self.ledger.reusable(rel, size, mtime, dest)
         if prev is not None:
             self.ledger.record(ManifestEntry(rel, size, mtime, prev.sha256, mode), transferred=False)

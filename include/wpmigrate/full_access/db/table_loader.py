@@ -60,6 +60,11 @@ def _unparseable_count(stats: Any) -> int:
     return u if isinstance(u, int) else len(u)
 
 
+def _key_count(stats: Any) -> int:
+    k = getattr(stats, "serialized_keys", 0)
+    return k if isinstance(k, int) else 0
+
+
 class Column:
     __slots__ = ("binary", "charset", "name", "rewrite", "text")
 
@@ -139,11 +144,17 @@ class TableLoader:
         for i, col in enumerate(self.cols):
             v = values[i]
             if col.rewrite and rewriter is not None and isinstance(v, bytes) and v:
-                before = _unparseable_count(rewriter.stats)
+                before, keys_before = _unparseable_count(rewriter.stats), _key_count(rewriter.stats)
                 values[i] = rewriter.rewrite(v)
                 if _unparseable_count(rewriter.stats) != before:
+                    # Looked serialized, did not parse: rewritten as plain text.
                     imp.report_list("unparseable", {"table": self.target, "column": col.name,
+                                                   "rewritten_as_text": values[i] is not v,
                                                    **self._pk_desc(row)})
+                if _key_count(rewriter.stats) != keys_before:
+                    # An old URL left in a serialized array key (keys are not rewritten).
+                    imp.report_list("serialized_keys", {"table": self.target, "column": col.name,
+                                                       **self._pk_desc(row)})
         return tuple(values), original
 
     def _encode(self, values: tuple) -> bytes:

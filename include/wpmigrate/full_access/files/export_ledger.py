@@ -25,7 +25,10 @@ from wpmigrate.full_access.files.manifest import (
     PARTS_DIR,
     SUMMARY_NAME,
     VERSION,
+    Confined,
     ManifestEntry,
+    UnsafePath,
+    join_safe,
     write_lines,
 )
 from wpmigrate.full_access.files.manifest_parts import PartWriter, existing_parts
@@ -56,6 +59,7 @@ class ExportLedger:
                  part_files: int, part_seconds: float) -> None:
         self.out_dir = out_dir
         self.files_root = out_dir / FILES_DIR
+        self.confined = Confined(self.files_root)
         self.part_files, self.part_seconds = part_files, part_seconds
         self.stats = ExportStats()
         self.lock = threading.Lock()
@@ -75,6 +79,22 @@ class ExportLedger:
 
     def reusable(self, rel: str, size: int, mtime: int, dest: StoragePath) -> ManifestEntry | None:
         return self.index.reusable(rel, size, mtime, dest) if self.index else None
+
+    def destination(self, rel: str) -> StoragePath:
+        """Where the source file ``rel`` is stored: ``files/<rel>``, joined so that any legal
+        name works (``http:``, ``Backup:`` ...) and, on a local disk, not through a symlink.
+        A path the artifact store cannot hold fails the export at once, permanently: a
+        retry would fail the same way."""
+        try:
+            dest = join_safe(self.files_root, rel)
+            self.confined.check(rel)
+        except UnsafePath as exc:
+            raise MigrationError(
+                ErrorCode.EXPORT_FAILED,
+                f"the source file {rel[:300]!r} cannot be stored in the artifact folder ({exc}); "
+                "rename or remove it on the source, a retry cannot help",
+                permanent=True, details={"path": rel[:1000], "reason": "unstorable_path"}) from exc
+        return dest
 
     def make_parent(self, dest: StoragePath) -> None:
         parent = dest.parent

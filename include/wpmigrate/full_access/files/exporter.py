@@ -177,7 +177,7 @@ class _Exporter:
             session.drop()
 
     def process(self, session: Session, item: _Item) -> None:
-        dest = self.files_root / item.rel
+        dest = self.ledger.destination(item.rel)
         prev = self.ledger.reusable(item.rel, item.size, item.mtime, dest)
         if prev is not None:
             entry = ManifestEntry(item.rel, item.size, item.mtime, prev.sha256, item.mode)

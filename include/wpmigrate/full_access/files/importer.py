@@ -9,7 +9,8 @@
   sees a half-written or wrong file, and a mismatch leaves the old file in place.
 - Files already identical on the target (same size and sha256) are skipped, so a
   retried import costs reads only. Target files the source does not have are left
-  alone. Nothing lands outside ``target`` (paths checked by ``safe_relpath``).
+  alone. Nothing lands outside ``target`` (paths checked by ``safe_relpath``, and on a
+  local disk no symlink is followed below the target or the artifact folder: ``Confined``).
 - Errors are collected (count plus the first ``_SAMPLE_LIMIT``) so one run reports
   every problem; then ``IMPORT_FAILED`` is raised (``permanent`` when an artifact is
   corrupt or missing: retrying the import cannot fix it, the export must be redone).
@@ -35,8 +36,10 @@ from wpmigrate.full_access.files.manifest import (
     FILES_DIR,
     MANIFEST_NAME,
     SUMMARY_NAME,
+    Confined,
     ManifestEntry,
     ManifestError,
+    UnsafePath,
     file_sha256,
     iter_manifest_lines,
     join_safe,
@@ -95,6 +98,8 @@ class _Importer:
                  progress_seconds: float) -> None:
         self.in_dir, self.target = in_dir, target
         self.files_root = in_dir / FILES_DIR
+        # Neither the target nor the artifact folder is walked through a symlink.
+        self.target_confined, self.files_confined = Confined(target), Confined(self.files_root)
         self.lock = threading.Lock()
         self.progress = ProgressThrottle(progress, progress_seconds, self.lock)
         self.counts = {"copied": 0, "skipped_identical": 0, "bytes": 0, "errors": 0, "files_done": 0}
@@ -111,6 +116,8 @@ class _Importer:
         try:
             outcome = self.copy(entry)
         except _IntegrityError as exc:
+            self.fail(entry.path, str(exc), integrity=True)
+        except UnsafePath as exc:  # a symlink on the way, a name the store cannot hold: no retry helps
             self.fail(entry.path, str(exc), integrity=True)
         except FileNotFoundError as exc:
             self.fail(entry.path, f"artifact missing: {exc}", integrity=True)
@@ -136,6 +143,8 @@ class _Importer:
     def copy(self, entry: ManifestEntry) -> str:
         dest = join_safe(self.target, entry.path)
         src = join_safe(self.files_root, entry.path)
+        self.files_confined.check(entry.path)
+        self.target_confined.check(entry.path)
         if dest.exists():
             if dest.is_dir():  # a rename would move the file INTO the directory
                 raise IsADirectoryError(f"target has a directory at {entry.path}")

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from pathlib import Path, PurePath
+from typing import IO, Any, cast
 
 from wpmigrate.core.storage import StoragePath
 
@@ -86,7 +89,67 @@ def _check_encodable(text: str) -> None:
 
 
 def join_safe(root: StoragePath, rel: str) -> StoragePath:
-    return root / safe_relpath(rel)
+    """``root`` joined with the safe relative path ``rel``, one segment at a time.
+
+    A UPath (ObjectStoragePath) reads ``proto:/...`` in a joined string as a URL: a
+    top-level wp-content directory named ``http:``, ``s3:``, ``memory:`` or ``Backup:``
+    made ``root / "http:/x.jpg"`` raise. One segment at a time, every legal name joins;
+    a name the store's path library still cannot hold (``a::b``: fsspec reads ``::`` as a
+    chained URL) raises ``UnsafePath`` naming it, checked by comparing the joined path
+    with what it must be."""
+    canonical = safe_relpath(rel)
+    path = root
+    try:
+        for segment in canonical.split("/"):
+            path = path / segment
+    except ValueError as exc:
+        raise UnsafePath(f"the store cannot hold the path {canonical!r} under {root}: {exc}") from exc
+    expected = str(root).rstrip("/") + "/" + canonical
+    if str(path) != expected:
+        raise UnsafePath(f"the store cannot hold the path {canonical!r} under {root} "
+                         f"(its path library makes it {str(path)!r})")
+    return path
+
+
+def local_path(path: StoragePath) -> Path | None:
+    """The local filesystem path of a ``pathlib`` path or a ``file://`` UPath, else None."""
+    if isinstance(path, PurePath):
+        return Path(path)
+    if getattr(path, "protocol", None) in ("file", "local"):
+        return Path(str(cast(Any, path).path))
+    return None
+
+
+class Confined:
+    """Paths under a root that must not pass through a symlink (a local store: the target's
+    wp-content, the artifact folder). The root itself may be a link (the platform may mount
+    wp-content through one); below it, ``check`` refuses any component that is a symlink,
+    the last one included, so neither a write nor a read is redirected elsewhere. Object
+    stores have no symlinks: nothing to check."""
+
+    def __init__(self, root: StoragePath) -> None:
+        self.local = local_path(root)
+        self._dirs_ok: set[str] = set()  # directories seen not to be symlinks
+
+    def check(self, rel: str) -> None:
+        if self.local is None:
+            return
+        parts = safe_relpath(rel).split("/")
+        current = self.local
+        for depth, part in enumerate(parts, start=1):
+            current = current / part
+            key = "/".join(parts[:depth])
+            is_dir = depth < len(parts)
+            if is_dir and key in self._dirs_ok:
+                continue
+            try:
+                mode = os.lstat(current).st_mode
+            except FileNotFoundError:
+                return  # the rest does not exist yet: the import creates real directories
+            if stat.S_ISLNK(mode):
+                raise UnsafePath(f"{key!r} is a symlink: not followed (it could lead outside {self.local})")
+            if is_dir:
+                self._dirs_ok.add(key)
 
 
 @dataclass(frozen=True, slots=True)

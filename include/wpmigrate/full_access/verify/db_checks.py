@@ -20,8 +20,9 @@ from wpmigrate.full_access.db.sql import (
 )
 from wpmigrate.full_access.verify.options import VerifyOptions
 from wpmigrate.full_access.verify.origin_variants import covering_variants, origin_variants
-from wpmigrate.full_access.verify.php_oracle import serialized_validator
+from wpmigrate.full_access.verify.php_oracle import Validator, serialized_validator
 from wpmigrate.full_access.verify.report import ProblemList, Section, report_text, section
+from wpmigrate.rewrite.php_serialized import SerializedFormatError, transform_strings
 
 # Why the import leaves these columns alone (``rewrite.url_rewrite.DEFAULT_SKIP_COLUMNS``),
 # so old origins may legitimately remain there; shown in the report.
@@ -224,8 +225,21 @@ def _searchable(col: str, binary: bool) -> str:
     return f"CAST(LOWER({text}) AS BINARY)"
 
 
+# Rows per column whose values are read to tell expected hits from losses; hits past it
+# count as losses (listed up to the report's limits).
+MAX_CLASSIFIED_HITS = 2000
+KEY_ONLY_REASON = (
+    "the old URL is only in serialized array keys, which the import leaves as they are by "
+    "default (like wp-cli search-replace: two keys could collide)"
+)
+
+
 def old_origins(o: VerifyOptions) -> Section:
-    problems = ProblemList(o.max_problems)
+    """Every text column of the target searched for every spelling of every old origin.
+
+    A row found is a loss, unless the report names it as expected and says why: the only
+    such case is an old URL that appears in serialized array keys alone."""
+    problems, warnings = ProblemList(o.max_problems), ProblemList(o.max_problems)
     variants: list[str] = []
     for origin in o.old_origins:
         variants += [v for v in origin_variants(origin) if v not in variants]
@@ -246,7 +260,7 @@ def old_origins(o: VerifyOptions) -> Section:
         if table in o.target_tables and dtype in SCANNED_TYPES and (table, column) not in skip:
             columns.setdefault(table, []).append((column, dtype in BINARY_TYPES))
     database = current_database(o.target_conn)
-    scanned, hits_total = 0, 0
+    scanned, hits_total, expected_total = 0, 0, 0
     errors: list[dict[str, str]] = []
     per_column: list[dict[str, object]] = []
     for table, cols in columns.items():
@@ -268,55 +282,131 @@ def old_origins(o: VerifyOptions) -> Section:
             if not hits:
                 continue
             hits_total += hits
-            per_column.append({"table": table, "column": col, "rows": hits})
-            _list_hits(o, table, col, binary, pk, cover, variants, hits, problems)
+            expected = _classify_hits(o, table, col, binary, pk, cover, variants, hits, problems, warnings)
+            expected_total += expected
+            per_column.append({"table": table, "column": col, "rows": hits, "expected_rows": expected})
     notes = [
         "Scanned inside MariaDB with LOCATE per column (one pass per table) for: " + ", ".join(variants),
         *(f"Not scanned: {o.target_prefix}{t}.{c} ({why})" for (t, c), why in o.skip_columns.items()),
-        "Matched case-insensitively (LOWER, then a byte search); BLOBs are read as utf8mb4.",
+        "Matched case-insensitively (LOWER, then a byte search: HTTP://OLD-HOST is found too); "
+        "BLOBs are read as utf8mb4.",
+        "Every row found is a loss unless listed as expected with its reason (old URLs in serialized "
+        "array keys only). Found rows are classified up to "
+        f"{MAX_CLASSIFIED_HITS} per column; the rest count as losses.",
     ]
     for err in errors:
         problems.add({"table": err["table"], "reason": "scan failed", "error": err["error"]})
-    out = section("No old-origin references left", problems, checked=scanned, notes=notes,
-                  variants=variants, rows_with_old_origin=hits_total, columns_with_hits=per_column)
+    out = section("No old-origin references left", problems, checked=scanned, warnings=warnings, notes=notes,
+                  variants=variants, rows_with_old_origin=hits_total, rows_expected=expected_total,
+                  columns_with_hits=per_column)
     if errors:
         out["scan_errors"] = errors
     return out
 
 
-def _list_hits(o: VerifyOptions, table: str, col: str, binary: bool, pk: list[str], cover: list[str],
-               variants: list[str], hits: int, problems: ProblemList) -> None:
+def only_in_array_keys(value: bytes, needles: Sequence[bytes]) -> bool:
+    """Whether every occurrence of the (lower-case) needles in a serialized ``value`` is
+    inside an array key: no string value (nested serialized ones walked, opaque or
+    malformed parts counted as values) holds one. False for anything not serialized."""
+    def holds(payload: bytes) -> bool:
+        low = payload.lower()
+        return any(n in low for n in needles)
+
+    in_values: list[bool] = []
+    in_keys: list[bool] = []
+
+    def value_string(payload: bytes) -> bytes:
+        if holds(payload):
+            in_values.append(True)
+        return payload
+
+    def skipped(_kind: str, payload: bytes) -> None:
+        value_string(payload)
+
+    try:
+        transform_strings(value, value_string, on_key=lambda k: in_keys.append(holds(k)), on_skip=skipped)
+    except SerializedFormatError:
+        return False
+    return not in_values and any(in_keys)
+
+
+def _classify_hits(o: VerifyOptions, table: str, col: str, binary: bool, pk: list[str], cover: list[str],
+                   variants: list[str], hits: int, problems: ProblemList, warnings: ProblemList) -> int:
+    """Read the rows found (bounded), list losses and expected hits; returns how many
+    were expected."""
     qc = quote_ident(col)
     expr = _searchable(col, binary)
     where = " OR ".join([f"LOCATE(%s, {expr}) > 0"] * len(cover))
     first = "COALESCE(" + ", ".join([f"NULLIF(LOCATE(%s, {expr}), 0)"] * len(cover)) + ")"
     pk_sql = ", ".join(quote_ident(c) for c in pk) if pk else "NULL"
-    limit = min(o.hits_per_column, max(0, problems.limit - len(problems.items)))
-    if limit == 0:
-        problems.count_only(hits)
-        return
+    # The whole value only when it may be serialized (how it starts): only such a value
+    # can hold an old URL in array keys alone; for the rest a snippet is enough.
     rows = query(
         o.target_conn,
-        f"SELECT {pk_sql}, SUBSTRING(CAST({qc} AS BINARY), GREATEST(1, {first} - 40), 160) "
-        f"FROM {quote_ident(table)} "
-        f"WHERE {where} LIMIT {int(limit)}",
+        f"SELECT {pk_sql}, SUBSTRING(CAST({qc} AS BINARY), GREATEST(1, {first} - 40), 160), "
+        f"IF(LEFT({qc}, 2) IN ('a:', 'O:', 's:', 'C:'), CAST({qc} AS BINARY), NULL) "
+        f"FROM {quote_ident(table)} WHERE {where} LIMIT {MAX_CLASSIFIED_HITS}",
         [*cover, *cover],
     )
+    needles = [c.encode("utf-8") for c in cover]
+    expected = listed = 0
     for row in rows:
-        snippet = report_text(row[-1])
+        snippet = report_text(row[-2])
         matched = next((v for v in variants if v.lower() in snippet.lower()), None)
-        problems.add({
+        hit = {
             "table": table, "column": col,
-            "pk": {c: report_text(v) for c, v in zip(pk, row[:-1], strict=False)} if pk else None,
+            "pk": {c: report_text(v) for c, v in zip(pk, row[:-2], strict=False)} if pk else None,
             "variant": matched, "snippet": snippet,
-        })
+        }
+        if row[-1] is not None and only_in_array_keys(bytes(row[-1]), needles):
+            expected += 1
+            warnings.add({**hit, "expected": True, "reason": KEY_ONLY_REASON})
+        elif listed < o.hits_per_column:
+            listed += 1
+            problems.add(hit)
+        else:
+            problems.count_only(1)
     problems.count_only(hits - len(rows))
+    return expected
 
 
 # ---------------------------------------------------------------- serialized values
 
+BROKEN_AT_SOURCE = (
+    "already broken on the source: PHP cannot unserialize the source's value either (the "
+    "import rewrites such a value as plain text, it cannot repair it)"
+)
+
+
+def _broken_on_source(o: VerifyOptions, table: str, pk: str, rids: Sequence[int],
+                      check: Validator) -> set[int]:
+    """Of the target rows ``rids`` whose value does not unserialize, those whose source row
+    (the same option_name, or the same meta id) does not unserialize either."""
+    if not rids:
+        return set()
+    source_table = o.source_table(table[len(o.target_prefix):])
+    if source_table not in o.source_tables:
+        return set()
+    qt, qpk = quote_ident(table), quote_ident(pk)
+    marks = ",".join(["%s"] * len(rids))
+    col = "option_value" if pk == "option_id" else "meta_value"
+    if pk == "option_id":  # options are matched by name: the import may renumber them
+        by_name = {bytes(n): int(i) for i, n in query(
+            o.target_conn, f"SELECT {qpk}, option_name FROM {qt} WHERE {qpk} IN ({marks})", list(rids))}
+        rows = query(o.source_conn, f"SELECT option_name, option_value FROM {quote_ident(source_table)} "
+                                    f"WHERE option_name IN ({','.join(['%s'] * len(by_name))})",
+                     list(by_name)) if by_name else []
+        source = [(by_name[bytes(n)], bytes(v)) for n, v in rows]
+    else:
+        rows = query(o.source_conn, f"SELECT {qpk}, {quote_ident(col)} FROM {quote_ident(source_table)} "
+                                    f"WHERE {qpk} IN ({marks})", list(rids))
+        source = [(int(i), bytes(v)) for i, v in rows]
+    verdicts = check([v for _, v in source])
+    return {rid for (rid, _), ok in zip(source, verdicts, strict=True) if ok is False}
+
+
 def serialized(o: VerifyOptions) -> Section:
-    problems = ProblemList(o.max_problems)
+    problems, warnings = ProblemList(o.max_problems), ProblemList(o.max_problems)
     check, oracle, close = serialized_validator(o.php_binary)
     targets = []
     for table in sorted(o.target_tables):
@@ -344,17 +434,22 @@ def serialized(o: VerifyOptions) -> Section:
                 last = int(page[-1][0])
                 cands = [(int(r[0]), bytes(r[1])) for r in page if SERIALIZED_START.match(bytes(r[1]))]
                 verdicts = check([v for _, v in cands])
-                for (rid, value), ok in zip(cands, verdicts, strict=True):
-                    if ok:
-                        continue
+                failing = [(rid, value, ok)
+                           for (rid, value), ok in zip(cands, verdicts, strict=True) if not ok]
+                broken_at_source = _broken_on_source(o, table, pk, [rid for rid, _, _ in failing], check)
+                for rid, value, ok in failing:
                     if ok is None:
                         crashed += 1
-                    problems.add({
+                    item = {
                         "table": table, "column": col, "pk": {pk: rid}, "bytes": len(value),
                         "head": report_text(value[:120]),
                         "reason": "unserialize() fails" if ok is False else "php crashed on value",
                         **_serialized_name(o.target_conn, table, pk, rid),
-                    })
+                    }
+                    if ok is False and rid in broken_at_source:
+                        warnings.add({**item, "expected": True, "reason": BROKEN_AT_SOURCE})
+                    else:
+                        problems.add(item)
                 n += len(cands)
             per_table[table] = n
             checked += n
@@ -365,7 +460,8 @@ def serialized(o: VerifyOptions) -> Section:
              "in options/postmeta/usermeta/termmeta/commentmeta/sitemeta, paged by primary key."]
     if crashed:
         notes.append(f"{crashed} value(s) crashed the PHP process (memory?) and count as failures.")
-    return section("Serialized values unserialize", problems, checked=checked, notes=notes,
+    notes.append("A value the source cannot unserialize either is listed as expected, not as a loss.")
+    return section("Serialized values unserialize", problems, checked=checked, warnings=warnings, notes=notes,
                    oracle=oracle, candidates_per_table=per_table)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wpmigrate.full_access.files.manifest import UnsafePath, join_safe
 from wpmigrate.full_access.verify.options import VerifyOptions
 from wpmigrate.full_access.verify.report import ProblemList, Section, section
 
@@ -49,9 +50,13 @@ def files(o: VerifyOptions) -> Section:
         if not rel or pure.is_absolute() or ".." in pure.parts or "\\" in rel or "\x00" in rel:
             problems.add({"path": rel, "reason": "unsafe path in manifest"})
             continue
-        path = root / rel
         try:
-            if local_root is not None and not Path(path).resolve().is_relative_to(local_root):
+            path = join_safe(root, rel)  # segment by segment: a directory named http: joins too
+        except UnsafePath as exc:
+            problems.add({"path": rel, "reason": f"cannot be joined under the target: {exc}"})
+            continue
+        try:
+            if local_root is not None and not Path(str(path)).resolve().is_relative_to(local_root):
                 problems.add({"path": rel, "reason": "resolves outside target wp-content"})
                 continue
             size = _field(entry, "size")

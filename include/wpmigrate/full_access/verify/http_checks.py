@@ -15,10 +15,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from bs4 import BeautifulSoup
 
+from wpmigrate.core.errors import MigrationError
 from wpmigrate.full_access.db.sql import query, quote_ident
 from wpmigrate.full_access.verify.options import VerifyOptions
 from wpmigrate.full_access.verify.report import ProblemList, Section, report_text, section
 from wpmigrate.web.capped_body import read_capped
+from wpmigrate.web.url_guard import target_client
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -103,7 +105,7 @@ class _HttpCheck:
         try:
             r = self.client.get(urljoin(self.base, f"wp-json/wp/v2/{rest_type}"), params=params)
             data = r.json() if r.status_code == 200 else None
-        except (httpx.HTTPError, ValueError):
+        except (httpx.HTTPError, ValueError, MigrationError):  # MigrationError: the guard refused a hop
             data = None
         if not isinstance(data, list):
             self.rest_broken = True  # fall back to /?p=ID for the rest of the run
@@ -125,6 +127,9 @@ class _HttpCheck:
         except httpx.HTTPError as exc:
             return {"id": pid, "type": ptype, "title": report_text(title), "url": url,
                     "reason": f"request failed: {exc.__class__.__name__}"}
+        except MigrationError as exc:  # the SSRF guard refused the URL or a redirect hop: not fetched
+            return {"id": pid, "type": ptype, "title": report_text(title), "url": url,
+                    "reason": f"refused by the address guard: {report_text(exc.message)}"}
         final = str(r.url)
         problem = {"id": pid, "type": ptype, "title": report_text(title), "url": url, "final_url": final,
                    "status": r.status_code}
@@ -146,8 +151,10 @@ def http(o: VerifyOptions) -> Section:
                        skipped="no target_url given")
     base = o.target_url.rstrip("/") + "/"
     own_client = o.http_client is None
-    client = o.http_client or httpx.Client(follow_redirects=True, timeout=30.0,
-                                           headers={"User-Agent": "wpmigrate-verify/0.1"})
+    # The target's own origin is reached whatever its address; a redirect elsewhere (or a
+    # REST ``link`` off the site) passes the SSRF guard like a source URL.
+    client = o.http_client or target_client(o.target_url, o.http_allowed_networks, follow_redirects=True,
+                                            timeout=30.0, headers={"User-Agent": "wpmigrate-verify/0.1"})
     check = _HttpCheck(o, client, base)
     checked, via_rest = 0, 0
     try:

@@ -36,6 +36,9 @@ class VerifyOptions:
     # The site's base tables, listed once when the run starts.
     source_tables: tuple[str, ...]
     target_tables: frozenset[str]
+    # Where a redirect off the target may lead although not public (the SSRF guard's
+    # allow-list); the target's own origin is reached whatever its address.
+    http_allowed_networks: tuple[Any, ...] = ()
 
     def source_table(self, name: str) -> str:
         return self.source_prefix + name

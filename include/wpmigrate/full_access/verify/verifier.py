@@ -74,6 +74,7 @@ def verify_full_access(
     service_users: Sequence[str] = (),
     skip_columns: Mapping[tuple[str, str], str] | Collection[tuple[str, str]] = DEFAULT_SKIP_COLUMNS,
     http_client: httpx.Client | None = None,
+    http_allowed_networks: Iterable[Any] = (),
     php_binary: str | None = "php",
     checks: Collection[str] | None = None,
     http_limit: int | None = None,
@@ -89,6 +90,8 @@ def verify_full_access(
     to wp-content), ``sha256`` and optionally ``size`` (e.g. ``iter_manifest(path)``; streamed).
     ``skip_columns``: ``(unprefixed table, column)`` pairs the import never rewrites, so the
     old-origin scan leaves them out; a mapping's values are the reasons shown in the report.
+    ``http_allowed_networks``: the SSRF guard's allow-list for the HTTP check's own client
+    (the target's origin is reached whatever its address; redirects elsewhere are guarded).
     ``checks`` restricts which sections run (default: all of ``ALL_CHECKS``).
     ``source_label``: where the source side came from, as the report's ``source.from``
     (e.g. ``"export artifacts (route wp_admin)"`` for a ``verify.export_replica``).
@@ -112,7 +115,8 @@ def verify_full_access(
             target_prefix=target_prefix, old_origins=tuple(old_origins), target_url=target_url,
             files_manifest=files_manifest, target_wp_content=target_wp_content,
             service_users=tuple(service_users), skip_columns=db_checks.skip_reasons(skip_columns),
-            http_client=http_client, php_binary=php_binary, http_limit=http_limit,
+            http_client=http_client, http_allowed_networks=tuple(http_allowed_networks),
+            php_binary=php_binary, http_limit=http_limit,
             http_workers=max(1, http_workers), page_size=max(1, page_size),
             max_problems=max(1, max_problems), hits_per_column=max(1, hits_per_column),
             source_tables=tuple(db_checks.list_tables(source_conn, source_prefix)),

@@ -1,0 +1,164 @@
+"""Both DAGs on the production topology, through the REST API: CeleryExecutor with two
+workers (each its own working dir, TMPDIR and hostname), PostgreSQL, Redis, artifacts on S3
+and credentials from Secrets Manager. moto's server stands in for AWS (S3, Secrets
+Manager), which cannot run here; everything else is the real thing on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.support import wordpress_checks as wc
+from wpsandbox import build, topology
+from wpsandbox import state as sandbox_state
+
+pytestmark = [pytest.mark.topology, pytest.mark.e2e, pytest.mark.sandbox]
+
+MODE_A, MODE_B = "wp_migration_full_access", "wp_migration_scrape_rebuild"
+
+
+def _migrate(sandbox, rest, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+    rest.wait_for_dag(dag_id)
+    build.reset_target(sandbox)
+    started = time.time()
+    response = rest.trigger(dag_id, conf["migration_id"], conf)
+    assert response.status_code == 200, response.text
+    run = rest.wait(dag_id, conf["migration_id"], timeout=1200)
+    return {"run": run, "run_id": conf["migration_id"], "seconds": time.time() - started}
+
+
+@pytest.fixture(scope="module")
+def mode_a(sandbox, topo, topo_rest) -> dict[str, Any]:
+    return _migrate(sandbox, topo_rest, MODE_A, sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4())))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _secrets(sandbox) -> list[str]:
+    """Every password of the connections the runs use."""
+    found = []
+    for conn in sandbox_state.connections(sandbox).values():
+        password = json.loads(conn).get("password")
+        if password and len(password) >= 8:
+            found.append(password)
+    assert found
+    return found
+
+
+def test_mode_a_runs_on_both_workers_and_verifies(mode_a, topo_rest, sandbox) -> None:
+    tis = topo_rest.task_instances(MODE_A, mode_a["run_id"])
+    assert mode_a["run"]["state"] == "success", {t["task_id"]: t["state"] for t in tis}
+    # No task reads a path another worker wrote: they spread over both and still succeed.
+    assert {t["hostname"] for t in tis if t["state"] == "success"} == set(topology.WORKERS)
+    assert topo_rest.xcom(MODE_A, mode_a["run_id"], "verify", "report")["ok"] is True
+    source = wc.posts(wc.db(sandbox, "source"), sandbox.source.table_prefix)
+    target = wc.posts(wc.db(sandbox, "target"), sandbox.target.table_prefix)
+    assert source and not {i for i, post in source.items() if target.get(i) != post}
+
+
+def test_artifacts_are_on_s3_and_xcom_names_no_local_file(mode_a, topo, topo_rest, sandbox) -> None:
+    entries = topo_rest.xcom_entries(MODE_A, mode_a["run_id"])
+    # The target site's own folder is where the import writes (the platform's storage, the
+    # same for every worker): not an artifact.
+    target_site = {Path(sandbox.target.wp_content).as_uri(), sandbox.target.docroot}
+    values = [s for e in entries for s in _strings(e["value"]) if s not in target_site]
+    uris = [s for s in values if "://" in s and not s.startswith("http")]
+    assert uris and not [u for u in uris if not u.startswith("s3://")]
+    # (Paths on the source host, read over SFTP, are fine: every worker reaches them alike.)
+    assert not [s for s in values if "file://" in s or s.startswith((topo.home, "/tmp"))]
+    s3 = boto3.client("s3", **topology._boto_args(topo.aws_endpoint))
+    listed = s3.list_objects_v2(Bucket=topology.BUCKET, Prefix=f"migrations/sandbox/{mode_a['run_id']}/")
+    assert listed.get("KeyCount", 0) > 10
+
+
+def test_workers_keep_no_file_between_tasks(mode_a, topo) -> None:
+    for name, folders in topo.workers.items():
+        for folder in folders.values():
+            left = [str(p) for p in Path(folder).rglob("*") if p.is_file()]
+            assert left == [], (name, left)
+
+
+def test_no_secret_in_xcom_logs_or_worker_folders(mode_a, topo, topo_rest, sandbox) -> None:
+    secrets = _secrets(sandbox)
+    texts = [json.dumps(e["value"]) for e in topo_rest.xcom_entries(MODE_A, mode_a["run_id"])]
+    for ti in topo_rest.task_instances(MODE_A, mode_a["run_id"]):
+        if ti["try_number"]:
+            texts.append(topo_rest.log(MODE_A, mode_a["run_id"], ti["task_id"], ti["try_number"]))
+    for folder in (Path(topo.home) / "airflow" / "logs", *(Path(p) for w in topo.workers.values()
+                                                            for p in w.values())):
+        texts += [p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()]
+    assert len(texts) > 10
+    for secret in secrets:
+        assert not [t[:80] for t in texts if secret in t]
+    # Credentials reach the workers from Secrets Manager only.
+    for name in topology.WORKERS:
+        environ = Path(f"/proc/{topo.pids[name]}/environ").read_bytes()
+        assert b"AIRFLOW_CONN_" not in environ and not any(s.encode() in environ for s in secrets)
+
+
+def test_mode_b_rebuilds_the_source_on_the_topology(sandbox, topo, topo_rest) -> None:
+    done = _migrate(sandbox, topo_rest, MODE_B, sandbox_state.mode_b_conf(sandbox, str(uuid.uuid4())))
+    tis = topo_rest.task_instances(MODE_B, done["run_id"])
+    assert done["run"]["state"] == "success", {(t["task_id"], t["map_index"]): t["state"] for t in tis}
+    assert {t["hostname"] for t in tis if t["state"] == "success"} == set(topology.WORKERS)
+    report = topo_rest.xcom(MODE_B, done["run_id"], "verify", "report")
+    assert report["ok"] is True and report["json_uri"].startswith("s3://")
+    published = wc.rows(wc.db(sandbox, "source"), f"SELECT post_name FROM {sandbox.source.table_prefix}posts "
+                        "WHERE post_status='publish' AND post_type IN ('page','post') AND post_password=''")
+    rebuilt = wc.rows(wc.db(sandbox, "target"), f"SELECT post_name FROM {sandbox.target.table_prefix}posts "
+                      "WHERE post_status='publish' AND post_type IN ('page','post')")
+    assert {r[0] for r in published} <= {r[0] for r in rebuilt}
+
+
+def test_a_worker_killed_mid_import_loses_nothing(sandbox, topo, topo_rest) -> None:
+    """The machine running the import dies (SIGKILL, task and all). The scheduler fails the
+    orphaned try once its heartbeat stops; the retry runs on the surviving worker, against
+    a target that already holds part of the import, and the result is the source, once."""
+    conf = sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4()))
+    topo_rest.wait_for_dag(MODE_A)
+    build.reset_target(sandbox)
+    assert topo_rest.trigger(MODE_A, conf["migration_id"], conf).status_code == 200
+    killed = None
+    deadline = time.monotonic() + 600
+    while killed is None and time.monotonic() < deadline:
+        running = [t for t in topo_rest.task_instances(MODE_A, conf["migration_id"])
+                   if t["task_id"] == "import_database" and t["state"] == "running" and t["hostname"]]
+        if running:
+            time.sleep(0.5)  # into the import, past its start
+            killed = running[0]["hostname"]
+            topology.kill_worker(topo, killed)
+        time.sleep(0.1)
+    assert killed, "import_database never seen running"
+    try:
+        run = topo_rest.wait(MODE_A, conf["migration_id"], timeout=900)
+        tis = {t["task_id"]: t for t in topo_rest.task_instances(MODE_A, conf["migration_id"])}
+        assert run["state"] == "success", {k: t["state"] for k, t in tis.items()}
+        importer = tis["import_database"]
+        assert importer["try_number"] >= 2 and importer["hostname"] != killed
+        assert topo_rest.xcom(MODE_A, conf["migration_id"], "verify", "report")["ok"] is True
+        source = wc.posts(wc.db(sandbox, "source"), sandbox.source.table_prefix)
+        target = wc.posts(wc.db(sandbox, "target"), sandbox.target.table_prefix)
+        assert not {i for i, post in source.items() if target.get(i) != post}
+        for table in ("postmeta", "options", "comments", "term_relationships"):
+            count = f"SELECT COUNT(*) FROM {{}}{table}"
+            (s,), (t,) = (wc.rows(wc.db(sandbox, "source"), count.format(sandbox.source.table_prefix))[0],
+                          wc.rows(wc.db(sandbox, "target"), count.format(sandbox.target.table_prefix))[0])
+            assert t >= s if table == "options" else t == s, (table, s, t)
+    finally:
+        topology.restart_worker(topo, killed)
