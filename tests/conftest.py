@@ -1,7 +1,8 @@
 """Shared fixtures. ``sandbox`` starts (or reuses) the real WordPress sandbox once per
 session; ``fresh_target`` puts its target back to the freshly installed state;
 ``ssh_source`` adds the socket-only source of the ``ssh`` route, ``admin_source`` the
-tight-limits source of the ``wp_admin`` route."""
+tight-limits source of the ``wp_admin`` route, ``classic_source`` a Mode B source on a
+classic theme."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ def admin_source(sandbox: SandboxState) -> SandboxState:
     """The sandbox with its admin source (``state.admin_source``, also set on ``sandbox``):
     built on first use, stopped with the sandbox."""
     return build.up_admin_source(sandbox)
+
+
+@pytest.fixture(scope="session")
+def classic_source(sandbox: SandboxState) -> Iterator[SandboxState]:
+    """The sandbox with its classic-theme source (``state.classic_source``, also set on
+    ``sandbox``): built on first use (a few seconds), stopped with the sandbox. Its REST API
+    is open at the start and again at the end."""
+    state = build.up_classic_source(sandbox)
+    assert state.classic_source is not None
+    if not state.classic_source.rest_enabled:
+        build.set_classic_source_rest(True, sandbox)
+    yield sandbox
+    build.set_classic_source_rest(True, sandbox)
 
 
 @pytest.fixture

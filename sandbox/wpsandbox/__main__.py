@@ -1,5 +1,5 @@
 """CLI: ``PYTHONPATH=sandbox python -m wpsandbox
-{up,down,status,env,conf,reset-target,source-rest,ssh-source,admin-source}``."""
+{up,down,status,env,conf,reset-target,source-rest,ssh-source,admin-source,classic-source}``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p_conf.add_argument("--mode", choices=["full_access", "scrape_rebuild"], default="full_access")
     p_conf.add_argument("--route", choices=["sftp_db", "ssh", "wp_admin"], default="sftp_db",
                         help="full_access only: ssh needs `ssh-source` first, wp_admin `admin-source`")
+    p_conf.add_argument("--classic", action="store_true",
+                        help="scrape_rebuild only: the classic source (needs `classic-source` first)")
     sub.add_parser("reset-target", help="restore the target to its freshly installed state")
     p_rest = sub.add_parser("source-rest", help="open or close the source's REST API")
     p_rest.add_argument("mode", choices=["on", "off"])
@@ -46,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                                                   "a 52 MiB file, a 5.5 MB option (reuses a healthy one)")
     p_admin.add_argument("--restart-php", action="store_true",
                          help="only restart its php -S on the same port")
+    p_classic = sub.add_parser("classic-source", help="add a source on a classic theme (Twenty Twenty-One), "
+                                                      "seeded like the main one (reuses a healthy one)")
+    p_classic.add_argument("--rest", choices=["on", "off"], default=None,
+                           help="only open or close its REST API")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -69,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"export {name}={shlex.quote(value)}")
     elif args.command == "conf":
         if args.mode == "scrape_rebuild":
-            conf = mode_b_conf(load(), args.migration_id)
+            state = load()
+            if args.classic and state.classic_source is None:
+                raise SystemExit("no classic source: run `python -m wpsandbox classic-source` first")
+            classic_url = state.classic_source.url if args.classic and state.classic_source else None
+            conf = mode_b_conf(state, args.migration_id, source_url=classic_url)
         else:
             make = {"sftp_db": mode_a_conf, "ssh": mode_a_ssh_conf, "wp_admin": mode_a_admin_conf}[args.route]
             conf = make(load(), args.migration_id)
@@ -102,6 +112,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  php {' '.join(f'-d {k}={v}' for k, v in admin.php_ini.items())}  "
               f"big file {admin.big_file} ({admin.big_file_size} B)  "
               f"big option {admin.big_option} ({admin.big_option_size} B)")
+    elif args.command == "classic-source":
+        if args.rest:
+            build.set_classic_source_rest(args.rest == "on", load())
+            print(f"classic source REST API {args.rest}")
+            return 0
+        started = time.monotonic()
+        classic = build.up_classic_source(load()).classic_source
+        assert classic is not None
+        print(f"classic source {classic.url} ({classic.theme}) ready in {time.monotonic() - started:.1f}s "
+              f"(pid {classic.pid})")
     return 0
 
 

@@ -30,6 +30,7 @@ from wpsandbox.services import PrivateMariaDB, PrivateSshd, free_port, start_gro
 from wpsandbox.state import (
     STATE_VERSION,
     AdminSource,
+    ClassicSource,
     Database,
     Platform,
     SandboxState,
@@ -51,10 +52,13 @@ DEFAULT_POSTMETA_ROWS = 50_000
 HOST = "127.0.0.1"
 # Everything the sandbox creates under its home, so a rebuild removes only its own files.
 TEMPLATE = "wordpress-template"  # survives rebuilds (not in OWNED)
-OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "admin-source", "logs", "state.json",
-         "state.tmp", "pids")
+OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "admin-source", "classic-source", "logs",
+         "state.json", "state.tmp", "pids")
 SSH_SOURCE = "ssh-source"
 ADMIN_SOURCE = "admin-source"
+CLASSIC_SOURCE = "classic-source"
+# The classic source's theme: a classic (PHP template) theme Debian's WordPress ships.
+CLASSIC_THEME = "twentytwentyone"
 # The admin source's host limits (php -S -d ...). On Linux max_execution_time counts the
 # request's CPU time (setitimer ITIMER_PROF), not time spent waiting: a busy script is cut
 # off with a 500 after 5 s, a sleeping one is not.
@@ -158,6 +162,7 @@ def _stop_everything(home: Path) -> list[int]:
         state = load(home)
         pids += state.pids + (state.ssh_source.pids if state.ssh_source else [])
         pids += state.admin_source.pids if state.admin_source else []
+        pids += state.classic_source.pids if state.classic_source else []
     _kill_all(pids)
     pid_file.unlink(missing_ok=True)
     return sorted(set(pids))
@@ -564,11 +569,13 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
 
 # ---------------------------------------------------------------- on-demand sources
 
-def _seed_like_source(spec: _SiteSpec, db: PrivateMariaDB, postmeta_rows: int) -> dict[str, Any]:
+def _seed_like_source(spec: _SiteSpec, db: PrivateMariaDB, postmeta_rows: int,
+                      theme: str | None = None) -> dict[str, Any]:
     """Install and seed an extra source exactly as ``up`` does the main one (same scripts, same
-    bulk postmeta); returns its seed facts."""
+    bulk postmeta; ``theme`` instead of the sandbox's child theme); returns its seed facts."""
     _install(spec)
-    facts = _php("seed_source.php", {"WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url}, spec.docroot)
+    env = {"WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url} | ({"WPSB_THEME": theme} if theme else {})
+    facts = _php("seed_source.php", env, spec.docroot)
     _bulk_postmeta(db, spec, postmeta_rows, facts["media"]["hero"]["file"])
     facts["postmeta_count"] = int(db.sql(f"SELECT COUNT(*) FROM {spec.prefix}postmeta", spec.db_name))
     return facts
@@ -837,6 +844,103 @@ def admin_source_sql(state: SandboxState, statement: str) -> str:
     return _main_db(state).sql(statement, _require_admin_source(state).db_name)
 
 
+# ---------------------------------------------------------------- the classic source
+
+def _require_classic_source(state: SandboxState) -> ClassicSource:
+    if state.classic_source is None:
+        raise SandboxError("the sandbox has no classic source: run build.up_classic_source(state) first")
+    return state.classic_source
+
+
+def classic_source_healthy(state: SandboxState) -> bool:
+    """Its php -S alive and the site answering (which also needs the main MariaDB)."""
+    classic = state.classic_source
+    if classic is None or not all(alive(pid) for pid in classic.pids) or not alive(state.db.pid):
+        return False
+    return any(_http_status(classic.url + "/", timeout=15) == 200 for _ in range(2))
+
+
+def up_classic_source(state: SandboxState | None = None) -> SandboxState:
+    """Add the classic source (state.ClassicSource) to the running sandbox, or reuse a healthy
+    one; the state is saved and ``state.classic_source`` is set in place too. ``down`` stops it
+    and the next full build removes it."""
+    given = state or load()
+    home = Path(given.home)
+    with _locked(home):
+        current = load(home)
+        if not classic_source_healthy(current):
+            if current.classic_source is not None:
+                _kill_all(current.classic_source.pids)
+            started: list[int] = []
+            try:
+                current.classic_source = _build_classic_source(home, current, started)
+            except BaseException:
+                _kill_all(started)  # nothing half-built keeps running
+                raise
+            save(current)
+    given.classic_source = current.classic_source
+    return current
+
+
+def _build_classic_source(home: Path, state: SandboxState, started: list[int]) -> ClassicSource:
+    base = home / CLASSIC_SOURCE
+    shutil.rmtree(base, ignore_errors=True)
+    spec = _SiteSpec(CLASSIC_SOURCE, free_port(), base / "www", "wp_classic_src", "wpcls_site", _password(),
+                     "wpcls_", "Sandbox Classic Source ☕", "admin", _password())
+    db = _main_db(state)
+
+    def make_db() -> None:
+        # Dropped first: a rebuild after a crash finds the previous one.
+        db.sql(f"DROP DATABASE IF EXISTS {spec.db_name};\n"
+               f"DROP USER IF EXISTS '{spec.db_user}'@'%';\n"
+               f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n"
+               f"CREATE USER '{spec.db_user}'@'%' IDENTIFIED BY '{spec.db_password}';\n"
+               f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{spec.db_user}'@'%';")
+
+    def make_site() -> None:
+        _copy_wordpress(spec, _wordpress_template(home), f"{HOST}:{state.db.port}")
+        _add_source_files(spec.docroot)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for job in [pool.submit(make_db), pool.submit(make_site)]:
+            job.result()
+    # No bulk postmeta: Mode B reads what a visitor sees, and the rows would only slow the build.
+    facts = _seed_like_source(spec, db, 0, theme=CLASSIC_THEME)
+    pid, access_log, request_log = _serve(home, spec)
+    started.append(pid)
+    return ClassicSource(
+        url=spec.url, port=spec.port, pid=pid, docroot=str(spec.docroot),
+        wp_content=str(spec.docroot / "wp-content"), title=spec.title, theme=CLASSIC_THEME,
+        db_name=spec.db_name, db_user=spec.db_user, db_password=spec.db_password, table_prefix=spec.prefix,
+        admin_user=spec.admin_user, admin_password=spec.admin_password,
+        access_log=str(access_log), request_log=str(request_log), facts=facts)
+
+
+def classic_source_sql(state: SandboxState, statement: str) -> str:
+    """SQL as root on the classic source's database (tab-separated rows, no header). Tests only:
+    never a write to the source a migration reads."""
+    return _main_db(state).sql(statement, _require_classic_source(state).db_name)
+
+
+def set_classic_source_rest(enabled: bool, state: SandboxState | None = None) -> SandboxState:
+    """Open or close the classic source's REST API (the sandbox plugin's switch, as
+    ``set_source_rest`` does for the main source)."""
+    state = state or load()
+    home = Path(state.home)
+    with _locked(home):
+        current = load(home)
+        classic = _require_classic_source(current)
+        _main_db(current).sql(
+            f"INSERT INTO {classic.table_prefix}options (option_name, option_value, autoload) "
+            f"VALUES ('sandbox_disable_rest', '{'' if enabled else '1'}', 'yes') "
+            "ON DUPLICATE KEY UPDATE option_value = VALUES(option_value);", classic.db_name)
+        classic.rest_enabled = enabled
+        save(current)
+    if state.classic_source is not None:
+        state.classic_source.rest_enabled = enabled
+    return state
+
+
 # ---------------------------------------------------------------- down, reset, switches
 
 def down(home: Path | None = None) -> list[int]:
@@ -916,4 +1020,9 @@ def status(home: Path | None = None) -> dict[str, Any]:
         admin = state.admin_source
         info["admin_source"] = {"url": admin.url, "pid": admin.pid, "alive": alive(admin.pid),
                                 "php_ini": admin.php_ini, "http_status": _http_status(admin.url + "/")}
+    if state.classic_source:  # on demand too
+        classic = state.classic_source
+        info["classic_source"] = {"url": classic.url, "pid": classic.pid, "alive": alive(classic.pid),
+                                  "theme": classic.theme, "rest_enabled": classic.rest_enabled,
+                                  "http_status": _http_status(classic.url + "/")}
     return info

@@ -187,6 +187,38 @@ class AdminSource:
 
 
 @dataclass
+class ClassicSource:
+    """A fourth source for Mode B, seeded like ``source`` (same script, same content, no bulk
+    postmeta) but wearing a classic theme (``theme``, Twenty Twenty-One: PHP templates, no
+    block theme): the markup a scrape reads around the content is the classic kind. Its
+    database is on the main MariaDB (``state.db``, TCP) with WordPress's own user; its REST
+    API is open unless ``rest_enabled`` is false (build.set_classic_source_rest)."""
+
+    url: str
+    port: int
+    pid: int  # php -S
+    docroot: str
+    wp_content: str
+    title: str
+    theme: str
+    db_name: str
+    db_user: str
+    db_password: str
+    table_prefix: str
+    admin_user: str
+    admin_password: str
+    access_log: str
+    request_log: str
+    rest_enabled: bool = True
+    # What the seed created (same shape as SandboxState.facts, for this site's URL and ids).
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+
+@dataclass
 class SandboxState:
     version: int
     home: str
@@ -206,6 +238,8 @@ class SandboxState:
     ssh_source: SshSource | None = None
     # Added on demand by build.up_admin_source(); None until then.
     admin_source: AdminSource | None = None
+    # Added on demand by build.up_classic_source(); None until then.
+    classic_source: ClassicSource | None = None
 
     @property
     def pids(self) -> list[int]:
@@ -220,7 +254,7 @@ class SandboxState:
         return cls(
             **{k: v for k, v in data.items()
                if k not in {"db", "sftp", "source", "target", "platform", "static", "ssh_source",
-                                      "admin_source"}},
+                                      "admin_source", "classic_source"}},
             db=Database(**data["db"]),
             sftp=Sftp(**data["sftp"]),
             source=Site(**data["source"]),
@@ -229,6 +263,7 @@ class SandboxState:
             static=StaticSite(**data["static"]),
             ssh_source=SshSource(**data["ssh_source"]) if data.get("ssh_source") else None,
             admin_source=AdminSource(**data["admin_source"]) if data.get("admin_source") else None,
+            classic_source=ClassicSource(**data["classic_source"]) if data.get("classic_source") else None,
         )
 
 
@@ -367,13 +402,15 @@ def _mode_a(state: SandboxState, migration_id: str | None, source_url: str,
     }
 
 
-def mode_b_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
-    """A Mode B (scrape and rebuild) DAG run conf: the sandbox source by its public URL only."""
+def mode_b_conf(state: SandboxState, migration_id: str | None = None, *,
+                source_url: str | None = None) -> dict[str, Any]:
+    """A Mode B (scrape and rebuild) DAG run conf: the sandbox source by its public URL only
+    (``source_url``: another source's, e.g. the classic source's)."""
     return {
         "contract_version": 1,
         "migration_id": migration_id or str(uuid.uuid4()),
         "tenant_id": "sandbox",
-        "source_url": state.source.url,
+        "source_url": source_url or state.source.url,
         "content_scope": {"include_pages": True, "include_posts": True, "include_media": True,
                           "max_depth": 5},
         "theme_preference": "auto_match",

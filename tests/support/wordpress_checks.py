@@ -27,7 +27,9 @@ while (($line = fgets(STDIN)) !== false) {
 
 
 def db(sb: Any, which: str) -> Any:
-    database = sb.db.source_db if which == "source" else sb.db.target_db
+    """A root connection to the ``source``, ``target`` or ``classic`` (the classic-theme
+    source's) database."""
+    database = {"source": sb.db.source_db, "target": sb.db.target_db}.get(which) or sb.classic_source.db_name
     conn = connect(DbParams(host=sb.db.host, port=sb.db.port, user="root", password="",
                             database=database, unix_socket=sb.db.socket))
     # No open transaction between checks: it would hold metadata locks that block the

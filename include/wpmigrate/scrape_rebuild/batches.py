@@ -130,6 +130,19 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
     attachments = {canonical_url(url, url) for url in ids["media_by_id"].values()}
     attachments.update(ref["url"] for shown in variants.values() for ref in shown)
     out = ScrapedBatchResult()
+
+    def further_page(url: str) -> str | None:
+        # A page of a paginated entry that cannot be had is reported, not silently dropped.
+        try:
+            page = fetcher.get(url, content_types=("text/html",))
+        except SkipUrl as skip:
+            out.skipped.append(skip.skipped)
+            return None
+        if page.status_code != 200:
+            out.skipped.append(Skipped(url, "http_status", f"HTTP {page.status_code}"))
+            return None
+        return page.text
+
     for item in items:
         if item.kind == "media":
             out.media_refs.append(media_ref(item))
@@ -146,7 +159,7 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
             if page.status_code != 200:
                 out.skipped.append(Skipped(item.url, "http_status", f"HTTP {page.status_code}"))
                 continue
-            record = scrape_item(item, page.text, **ids)
+            record = scrape_item(item, page.text, **ids, further_page=further_page)
         out.scraped.append(record)
         if len(out.scraped) % 10 == 0:
             log.info("scrape_content progress: %d items of %s", len(out.scraped), label)

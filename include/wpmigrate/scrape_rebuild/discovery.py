@@ -639,6 +639,10 @@ def classify_html(soup: BeautifulSoup, url: str) -> tuple[Kind | None, int | Non
     source_id = markers.ids.get("page-id", markers.ids.get("postid"))
     if "attachment" in classes or "single-attachment" in classes:
         return None, source_id, canonical
+    if any(c.startswith(("single-paged-", "page-paged-")) for c in classes):
+        # Page 2+ of an entry split by <!--nextpage-->: part of the entry its links lead back
+        # to (the scrape reads the further pages), not an entry of its own.
+        return None, source_id, canonical
     if markers.single_kind:
         return markers.single_kind, source_id, canonical
     if classes & _WP_LISTING_CLASSES or any(c.startswith(("wp-", "postid-", "page-template", "post-template"))

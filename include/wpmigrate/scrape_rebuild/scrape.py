@@ -12,7 +12,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -104,8 +104,12 @@ def scrape_item(
     media_by_id: dict[int, str] | None = None,
     authors_by_id: dict[int, str] | None = None,
     page_url_by_id: dict[int, str] | None = None,
+    further_page: Callable[[str], str | None] | None = None,
 ) -> ScrapedItem:
     """Build the ``ScrapedItem`` for ``item`` from its REST record and/or page ``html``.
+    Without a REST record, the further pages of an entry split by ``<!--nextpage-->`` are
+    read through ``further_page`` (URL -> HTML, None when it cannot be had) and their content
+    appended (a REST record's rendered content holds every page already).
 
     Raises ValueError when there is neither a REST record nor HTML.
     """
@@ -121,6 +125,10 @@ def scrape_item(
         elif html:
             scraped.seo_title, scraped.seo_description = seo_fields(html)
     elif page is not None:
+        for url in page.page_urls:
+            more = further_page(url) if further_page is not None else None
+            if more:
+                page.content_html += "\n" + extract_page(more, url).content_html
         scraped = _from_page(item, page)
     else:
         raise ValueError(f"{item.url}: neither a REST record nor HTML to scrape")

@@ -4,7 +4,7 @@
 // URL (nested, objects of missing classes, multibyte), block markup with JSON-escaped,
 // urlencoded and protocol-relative URLs, non-published posts, menus.
 // The big postmeta table is added afterwards with bulk SQL (see build.py).
-// Env: WPSB_DOCROOT WPSB_URL
+// Env: WPSB_DOCROOT WPSB_URL [WPSB_THEME]
 require __DIR__ . '/bootstrap.php';
 
 $docroot = wpsb_env('WPSB_DOCROOT');
@@ -271,6 +271,203 @@ $edge = [
 stick_post($edge['sticky']);
 $facts['edge_posts'] = $edge + ['history_page' => $history];
 
+// ---------------------------------------------------------------- every core block (WordPress 6.1)
+// Three posts hold every block type of the installed WordPress a post's content can hold,
+// written as the 6.1 editor saves them (static blocks) or as their comments (dynamic ones).
+// Left out: the site editor's theme blocks (site-*, post-*, query*, comment*, navigation*,
+// template-part, pattern, widget-group, legacy-widget, avatar), which templates hold, not posts.
+// Real media: the seed's images, and a WAV, a PDF and an MP4 uploaded here.
+$every = [
+    'text' => sb_post(['post_title' => 'Every core block: text', 'post_status' => 'publish',
+        'post_date' => '2024-01-10 09:00:00', 'post_author' => $users['editor_ed'],
+        'post_category' => [$cats['Guides']], 'tags_input' => ['blocks'], 'post_content' => '']),
+    'media' => sb_post(['post_title' => 'Every core block: media and layout', 'post_status' => 'publish',
+        'post_date' => '2024-01-11 09:00:00', 'post_author' => $users['editor_ed'],
+        'post_category' => [$cats['Guides']], 'tags_input' => ['blocks', 'images'], 'post_content' => '']),
+    'dynamic' => sb_post(['post_title' => 'Every core block: widgets and dynamic blocks', 'post_status' => 'publish',
+        'post_date' => '2024-01-12 09:00:00', 'post_author' => $users['editor_ed'],
+        'post_category' => [$cats['Guides']], 'tags_input' => ['blocks'], 'post_content' => '']),
+];
+
+function sb_upload(string $name, string $bytes, int $parent, string $title): int
+{
+    $tmp = wp_tempnam($name);
+    file_put_contents($tmp, $bytes);
+    $id = media_handle_sideload(['name' => $name, 'tmp_name' => $tmp], $parent, $title);
+    if (is_wp_error($id)) {
+        sb_fail("upload $name", $id);
+    }
+    return $id;
+}
+
+// One second of a 440 Hz tone: 8 kHz, 8-bit mono PCM.
+$samples = '';
+for ($i = 0; $i < 8000; $i++) {
+    $samples .= chr(128 + (int) round(100 * sin(2 * M_PI * 440 * $i / 8000)));
+}
+$wav = 'RIFF' . pack('V', 36 + strlen($samples)) . 'WAVEfmt ' . pack('VvvVVvv', 16, 1, 1, 8000, 8000, 1, 8)
+    . 'data' . pack('V', strlen($samples)) . $samples;
+// A one-page PDF with a line of text; the xref offsets are computed.
+$objects = ['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 144] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    "<< /Length 44 >>\nstream\nBT /F1 18 Tf 20 60 Td (Sandbox menu) Tj ET\nendstream",
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>'];
+$pdf = "%PDF-1.4\n";
+$offsets = [];
+foreach ($objects as $n => $body) {
+    $offsets[] = strlen($pdf);
+    $pdf .= ($n + 1) . " 0 obj\n$body\nendobj\n";
+}
+$xref = strlen($pdf);
+$pdf .= "xref\n0 " . (count($objects) + 1) . "\n0000000000 65535 f \n";
+foreach ($offsets as $offset) {
+    $pdf .= sprintf("%010d 00000 n \n", $offset);
+}
+$pdf .= "trailer\n<< /Size " . (count($objects) + 1) . " /Root 1 0 R >>\nstartxref\n$xref\n%%EOF\n";
+$img['audio'] = sb_upload('sandbox-tone.wav', $wav, $every['media'], 'A 440 Hz tone');
+$img['file'] = sb_upload('sandbox-menu.pdf', $pdf, $every['media'], 'Sandbox menu (PDF)');
+$img['video'] = sb_upload('sandbox-birds.mp4',
+    file_get_contents(ABSPATH . 'wp-content/themes/twentytwentytwo/assets/videos/birds.mp4'), $every['media'],
+    'Birds (video)');
+$file_url = static fn (string $key): string => wp_get_attachment_url($img[$key]);
+
+$li = static fn (string $html): string => "<!-- wp:list-item -->\n<li>$html</li>\n<!-- /wp:list-item -->\n";
+$para = static fn (string $html): string => sb_block('paragraph', [], "<p>$html</p>");
+// The text blocks. Between two blocks, classic-editor HTML: the freeform block (with a
+// [caption] shortcode, as classic posts hold them).
+$text_content =
+    sb_block('paragraph', ['dropCap' => true], '<p class="has-drop-cap">Every text block the editor has: '
+        . '<strong>bold</strong>, <em>italic</em>, <a href="' . $home . '/about-us/">a link</a>, <code>inline code</code>, '
+        . '<kbd>Ctrl</kbd>+<kbd>S</kbd>, <mark class="has-inline-color">highlighted</mark>, H<sub>2</sub>O and '
+        . 'E=mc<sup>2</sup>, <s>struck</s>.</p>')
+    . sb_block('heading', [], '<h2>A second-level heading</h2>')
+    . sb_block('heading', ['level' => 3], '<h3>A third-level heading</h3>')
+    . sb_block('heading', ['level' => 4], '<h4 id="anchored">A fourth-level heading with an anchor</h4>')
+    . sb_block('heading', ['level' => 5], '<h5>A fifth-level heading</h5>')
+    . sb_block('heading', ['level' => 6], '<h6>A sixth-level heading</h6>')
+    . sb_block('list', [], "<ul>" . $li('Coffee') . $li('Tea' . "\n" . sb_block('list', [],
+        '<ul>' . $li('Green' . "\n" . sb_block('list', ['ordered' => true], '<ol>' . $li('Sencha') . $li('Matcha') . '</ol>'))
+        . $li('Black') . '</ul>')) . $li('Water') . '</ul>')
+    . sb_block('list', ['ordered' => true, 'start' => 3, 'reversed' => true],
+        '<ol reversed start="3">' . $li('Three') . $li('Two') . $li('One') . '</ol>')
+    . sb_block('quote', [], "<blockquote class=\"wp-block-quote\">\n" . $para('A quote in two paragraphs.')
+        . $para('Its second paragraph.') . '<cite>Someone Quotable</cite></blockquote>')
+    . sb_block('pullquote', [], '<figure class="wp-block-pullquote"><blockquote><p>A pullquote stands out.</p>'
+        . '<cite>The Editor</cite></blockquote></figure>')
+    . sb_block('code', [], '<pre class="wp-block-code"><code>&lt;?php echo esc_html( "Hello &amp; goodbye" ); ?&gt;'
+        . "\n" . 'if (a &lt; b) { return; }</code></pre>')
+    . sb_block('preformatted', [], "<pre class=\"wp-block-preformatted\">Preformatted   text\n    keeps  its\tspaces.</pre>")
+    . sb_block('verse', [], "<pre class=\"wp-block-verse\">Roses are red,\n  violets are blue,\nblocks are many,\n  and so are you.</pre>")
+    . sb_block('table', ['hasFixedLayout' => true], '<figure class="wp-block-table"><table class="has-fixed-layout">'
+        . '<thead><tr><th>Drink</th><th>Price</th></tr></thead><tbody><tr><td>Espresso</td><td>2,50 €</td></tr>'
+        . '<tr><td>Matcha ☕</td><td>4,00 €</td></tr></tbody><tfoot><tr><td>Total</td><td>6,50 €</td></tr></tfoot>'
+        . '</table><figcaption class="wp-element-caption">A table with a header, a footer and a caption</figcaption></figure>')
+    . sb_block('separator', [], '<hr class="wp-block-separator has-alpha-channel-opacity"/>')
+    . sb_block('spacer', ['height' => '40px'], '<div style="height:40px" aria-hidden="true" class="wp-block-spacer"></div>')
+    . "<p>Classic editor text between blocks (a freeform block), with an image in a caption:</p>\n"
+    . '[caption id="attachment_' . $img['diagram'] . '" align="alignnone" width="300"]<img class="size-medium wp-image-'
+    . $img['diagram'] . '" src="' . $url('diagram', 'medium') . '" alt="Migration diagram" width="300" height="225" />'
+    . " The diagram, captioned[/caption]\n\n"
+    . sb_block('more', ['customText' => 'Keep reading'], '<!--more Keep reading-->')
+    . $para('After the more tag.')
+    . sb_block('html', [], '<div class="custom-html"><p>Custom <abbr title="HyperText Markup Language">HTML</abbr>'
+        . ' block.</p><details><summary>Open me</summary><p>Hidden until opened.</p></details></div>')
+    . sb_block('shortcode', [], '[gallery ids="' . $img['gallery1'] . ',' . $img['gallery2'] . '" columns="2" size="thumbnail" link="file"]')
+    . sb_block('text-columns', ['content' => [['children' => 'Left column of the old text-columns block.'],
+        ['children' => 'Its right column.']], 'columns' => 2],
+        '<div class="wp-block-text-columns alignundefined columns-2"><div class="wp-block-column"><p>Left column of the '
+        . 'old text-columns block.</p></div><div class="wp-block-column"><p>Its right column.</p></div></div>')
+    // A block of a plugin that is gone: WordPress renders what it saved.
+    . sb_block('sandbox-gone/notice', ['tone' => 'info'],
+        '<div class="wp-block-sandbox-gone-notice"><p>A block whose plugin was removed.</p></div>');
+wp_update_post(wp_slash(['ID' => $every['text'], 'post_content' => $text_content]));
+
+$wp_image = static fn (string $key, string $size, string $alt): string => '<img src="' . $url($key, $size)
+    . '" alt="' . $alt . '" class="wp-image-' . $img[$key] . '"/>';
+$reusable = sb_post(['post_type' => 'wp_block', 'post_status' => 'publish', 'post_title' => 'Sandbox call to action',
+    'post_content' => $para('A reusable block: <a href="' . $home . '/contact/">write to us</a>.')]);
+$media_content =
+    sb_block('image', ['id' => $img['diagram'], 'sizeSlug' => 'large', 'linkDestination' => 'media'],
+        '<figure class="wp-block-image size-large"><a href="' . $url('diagram') . '">' . $wp_image('diagram', 'large', 'Migration diagram')
+        . '</a><figcaption class="wp-element-caption">An image block with a caption</figcaption></figure>')
+    . sb_block('gallery', ['linkTo' => 'none'], '<figure class="wp-block-gallery has-nested-images columns-default is-cropped">'
+        . sb_block('image', ['id' => $img['gallery1'], 'sizeSlug' => 'large', 'linkDestination' => 'none'],
+            '<figure class="wp-block-image size-large">' . $wp_image('gallery1', 'large', 'Gallery one') . '</figure>')
+        . sb_block('image', ['id' => $img['gallery2'], 'sizeSlug' => 'large', 'linkDestination' => 'none'],
+            '<figure class="wp-block-image size-large">' . $wp_image('gallery2', 'large', 'Gallery two')
+            . '<figcaption class="wp-element-caption">Second image</figcaption></figure>')
+        . '<figcaption class="blocks-gallery-caption wp-element-caption">A gallery with a caption</figcaption></figure>')
+    . sb_block('audio', ['id' => $img['audio']], '<figure class="wp-block-audio"><audio controls src="'
+        . $file_url('audio') . '"></audio><figcaption class="wp-element-caption">An audio block</figcaption></figure>')
+    . sb_block('video', ['id' => $img['video']], '<figure class="wp-block-video"><video controls poster="'
+        . $url('hero', 'medium') . '" src="' . $file_url('video') . '"></video>'
+        . '<figcaption class="wp-element-caption">A video block</figcaption></figure>')
+    . sb_block('file', ['id' => $img['file'], 'href' => $file_url('file')], '<div class="wp-block-file">'
+        . '<a id="wp-block-file--media-sandbox-pdf" href="' . $file_url('file') . '">sandbox-menu.pdf</a>'
+        . '<a href="' . $file_url('file') . '" class="wp-block-file__button wp-element-button" download '
+        . 'aria-describedby="wp-block-file--media-sandbox-pdf">Download</a></div>')
+    . sb_block('media-text', ['mediaId' => $img['gallery2'], 'mediaLink' => $url('gallery2'), 'mediaType' => 'image'],
+        '<div class="wp-block-media-text alignwide is-stacked-on-mobile"><figure class="wp-block-media-text__media">'
+        . '<img src="' . $url('gallery2') . '" alt="Gallery two" class="wp-image-' . $img['gallery2'] . ' size-full"/></figure>'
+        . '<div class="wp-block-media-text__content">' . "\n" . $para('Media and text, side by side.') . '</div></div>')
+    . sb_block('cover', ['url' => $url('hero'), 'id' => $img['hero'], 'dimRatio' => 30, 'minHeight' => 200,
+        'minHeightUnit' => 'px'],
+        '<div class="wp-block-cover" style="min-height:200px"><span aria-hidden="true" class="wp-block-cover__background '
+        . 'has-background-dim-30 has-background-dim"></span><img class="wp-block-cover__image-background wp-image-'
+        . $img['hero'] . '" alt="" src="' . $url('hero') . '" data-object-fit="cover"/><div class="wp-block-cover__inner-container">'
+        . "\n" . $para('A cover with a heading-sized line.') . '</div></div>')
+    // Offline, WordPress cannot reach the provider: it renders the bare URL, as a site does
+    // when a provider is down.
+    . sb_block('embed', ['url' => 'https://vimeo.com/76979871', 'type' => 'video', 'providerNameSlug' => 'vimeo'],
+        '<figure class="wp-block-embed is-type-video is-provider-vimeo"><div class="wp-block-embed__wrapper">'
+        . "\nhttps://vimeo.com/76979871\n</div><figcaption class=\"wp-element-caption\">An embed block</figcaption></figure>")
+    . sb_block('buttons', [], "<div class=\"wp-block-buttons\">\n"
+        . sb_block('button', [], '<div class="wp-block-button"><a class="wp-block-button__link wp-element-button" href="'
+            . $home . '/contact/">Contact us</a></div>')
+        . sb_block('button', ['className' => 'is-style-outline'], '<div class="wp-block-button is-style-outline">'
+            . '<a class="wp-block-button__link wp-element-button" href="https://wordpress.org/">WordPress.org</a></div>')
+        . '</div>')
+    . sb_block('columns', [], "<div class=\"wp-block-columns\">\n"
+        . sb_block('column', [], "<div class=\"wp-block-column\">\n" . $para('First column.') . '</div>')
+        . sb_block('column', [], "<div class=\"wp-block-column\">\n" . sb_block('image', ['id' => $img['logo'], 'sizeSlug' => 'thumbnail'],
+            '<figure class="wp-block-image size-thumbnail">' . $wp_image('logo', 'thumbnail', 'Sandbox logo') . '</figure>') . '</div>')
+        . sb_block('column', [], "<div class=\"wp-block-column\">\n" . $para('Third column.') . '</div>')
+        . '</div>')
+    . sb_block('group', ['backgroundColor' => 'tertiary', 'layout' => ['type' => 'constrained']],
+        "<div class=\"wp-block-group has-tertiary-background-color has-background\">\n" . $para('A group with a background.') . '</div>')
+    . sb_block('group', ['layout' => ['type' => 'flex', 'flexWrap' => 'nowrap']],
+        "<div class=\"wp-block-group\">\n" . $para('A row:') . $para('side') . $para('by side.') . '</div>')
+    . sb_block('separator', ['className' => 'is-style-dots'], '<hr class="wp-block-separator has-alpha-channel-opacity is-style-dots"/>')
+    . sb_block('social-links', [], "<ul class=\"wp-block-social-links\">"
+        . "<!-- wp:social-link {\"url\":\"https://wordpress.org/\",\"service\":\"wordpress\"} /-->\n"
+        . "<!-- wp:social-link {\"url\":\"https://mastodon.social/@sandbox\",\"service\":\"mastodon\"} /-->\n</ul>")
+    . "<!-- wp:block {\"ref\":$reusable} /-->\n\n";
+wp_update_post(wp_slash(['ID' => $every['media'], 'post_content' => $media_content]));
+
+// Dynamic blocks, rendered by WordPress at every view. The RSS feed is one WordPress
+// refuses to fetch (a port other than the site's on a loopback address): it renders its
+// error at once, with no network.
+$dynamic_content =
+    $para('Blocks WordPress renders on each view:')
+    . "<!-- wp:latest-posts {\"postsToShow\":3,\"displayPostDate\":true} /-->\n\n"
+    . "<!-- wp:latest-comments {\"commentsToShow\":3,\"displayAvatar\":false} /-->\n\n"
+    . "<!-- wp:archives {\"showPostCounts\":true} /-->\n\n"
+    . "<!-- wp:categories {\"showPostCounts\":true,\"showHierarchy\":true} /-->\n\n"
+    . "<!-- wp:tag-cloud {\"taxonomy\":\"category\"} /-->\n\n"
+    . "<!-- wp:calendar /-->\n\n"
+    . "<!-- wp:page-list /-->\n\n"
+    . "<!-- wp:search {\"label\":\"Search the sandbox\",\"buttonText\":\"Find\"} /-->\n\n"
+    . "<!-- wp:rss {\"feedURL\":\"http://127.0.0.1:1/feed/\",\"itemsToShow\":2} /-->\n\n"
+    . "<!-- wp:loginout /-->\n\n"
+    . sb_block('nextpage', [], '<!--nextpage-->')
+    . $para('The second page of a paginated post.');
+wp_update_post(wp_slash(['ID' => $every['dynamic'], 'post_content' => $dynamic_content]));
+$facts['block_posts'] = $every + ['reusable_block' => $reusable];
+foreach (['audio', 'file', 'video'] as $key) {
+    $facts['media'][$key] = ['id' => $img[$key], 'file' => get_post_meta($img[$key], '_wp_attached_file', true),
+        'sizes' => []];
+}
+
 // Not published: none of these may show up publicly, all of them must be migrated.
 $hidden = [
     'draft' => sb_post(['post_title' => 'Draft: upcoming launch', 'post_status' => 'draft',
@@ -315,7 +512,8 @@ wp_update_nav_menu_item($menu, 0, ['menu-item-title' => 'Contact ✉', 'menu-ite
     'menu-item-type' => 'custom', 'menu-item-status' => 'publish']);
 
 // ---------------------------------------------------------------- theme, plugin
-switch_theme('sandbox-child');
+// The classic source (build.up_classic_source) wears a classic theme instead.
+switch_theme(getenv('WPSB_THEME') ?: 'sandbox-child');
 set_theme_mod('nav_menu_locations', ['primary' => $menu]);
 set_theme_mod('custom_logo', $img['logo']);
 set_theme_mod('header_image', $url('hero', 'large'));

@@ -13,6 +13,7 @@ from wpmigrate.scrape_rebuild.html.extract import (
     parent_url_from_path,
     remove_render_leftovers,
     slug_from_url,
+    split_page_links,
     strip_site_name,
     term_from_url,
 )
@@ -365,3 +366,31 @@ def test_an_untitled_entry_without_a_body_keeps_no_title_and_its_terms() -> None
                                        "html.parser"), "My Site") == "Hello"
     item = scrape_item(DiscoveredItem("https://old.example/untitled/", "post", "crawl"), UNTITLED_NO_BODY)
     assert item.title == "" and [(t.taxonomy, t.slug) for t in item.terms] == [("category", "news")]
+
+
+def test_page_links_of_a_paginated_entry_are_dropped_and_the_other_pages_returned() -> None:
+    """<!--nextpage-->: WordPress shows one page and wp_link_pages() links the others, in
+    p.post-nav-links (block themes) or nav.page-links (Twenty Twenty-One), as rendered."""
+    url = f"{SITE}/paged/"
+    block = ('<p>Page one.</p>\n<p class="post-nav-links">Pages: <span class="post-page-numbers current" '
+             f'aria-current="page">1</span> <a href="{SITE}/paged/2/" class="post-page-numbers">2</a> '
+             f'<a href="{SITE}/paged/3/" class="post-page-numbers">3</a></p>')
+    content, pages = split_page_links(block, url)
+    assert pages == [f"{SITE}/paged/2/", f"{SITE}/paged/3/"]
+    assert normalised_text(content) == "Page one." and "post-nav-links" not in content
+    # Page two of a classic theme links back to page one: never the page itself.
+    classic = ('<p>Page two.</p> <nav class="page-links" aria-label="Page"> <a href="/paged/" '
+               'class="post-page-numbers">Page 1</a> <span class="post-page-numbers current" '
+               'aria-current="page">Page 2</span></nav>')
+    content, pages = split_page_links(classic, f"{SITE}/paged/2/")
+    assert pages == [f"{SITE}/paged/"] and normalised_text(content) == "Page two."
+    # A wrapper with more in it than the links keeps its own text.
+    mixed = (f'<p>Lots of words that belong to the entry and stay. <a href="{SITE}/paged/2/" '
+             'class="post-page-numbers">2</a></p>')
+    content, pages = split_page_links(mixed, url)
+    assert pages == [f"{SITE}/paged/2/"]
+    assert normalised_text(content) == "Lots of words that belong to the entry and stay."
+    plain = "<p>No pages here.</p>"
+    assert split_page_links(plain, url) == (plain, [])
+    page = f'<html><body><article><div class="entry-content">{block}</div></article></body></html>'
+    assert extract_page(page, url).page_urls == [f"{SITE}/paged/2/", f"{SITE}/paged/3/"]

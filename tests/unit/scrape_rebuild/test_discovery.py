@@ -262,6 +262,9 @@ def test_rest_route_fallback_for_plain_permalinks(serve: Any, fetcher: PoliteFet
     ("home page-template-default page page-id-9", "", ("page", 9)),
     ("post-template-default single single-post postid-8", "", ("post", 8)),
     ("attachment single single-attachment postid-11 attachmentid-11", "", (None, 11)),
+    # Page 2 of a post or page split by <!--nextpage-->: part of the entry, not one of its own.
+    ("post-template-default single single-post postid-8 paged-2 single-paged-2", "", (None, 8)),
+    ("page-template-default page page-id-5 paged-3 page-paged-3", "", (None, 5)),
     ("single single-product postid-12", "", (None, 12)),
     ("home blog", "", (None, None)),
     ("archive category category-news", "", (None, None)),

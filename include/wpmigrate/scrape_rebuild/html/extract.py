@@ -89,6 +89,10 @@ LEFTOVER_SELECTORS = (".sharedaddy", ".sd-sharing-enabled", "#jp-relatedposts", 
                       ".addtoany_share_save_container", ".a2a_kit", ".yarpp-related", ".crp_related",
                       ".wpcnt", ".post-views", ".wp-block-post-comments", "#comments")
 _MORE_SPAN = re.compile(r"^more-\d+$")
+# wp_link_pages(): the links between the pages of an entry split by <!--nextpage-->, every one
+# (and the current page's number) with this class, in a wrapper the theme chooses
+# (p.post-nav-links by default, nav.page-links in Twenty Twenty-One).
+_PAGE_LINK_CLASS = "post-page-numbers"
 
 
 @dataclass
@@ -116,6 +120,8 @@ class ExtractedPage:
     seo_description: str | None = None
     site_name: str | None = None
     home_url: str | None = None
+    # The entry's further pages (<!--nextpage-->), in order: their content belongs to it too.
+    page_urls: list[str] = field(default_factory=list)
 
 
 def parse_document(html: str) -> BeautifulSoup:
@@ -131,6 +137,7 @@ def extract_page(html: str, url: str) -> ExtractedPage:
     home = _home_url(soup, url)
     content, rule = find_content(soup)
     html_content = content_html(content, rule) if content is not None else ""
+    html_content, page_urls = split_page_links(html_content, canonical)
     if content is not None and rule in _EXACT_CONTENT_RULES:
         # The metadata lives around the content, never in it: searching only the rest of
         # the page is faster on big posts and keeps in-content links and dates out.
@@ -165,7 +172,37 @@ def extract_page(html: str, url: str) -> ExtractedPage:
         seo_description=seo_description,
         site_name=site_name,
         home_url=home,
+        page_urls=page_urls,
     )
+
+
+def split_page_links(fragment: str, url: str) -> tuple[str, list[str]]:
+    """``(content without its page links, the other pages' absolute URLs in order)`` for the
+    content of one page of an entry split by ``<!--nextpage-->``; content without page links
+    comes back unchanged. The links are navigation the target would render again, and the
+    other pages hold the rest of the entry."""
+    if _PAGE_LINK_CLASS not in fragment:
+        return fragment, []
+    soup = BeautifulSoup(fragment, "html.parser")
+    links = soup.find_all(class_=_PAGE_LINK_CLASS)
+    if not links:
+        return fragment, []
+    here = urlsplit(url)._replace(fragment="").geturl().rstrip("/")
+    urls: list[str] = []
+    for link in links:
+        target = _join(url, link["href"]) if link.name == "a" and link.get("href") else None
+        if target and target.rstrip("/") != here and target not in urls:
+            urls.append(target)
+    holders = {id(link.parent): link.parent for link in links
+               if isinstance(link.parent, Tag) and link.parent is not soup}
+    for holder in holders.values():
+        # The wrapper goes with its label ("Pages:"), unless it holds more than that.
+        numbers = sum(len(_collapse(n.get_text())) for n in holder.find_all(class_=_PAGE_LINK_CLASS))
+        if len(_collapse(holder.get_text())) - numbers <= 40:
+            holder.decompose()
+    for link in soup.find_all(class_=_PAGE_LINK_CLASS):
+        link.decompose()
+    return soup.decode(formatter=FRAGMENT_FORMATTER), urls
 
 
 def extract_main(html: str, url: str) -> tuple[str, str]:
