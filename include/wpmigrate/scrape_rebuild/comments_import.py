@@ -6,8 +6,9 @@ post its source post became, under the target comment its source parent became. 
 come in source id order, so a parent is written before its replies; a reply whose parent
 comes later is held back until it is written.
 
-Idempotency key: the comment's ``author_user_agent`` holds ``wpmigrate-comment/<source
-host>/<source comment id>``. A re-run lists the target post's comments (edit context) and
+Idempotency key: the comment's ``author_user_agent`` holds ``wpmigrate-comment/<16 hex
+digits of the sha256 of the source host>/<source comment id>`` (the host hashed: no field
+on the target names the source). A re-run lists the target post's comments (edit context) and
 skips every source comment whose marker is there. The marker names the source comment
 itself, so it survives what changes the text between runs (the sanitiser, WordPress's
 kses and ``rel=ugc`` filters, a target admin's edit) and tells apart two comments that
@@ -27,6 +28,7 @@ in ``not_migrated``, not a loss of its own (the post's loss is reported already)
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -74,7 +76,7 @@ class CommentsImport:
 def comment_marker(source_home: str, source_id: int) -> str:
     """The ``author_user_agent`` that names a source comment on the target."""
     host = (urlsplit(source_home).netloc or source_home).lower().removeprefix("www.")
-    return f"{MARKER_PREFIX}{host}/{source_id}"
+    return f"{MARKER_PREFIX}{hashlib.sha256(host.encode()).hexdigest()[:16]}/{source_id}"
 
 
 def commented_posts(comments: Iterable[SourceComment]) -> set[int]:

@@ -3,6 +3,7 @@ order (parents first, replies held back until their parent exists) against a fak
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
@@ -29,7 +30,10 @@ def test_only_approved_comments_become_records() -> None:
 
 
 def test_marker_names_the_source_comment() -> None:
-    assert comment_marker("https://www.Old.example/", 42) == "wpmigrate-comment/old.example/42"
+    marker = comment_marker("https://www.Old.example/", 42)
+    assert marker == comment_marker("http://old.example", 42) == "wpmigrate-comment/" \
+        f"{hashlib.sha256(b'old.example').hexdigest()[:16]}/42"
+    assert "old.example" not in marker  # no target field names the source
 
 
 class FakeTarget:
