@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -399,6 +399,16 @@ def healthy(state: SandboxState) -> bool:
     return all(_http_status(url, timeout=15) == 200 or _http_status(url, timeout=15) == 200 for url in urls)
 
 
+def seed_fingerprint() -> str:
+    """What the sites are built from (PHP seed scripts, themes, plugins, mu-plugins, files):
+    a sandbox built from other files is rebuilt by ``up``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for folder in (PHP_DIR, ASSETS) for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(PACKAGE)}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def up(postmeta_rows: int | None = None, force: bool = False, home: Path | None = None) -> SandboxState:
     """Reuse the running sandbox when it is healthy (and has ``postmeta_rows`` bulk rows when
     given), otherwise rebuild it from scratch."""
@@ -407,8 +417,8 @@ def up(postmeta_rows: int | None = None, force: bool = False, home: Path | None 
         if not force:
             with contextlib.suppress(Exception):
                 state = load(home)
-                if (state.version == STATE_VERSION and healthy(state)
-                        and postmeta_rows in (None, state.postmeta_rows)):
+                if (state.version == STATE_VERSION and state.seed_fingerprint == seed_fingerprint()
+                        and healthy(state) and postmeta_rows in (None, state.postmeta_rows)):
                     return state
         try:
             return _build(home, DEFAULT_POSTMETA_ROWS if postmeta_rows is None else postmeta_rows)
@@ -534,6 +544,7 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
 
     state = SandboxState(
         version=STATE_VERSION,
+        seed_fingerprint=seed_fingerprint(),
         home=str(home),
         created_at=time.time(),
         build_seconds=0.0,
@@ -623,26 +634,34 @@ def ssh_source_healthy(ssh: SshSource) -> bool:
     return any(_http_status(ssh.url + "/", timeout=15) == 200 for _ in range(2))
 
 
-def up_ssh_source(state: SandboxState | None = None) -> SandboxState:
-    """Add the ssh source (state.SshSource) to the running sandbox, or reuse a healthy one;
-    the state is saved and ``state.ssh_source`` is set in place too. ``down`` stops it and the
-    next full build removes it."""
-    given = state or load()
+def _up_extra(given: SandboxState, name: str, is_healthy: Callable[[SandboxState], bool],
+              build_it: Callable[[Path, SandboxState, list[int]], Any]) -> SandboxState:
+    """Add an on-demand site (``state.<name>``) to the running sandbox, or reuse a healthy
+    one; saved, and set on ``given`` too. A failed build leaves nothing running."""
     home = Path(given.home)
     with _locked(home):
         current = load(home)
-        if current.ssh_source is None or not ssh_source_healthy(current.ssh_source):
-            if current.ssh_source is not None:
-                _kill_all(current.ssh_source.pids)
+        if not is_healthy(current):
+            if (old := getattr(current, name)) is not None:
+                _kill_all(old.pids)
             started: list[int] = []
             try:
-                current.ssh_source = _build_ssh_source(home, current, started)
+                setattr(current, name, build_it(home, current, started))
             except BaseException:
                 _kill_all(started)  # nothing half-built keeps running
                 raise
             save(current)
-    given.ssh_source = current.ssh_source
+    setattr(given, name, getattr(current, name))
     return current
+
+
+def up_ssh_source(state: SandboxState | None = None) -> SandboxState:
+    """Add the ssh source (state.SshSource) to the running sandbox, or reuse a healthy one;
+    the state is saved and ``state.ssh_source`` is set in place too. ``down`` stops it and the
+    next full build removes it."""
+    return _up_extra(state or load(), "ssh_source",
+                     lambda s: s.ssh_source is not None and ssh_source_healthy(s.ssh_source),
+                     _build_ssh_source)
 
 
 def _build_ssh_source(home: Path, state: SandboxState, started: list[int]) -> SshSource:
@@ -741,22 +760,7 @@ def up_admin_source(state: SandboxState | None = None) -> SandboxState:
     """Add the admin source (state.AdminSource) to the running sandbox, or reuse a healthy one;
     the state is saved and ``state.admin_source`` is set in place too. ``down`` stops it and
     the next full build removes it."""
-    given = state or load()
-    home = Path(given.home)
-    with _locked(home):
-        current = load(home)
-        if not admin_source_healthy(current):
-            if current.admin_source is not None:
-                _kill_all(current.admin_source.pids)
-            started: list[int] = []
-            try:
-                current.admin_source = _build_admin_source(home, current, started)
-            except BaseException:
-                _kill_all(started)  # nothing half-built keeps running
-                raise
-            save(current)
-    given.admin_source = current.admin_source
-    return current
+    return _up_extra(state or load(), "admin_source", admin_source_healthy, _build_admin_source)
 
 
 def _write_random_file(path: Path, size: int) -> str:
@@ -864,22 +868,7 @@ def up_classic_source(state: SandboxState | None = None) -> SandboxState:
     """Add the classic source (state.ClassicSource) to the running sandbox, or reuse a healthy
     one; the state is saved and ``state.classic_source`` is set in place too. ``down`` stops it
     and the next full build removes it."""
-    given = state or load()
-    home = Path(given.home)
-    with _locked(home):
-        current = load(home)
-        if not classic_source_healthy(current):
-            if current.classic_source is not None:
-                _kill_all(current.classic_source.pids)
-            started: list[int] = []
-            try:
-                current.classic_source = _build_classic_source(home, current, started)
-            except BaseException:
-                _kill_all(started)  # nothing half-built keeps running
-                raise
-            save(current)
-    given.classic_source = current.classic_source
-    return current
+    return _up_extra(state or load(), "classic_source", classic_source_healthy, _build_classic_source)
 
 
 def _build_classic_source(home: Path, state: SandboxState, started: list[int]) -> ClassicSource:

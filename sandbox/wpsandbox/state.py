@@ -234,6 +234,9 @@ class SandboxState:
     source_rest_enabled: bool = True
     # What the seed created on the source: ids, media files and sizes, tricky options.
     facts: dict[str, Any] = field(default_factory=dict)
+    # sha256 of the PHP seed and the assets it was built from: a checkout that changed them
+    # gets a fresh sandbox instead of an old seed (build.up).
+    seed_fingerprint: str = ""
     # Added on demand by build.up_ssh_source(); None until then.
     ssh_source: SshSource | None = None
     # Added on demand by build.up_admin_source(); None until then.
