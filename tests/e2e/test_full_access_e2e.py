@@ -93,8 +93,8 @@ def test_every_post_page_attachment_is_on_the_target(migrated, sandbox) -> None:
     assert any(p[0] == b"attachment" for p in source_posts.values())
     for table in ("terms", "term_taxonomy", "term_relationships", "comments", "postmeta", "commentmeta",
                   "termmeta"):
-        (s,), (t,) = (wc.rows(src, f"SELECT COUNT(*) FROM {sandbox.source.table_prefix}{table}")[0],), (
-            wc.rows(tgt, f"SELECT COUNT(*) FROM {sandbox.target.table_prefix}{table}")[0],)
+        s = wc.migrated_rows(src, sandbox.source.table_prefix, table)
+        t = wc.migrated_rows(tgt, sandbox.target.table_prefix, table)
         assert s == t, table
     source_logins = {r[0] for r in wc.rows(src, f"SELECT user_login FROM {sandbox.source.table_prefix}users")}
     target_logins = {r[0] for r in wc.rows(tgt, f"SELECT user_login FROM {sandbox.target.table_prefix}users")}

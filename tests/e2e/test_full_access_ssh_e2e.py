@@ -74,8 +74,7 @@ def test_every_row_is_on_the_target(ssh_migrated, ssh_source) -> None:
     assert source_posts and {i: p for i, p in source_posts.items() if target_posts.get(i) != p} == {}
     for table in ("terms", "term_taxonomy", "term_relationships", "comments", "postmeta", "commentmeta",
                   "termmeta"):
-        (s,) = wc.rows(src, f"SELECT COUNT(*) FROM wpssh_{table}")[0]
-        (t,) = wc.rows(tgt, f"SELECT COUNT(*) FROM {sb.target.table_prefix}{table}")[0]
+        s, t = wc.migrated_rows(src, "wpssh_", table), wc.migrated_rows(tgt, sb.target.table_prefix, table)
         assert s == t, table
     source_logins = {r[0] for r in wc.rows(src, "SELECT user_login FROM wpssh_users")}
     target_logins = {r[0] for r in wc.rows(tgt, f"SELECT user_login FROM {sb.target.table_prefix}users")}

@@ -79,8 +79,8 @@ def test_every_row_and_the_big_option_are_on_the_target(admin_migrated, admin_so
     target_posts = wc.posts(tgt, sb.target.table_prefix)
     assert source_posts and {i: p for i, p in source_posts.items() if target_posts.get(i) != p} == {}
     for table in ("terms", "term_taxonomy", "term_relationships", "comments", "postmeta", "commentmeta"):
-        (s,) = wc.rows(src, f"SELECT COUNT(*) FROM {admin.table_prefix}{table}")[0]
-        (t,) = wc.rows(tgt, f"SELECT COUNT(*) FROM {sb.target.table_prefix}{table}")[0]
+        s = wc.migrated_rows(src, admin.table_prefix, table)
+        t = wc.migrated_rows(tgt, sb.target.table_prefix, table)
         assert s == t, table
     (big,) = wc.rows(tgt, f"SELECT option_value FROM {sb.target.table_prefix}options WHERE option_name = %s",
                      (admin.big_option,))[0]

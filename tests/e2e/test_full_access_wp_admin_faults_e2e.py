@@ -133,7 +133,7 @@ def _source_counts(sb: sandbox_state.SandboxState) -> dict[str, int]:
     admin = sb.admin_source
     assert admin is not None
     conn = source_db(sb)
-    return {t: wc.rows(conn, f"SELECT COUNT(*) FROM {admin.table_prefix}{t}")[0][0]
+    return {t: wc.migrated_rows(conn, admin.table_prefix, t)
             for t in ("posts", "postmeta", "options", "comments", "terms", "term_relationships", "usermeta")}
 
 
@@ -143,8 +143,8 @@ def _target_matches_source(sb: sandbox_state.SandboxState) -> None:
     src, tgt = source_db(sb), wc.db(sb, "target")
     assert wc.posts(src, admin.table_prefix) == wc.posts(tgt, sb.target.table_prefix)
     for table in ("postmeta", "comments", "terms", "term_relationships"):
-        (s,) = wc.rows(src, f"SELECT COUNT(*) FROM {admin.table_prefix}{table}")[0]
-        (t,) = wc.rows(tgt, f"SELECT COUNT(*) FROM {sb.target.table_prefix}{table}")[0]
+        s = wc.migrated_rows(src, admin.table_prefix, table)
+        t = wc.migrated_rows(tgt, sb.target.table_prefix, table)
         assert s == t, table  # nothing lost, nothing duplicated
     source_files = wc.sha256_tree(Path(admin.wp_content) / "uploads")
     target_files = wc.sha256_tree(Path(sb.target.wp_content) / "uploads")
