@@ -470,6 +470,21 @@ def test_ssh_source_wp_config_names_the_socket(ssh_source: SandboxState) -> None
     assert '"' not in "".join(line for line in config.splitlines() if line.startswith("define("))
 
 
+# Postmeta every seeded source holds: not the URL forms only the main source is seeded with
+# (issue 10), nor WordPress's oEmbed cache (written when a page with an embed is viewed).
+_SEED_COMMON_META = ("meta_key NOT LIKE '\\_sandbox\\_json%%' AND meta_key NOT LIKE '\\_oembed\\_%%' "
+                     "AND meta_key NOT IN ('_sandbox_urlencoded', '_sandbox_upper_case', "
+                     "'_sandbox_broken_serialized')")
+
+
+def _postmeta_like_others(sb: SandboxState) -> int:
+    """The main source's postmeta count as the other sources are seeded (their facts count
+    at seeding, before any page view)."""
+    forms = sb.facts["url_forms"]
+    only_main = len({*forms["postmeta"], *forms["broken_serialized"]["postmeta"]})
+    return int(sb.facts["postmeta_count"]) - only_main
+
+
 def test_ssh_source_is_seeded_like_the_source(ssh_source: SandboxState) -> None:
     ssh = _ssh(ssh_source)
     counts = ("SELECT 'posts', post_type, post_status, COUNT(*) FROM {p}posts "
@@ -478,7 +493,8 @@ def test_ssh_source_is_seeded_like_the_source(ssh_source: SandboxState) -> None:
               "GROUP BY comment_approved "
               "UNION ALL SELECT 'users', '', '', COUNT(*) FROM {p}users "
               "UNION ALL SELECT 'terms', taxonomy, '', COUNT(*) FROM {p}term_taxonomy GROUP BY taxonomy "
-              "UNION ALL SELECT 'postmeta', '', '', COUNT(*) FROM {p}postmeta ORDER BY 1, 2, 3")
+              "UNION ALL SELECT 'postmeta', '', '', COUNT(*) FROM {p}postmeta WHERE " + _SEED_COMMON_META +
+              " ORDER BY 1, 2, 3")
     conn = _reader(ssh_source)
     try:
         main = [tuple(str(v) for v in row)
@@ -489,7 +505,7 @@ def test_ssh_source_is_seeded_like_the_source(ssh_source: SandboxState) -> None:
             build.ssh_source_sql(ssh_source, counts.format(p=ssh.table_prefix), ssh.db_name).splitlines()]
     assert ("posts", "page", "publish") in {row[:3] for row in ours}
     assert ours == main
-    assert ssh.facts["postmeta_count"] == ssh_source.facts["postmeta_count"]
+    assert ssh.facts["postmeta_count"] == _postmeta_like_others(ssh_source)
     assert set(ssh.facts["media"]) == set(ssh_source.facts["media"])
     for kind in ("posts", "pages"):
         totals = [httpx.get(f"{url}/wp-json/wp/v2/{kind}").headers["x-wp-total"]
@@ -599,7 +615,7 @@ def test_admin_source_answers_over_http(admin_source: SandboxState) -> None:
     tables = build.admin_source_sql(admin_source, "SHOW TABLES").split()
     assert f"{admin.table_prefix}options" in tables and all(t.startswith("wpadm_") for t in tables)
     # Seeded like the source (same scripts, same bulk postmeta).
-    assert admin.facts["postmeta_count"] == admin_source.facts["postmeta_count"]
+    assert admin.facts["postmeta_count"] == _postmeta_like_others(admin_source)
     assert set(admin.facts["media"]) == set(admin_source.facts["media"])
 
 
