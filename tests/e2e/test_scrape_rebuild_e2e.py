@@ -231,6 +231,25 @@ def test_every_page_and_post_answers_at_its_source_path(rebuilt, sandbox, rest) 
             assert f"{body_class}{target['id']}" in page.text, path
 
 
+def _formats(sb) -> dict[str, tuple[str, str]]:
+    """slug -> (source format, target format) of every published post, as the REST API says."""
+    auth = (sb.platform.service_user, sb.platform.app_password)
+    out = {}
+    for item in _published(sb):
+        if item["kind"] == "post":
+            target = _target_item(sb, "post", item["slug"])
+            assert target, item["slug"]
+            out[item["slug"]] = (_rendered(sb.source.url, "post", item["id"])["format"],
+                                 _rendered(sb.target.url, "post", target["id"], auth)["format"])
+    return out
+
+
+def test_every_post_keeps_its_format(rebuilt, sandbox) -> None:
+    formats = _formats(sandbox)
+    assert {f for f, _ in formats.values()} >= set(sandbox.facts["post_formats"]) | {"standard"}
+    assert {slug: f for slug, f in formats.items() if f[0] != f[1]} == {}
+
+
 def test_approved_comments_arrive_with_their_threading(rebuilt, sandbox) -> None:
     def threads(which: str, prefix: str) -> set[tuple[str, str, str | None]]:
         conn = wc.db(sandbox, which)
@@ -393,6 +412,8 @@ def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sand
         shown = _rendered(sandbox.target.url, item["kind"], target["id"], auth)["title"]["rendered"]
         source = _rendered(sandbox.source.url, item["kind"], item["id"])["title"]["rendered"]
         assert _text(shown) == _text(source), item["slug"]
+    # Post formats from the body class WordPress prints on each post's page.
+    assert {slug: f for slug, f in _formats(sandbox).items() if f[0] != f[1]} == {}
     # Sizes told apart by their file names alone: no attachment of a size, each at its source path.
     source_files, target_files = _attachments(sandbox, "source"), _attachments(sandbox, "target")
     assert target_files and set(target_files) <= set(source_files), set(target_files) - set(source_files)

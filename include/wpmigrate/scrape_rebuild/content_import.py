@@ -364,6 +364,7 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
         if categories:  # none: WordPress files the post under its default category, every time
             body["categories"] = categories
         body["tags"] = [term_ids[("post_tag", t.slug)] for t in item.terms if t.taxonomy == "post_tag"]
+        body["format"] = item.post_format
     if item.featured_image_url:
         key = canonical_url(item.featured_image_url, item.source_url)
         featured = result.media_map.get(key or "")

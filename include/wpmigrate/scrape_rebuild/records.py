@@ -75,6 +75,7 @@ class ScrapedItem:
     removed: dict[str, int] = field(default_factory=dict)  # sanitiser counts, for the report
     # Behind a post password: a visitor (and so the scraper) never sees its content.
     password_protected: bool = False
+    post_format: str = "standard"  # posts only: aside, gallery, link, image, quote, status, video...
 
 
 @dataclass

@@ -205,7 +205,12 @@ def _from_rest(
         source_id=rest.get("id") if isinstance(rest.get("id"), int) else item.source_id,
         password_protected=bool((rest.get("content") or {}).get("protected"))
         if isinstance(rest.get("content"), dict) else False,
+        post_format=_post_format(rest.get("format")) if kind == "post" else "standard",
     )
+
+
+def _post_format(value: Any) -> str:
+    return value if isinstance(value, str) and value.isalpha() and value.islower() else "standard"
 
 
 def _excerpt_text(excerpt_html: str) -> str:
@@ -282,4 +287,5 @@ def _from_page(item: DiscoveredItem, page: ExtractedPage) -> ScrapedItem:
         seo_title=page.seo_title,
         seo_description=page.seo_description,
         source_id=page.source_id if page.source_id is not None else item.source_id,
+        post_format=page.post_format if kind == "post" else "standard",
     )

@@ -22,7 +22,7 @@ from wpmigrate.core.errors import ErrorCode, MigrationError
 
 ANY_STATUS = "publish,future,draft,pending,private"
 CONTENT_FIELDS = ("slug", "title", "content", "excerpt", "date", "date_gmt", "status", "parent", "menu_order",
-                  "categories", "tags", "featured_media")
+                  "categories", "tags", "featured_media", "format")
 
 
 # WordPress's answers to an upload it will never take (wp_handle_sideload errors: file type

@@ -271,6 +271,16 @@ $edge = [
 stick_post($edge['sticky']);
 $facts['edge_posts'] = $edge + ['history_page' => $history];
 
+// Every post format (a post_format term; themes style them, feeds and apps read them).
+$facts['post_formats'] = [];
+foreach (['aside', 'gallery', 'link', 'image', 'quote', 'status', 'video', 'audio', 'chat'] as $i => $format) {
+    $id = sb_post(['post_title' => "Post format: $format", 'post_status' => 'publish',
+        'post_date' => sprintf('2021-07-%02d 10:00:00', $i + 1), 'post_category' => [$cats['News']],
+        'post_content' => sb_block('paragraph', [], "<p>A post in the $format format.</p>")]);
+    set_post_format($id, $format);
+    $facts['post_formats'][$format] = $id;
+}
+
 // ---------------------------------------------------------------- every core block (WordPress 6.1)
 // Three posts hold every block type of the installed WordPress a post's content can hold,
 // written as the 6.1 editor saves them (static blocks) or as their comments (dynamic ones).

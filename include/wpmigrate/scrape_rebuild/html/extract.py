@@ -122,6 +122,7 @@ class ExtractedPage:
     home_url: str | None = None
     # The entry's further pages (<!--nextpage-->), in order: their content belongs to it too.
     page_urls: list[str] = field(default_factory=list)
+    post_format: str = "standard"  # a post's format (aside, gallery, quote...), from the body class
 
 
 def parse_document(html: str) -> BeautifulSoup:
@@ -173,6 +174,7 @@ def extract_page(html: str, url: str) -> ExtractedPage:
         site_name=site_name,
         home_url=home,
         page_urls=page_urls,
+        post_format=page_markers(soup).post_format,
     )
 
 

@@ -35,6 +35,15 @@ class PageMarkers:
             return "page"
         return None
 
+    @property
+    def post_format(self) -> str:
+        """A single post's format (``single-format-aside``: ``aside``); ``standard`` when the
+        page names none (a theme without post formats prints ``single-format-standard``)."""
+        for name in self.classes:
+            if name.startswith("single-format-") and (fmt := name.removeprefix("single-format-")).isalpha():
+                return fmt
+        return "standard"
+
 
 def attr_values(tag: Tag, name: str) -> list[str]:
     """A multi-valued attribute (``class``, ``rel``) as a list, whether or not the parser split it."""
