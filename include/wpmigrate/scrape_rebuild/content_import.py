@@ -218,9 +218,9 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
         if info is None:
             try:
                 # The REST API gives title and caption rendered (HTML, entities): as text here.
-                info = target.ensure_media(
+                info = target.upload_media(
                     content=_read(main, open_media, result), filename=main.filename, mime=main.mime,
-                    sha256=main.sha256, path=group.upload_path, slug=slug,
+                    path=group.upload_path, slug=slug,
                     title=as_text(rewrite_text(html_text(main.title) or main.filename)),
                     alt_text=as_text(rewrite_text(main.alt)),
                     caption=as_text(rewrite_text(html_text(main.caption))))

@@ -129,13 +129,18 @@ class WordPressRestTarget:
         slug = slug or media_slug(sha256)
         if existing := self.find_media_by_slug(slug):
             return existing
+        return self.upload_media(content=content, filename=filename, mime=mime, slug=slug, title=title,
+                                 alt_text=alt_text, caption=caption, path=path)
+
+    def upload_media(self, *, content: bytes, filename: str, mime: str, slug: str, title: str = "",
+                     alt_text: str = "", caption: str = "", path: str | None = None) -> dict[str, Any]:
+        """``ensure_media`` without its lookup, for a caller that has just looked ``slug`` up."""
         # Slug and title ride on the upload request itself: no window in which a killed
         # task leaves an attachment a retry could not find.
-        disposition = f'attachment; filename="{_header_safe(filename)}"'
         params = {"slug": slug, "title": title or filename, "alt_text": alt_text,
                   **({"caption": caption} if caption else {}), **({"platform_path": path} if path else {})}
         response = self._call("POST", "media", params=params, content=content,
-                              headers={"Content-Type": mime, "Content-Disposition": disposition})
+                              headers=_file_headers(mime, filename))
         if (code := _error_code(response)) in REFUSED_UPLOAD_CODES:
             # The target's policy (upload_mimes, size limit): retrying cannot help, and the
             # caller decides whether the rest of the import goes on without this file.
@@ -154,17 +159,13 @@ class WordPressRestTarget:
         without the endpoint, or one refusing the file, raises with ``details.code``."""
         params: dict[str, Any] = {"size": size}
         params.update({k: v for k, v in (("width", width), ("height", height)) if v})
-        response = self._call("POST", f"media/{media_id}/sizes", params=params, content=content, headers={
-            "Content-Type": mime, "Content-Disposition": f'attachment; filename="{_header_safe(filename)}"'})
+        response = self._call("POST", f"media/{media_id}/sizes", params=params, content=content,
+                              headers=_file_headers(mime, filename))
         if response.status_code != 200:
             refused = self._refused(response, f"size {size!r} ({filename!r}) of media {media_id}")
             refused.details["code"] = _error_code(response)
             raise refused
         return _media_info(response.json(), created=False)
-
-    def find_media(self, sha256: str) -> dict[str, Any] | None:
-        """The attachment ``ensure_media`` made of this content (no ``path``), or None."""
-        return self.find_media_by_slug(media_slug(sha256))
 
     def find_media_by_slug(self, slug: str) -> dict[str, Any] | None:
         existing = self._find("media", slug)
@@ -272,6 +273,11 @@ def _media_info(media: Mapping[str, Any], *, created: bool) -> dict[str, Any]:
              for name, s in (details.get("sizes") or {}).items() if isinstance(s, dict) and s.get("file")}
     return {"id": int(media["id"]), "source_url": source_url, "file_url": file_url, "sizes": sizes,
             "created": created}
+
+
+def _file_headers(mime: str, filename: str) -> dict[str, str]:
+    """A raw-body upload's headers, as core's media endpoint reads them."""
+    return {"Content-Type": mime, "Content-Disposition": f'attachment; filename="{_header_safe(filename)}"'}
 
 
 def _header_safe(filename: str) -> str:
