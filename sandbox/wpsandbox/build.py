@@ -748,12 +748,16 @@ def _require_admin_source(state: SandboxState) -> AdminSource:
     return state.admin_source
 
 
-def admin_source_healthy(state: SandboxState) -> bool:
-    """Its php -S alive and the site answering (which also needs the main MariaDB)."""
-    admin = state.admin_source
-    if admin is None or not all(alive(pid) for pid in admin.pids) or not alive(state.db.pid):
+def _site_on_main_db_healthy(state: SandboxState, site: AdminSource | ClassicSource | None) -> bool:
+    """An on-demand site served by its own php -S from the main MariaDB: its processes
+    alive and the site answering (which also needs the main MariaDB)."""
+    if site is None or not all(alive(pid) for pid in site.pids) or not alive(state.db.pid):
         return False
-    return any(_http_status(admin.url + "/", timeout=15) == 200 for _ in range(2))
+    return any(_http_status(site.url + "/", timeout=15) == 200 for _ in range(2))
+
+
+def admin_source_healthy(state: SandboxState) -> bool:
+    return _site_on_main_db_healthy(state, state.admin_source)
 
 
 def up_admin_source(state: SandboxState | None = None) -> SandboxState:
@@ -857,11 +861,7 @@ def _require_classic_source(state: SandboxState) -> ClassicSource:
 
 
 def classic_source_healthy(state: SandboxState) -> bool:
-    """Its php -S alive and the site answering (which also needs the main MariaDB)."""
-    classic = state.classic_source
-    if classic is None or not all(alive(pid) for pid in classic.pids) or not alive(state.db.pid):
-        return False
-    return any(_http_status(classic.url + "/", timeout=15) == 200 for _ in range(2))
+    return _site_on_main_db_healthy(state, state.classic_source)
 
 
 def up_classic_source(state: SandboxState | None = None) -> SandboxState:
