@@ -3,6 +3,7 @@ run window, and the context every task body runs in."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,11 @@ from wpmigrate.core.retry_policy import POLICIES
 from wpmigrate.core.schedule_window import earliest_start
 from wpmigrate.core.settings import Settings
 from wpmigrate_airflow.portal import portal_errors
+from wpmigrate_airflow.run_outcome import peak_rss_mb
+
+log = logging.getLogger(__name__)
+# The words of the task log line that carries a task's peak RSS (load tests read it).
+PEAK_RSS_LOG = "peak RSS"
 
 
 class TaskRun(NamedTuple):
@@ -35,11 +41,15 @@ def current_task() -> TaskRun:
 
 @contextmanager
 def reported(wrap: ErrorCode) -> Iterator[TaskRun]:
-    """A work task's body: its context, and failures reported to the portal (``portal_errors``,
-    anything unexpected wrapped in ``wrap``)."""
+    """A work task's body: its context, failures reported to the portal (``portal_errors``,
+    anything unexpected wrapped in ``wrap``), and its peak memory logged at the end, whatever
+    the outcome (what sizes the workers: the seed gives them 1024 MB)."""
     run = current_task()
-    with portal_errors(run.ti, wrap=wrap):
-        yield run
+    try:
+        with portal_errors(run.ti, wrap=wrap):
+            yield run
+    finally:
+        log.info("%s %s: %.1f MB", run.ti.task_id, PEAK_RSS_LOG, peak_rss_mb())
 
 
 def label_mapped_task(label: str) -> None:
@@ -77,7 +87,9 @@ def migration_dag_args(mode: str, dag_id: str, tags: list[str], doc_md: str | No
         "dag_id": dag_id,
         "schedule": None,
         "catchup": False,
-        "max_active_runs": 8,
+        # Platform-wide, not per tenant: the pools bound what reaches sources and targets, and
+        # a run waiting for its window holds no worker. The seed asks 10 at once per tenant.
+        "max_active_runs": 32,
         "max_active_tasks": 16,
         "params": params_for(mode),
         "tags": ["wpmigrate", *tags],

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from wpsandbox import query_log
-from wpsandbox.services import PrivateMariaDB, PrivateSshd, free_port, start_group, wait_for_port
+from wpsandbox.services import PrivateMariaDB, PrivateSshd, free_port, free_ports, start_group, wait_for_port
 from wpsandbox.state import (
     STATE_VERSION,
     AdminSource,
     ClassicSource,
     Database,
     Platform,
+    PlatformTarget,
     SandboxState,
     Sftp,
     Site,
@@ -52,8 +53,8 @@ DEFAULT_POSTMETA_ROWS = 50_000
 HOST = "127.0.0.1"
 # Everything the sandbox creates under its home, so a rebuild removes only its own files.
 TEMPLATE = "wordpress-template"  # survives rebuilds (not in OWNED)
-OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "admin-source", "classic-source", "logs",
-         "state.json", "state.tmp", "pids")
+OWNED = ("db", "sshd", "source", "target", "static", "ssh-source", "admin-source", "classic-source",
+         "targets", "logs", "state.json", "state.tmp", "pids")
 SSH_SOURCE = "ssh-source"
 ADMIN_SOURCE = "admin-source"
 CLASSIC_SOURCE = "classic-source"
@@ -163,6 +164,7 @@ def _stop_everything(home: Path) -> list[int]:
         pids += state.pids + (state.ssh_source.pids if state.ssh_source else [])
         pids += state.admin_source.pids if state.admin_source else []
         pids += state.classic_source.pids if state.classic_source else []
+        pids += [pid for extra in state.extra_targets for pid in extra.pids]
     _kill_all(pids)
     pid_file.unlink(missing_ok=True)
     return sorted(set(pids))
@@ -513,13 +515,7 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
 
     # Snapshot of the fresh target for reset-target, taken while nothing else writes.
     snapshot_dir = home / "target" / "snapshot"
-    snapshot_dir.mkdir(parents=True)
-    dump = snapshot_dir / "wp_target.sql"
-    with dump.open("w") as out:
-        subprocess.run(["mariadb-dump", "--no-defaults", f"--socket={db.socket}", "-uroot",
-                        "--single-transaction", "--default-character-set=utf8mb4", target.db_name],
-                       stdout=out, check=True)
-    shutil.copytree(target.docroot / "wp-content", snapshot_dir / "wp-content", symlinks=True)
+    dump = _snapshot_site(db, target, snapshot_dir)
 
     _bulk_postmeta(db, source, postmeta_rows, facts["media"]["hero"]["file"])
     facts["postmeta_count"] = int(db.sql(f"SELECT COUNT(*) FROM {source.prefix}postmeta", source.db_name))
@@ -576,6 +572,18 @@ def _build(home: Path, postmeta_rows: int) -> SandboxState:
     }
     save(state)
     return state
+
+
+def _snapshot_site(db: PrivateMariaDB, spec: _SiteSpec, snapshot_dir: Path) -> Path:
+    """Save a site's database and wp-content (for a reset); returns the dump's path."""
+    snapshot_dir.mkdir(parents=True)
+    dump = snapshot_dir / f"{spec.db_name}.sql"
+    with dump.open("w") as out:
+        subprocess.run(["mariadb-dump", "--no-defaults", f"--socket={db.socket}", "-uroot",
+                        "--single-transaction", "--default-character-set=utf8mb4", spec.db_name],
+                       stdout=out, check=True)
+    shutil.copytree(spec.docroot / "wp-content", snapshot_dir / "wp-content", symlinks=True)
+    return dump
 
 
 # ---------------------------------------------------------------- on-demand sources
@@ -932,6 +940,79 @@ def set_classic_source_rest(enabled: bool, state: SandboxState | None = None) ->
 
 # ---------------------------------------------------------------- down, reset, switches
 
+# ---------------------------------------------------------------- more platform targets
+
+def platform_target_healthy(state: SandboxState, target: PlatformTarget) -> bool:
+    return alive(target.pid) and alive(state.db.pid) and any(
+        _http_status(target.url + "/", timeout=15) == 200 for _ in range(2))
+
+
+def up_targets(count: int, state: SandboxState | None = None) -> list[PlatformTarget]:
+    """At least ``count`` extra platform targets beside ``target`` (for concurrent runs, one
+    each); healthy ones are reused as they are (``reset_platform_target`` empties them), the
+    missing or broken ones built, two at a time. The state is saved and set on ``state`` too.
+    Returns the first ``count``."""
+    given = state or load()
+    home = Path(given.home)
+    with _locked(home):
+        current = load(home)
+        keep = [t for t in current.extra_targets if platform_target_healthy(current, t)]
+        _kill_all([pid for t in current.extra_targets if t not in keep for pid in t.pids])
+        free = (n for n in range(1, count + len(current.extra_targets) + 1)
+                if n not in {t.number for t in keep})
+        numbers = [next(free) for _ in range(count - len(keep))]
+        ports = free_ports(len(numbers))  # distinct, though none is bound before its site starts
+        started: list[int] = []
+        try:
+            with ThreadPoolExecutor(max_workers=2) as pool:  # one PHP install per core
+                built = list(pool.map(lambda n, port: _build_platform_target(home, current, n, port, started),
+                                      numbers, ports))
+        except BaseException:
+            _kill_all(started)  # nothing half-built keeps running
+            raise
+        current.extra_targets = sorted(keep + built, key=lambda t: t.number)
+        save(current)
+    given.extra_targets = current.extra_targets
+    return current.extra_targets[:count]
+
+
+def _build_platform_target(home: Path, state: SandboxState, number: int, port: int,
+                           started: list[int]) -> PlatformTarget:
+    base = home / "targets" / str(number)
+    shutil.rmtree(base, ignore_errors=True)
+    spec = _SiteSpec(f"target-{number}", port, base / "www", f"wp_target_{number}",
+                     f"wptgt_site_{number}", _password(), "wp_", f"Platform Target {number}",
+                     "platform-admin", _password())
+    writer = (f"tgt_writer_{number}", _password())
+    db = _main_db(state)
+    # Dropped first: a rebuild after a crash finds the previous one.
+    db.sql("\n".join(
+        [f"DROP DATABASE IF EXISTS {spec.db_name};",
+         f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"]
+        + [stmt for user, password in ((spec.db_user, spec.db_password), writer) for stmt in (
+            f"DROP USER IF EXISTS '{user}'@'%';",
+            f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';",
+            f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{user}'@'%';")]))
+    _copy_wordpress(spec, _wordpress_template(home), f"{HOST}:{state.db.port}")
+    _add_target_files(spec.docroot)
+    _install(spec)
+    site_id = str(uuid.uuid4())
+    seeded = _php("seed_target.php", {"WPSB_DOCROOT": str(spec.docroot), "WPSB_URL": spec.url,
+                                      "WPSB_SERVICE_USER": spec.admin_user, "WPSB_SITE_ID": site_id},
+                  spec.docroot)
+    dump = _snapshot_site(db, spec, base / "snapshot")
+    pid, access_log, request_log = _serve(home, spec)
+    started.append(pid)
+    return PlatformTarget(
+        number=number, url=spec.url, port=spec.port, pid=pid, docroot=str(spec.docroot),
+        wp_content=str(spec.docroot / "wp-content"), db_name=spec.db_name, db_user=spec.db_user,
+        db_password=spec.db_password, writer_user=writer[0], writer_password=writer[1],
+        table_prefix=spec.prefix, title=spec.title, service_user=spec.admin_user,
+        service_password=spec.admin_password, app_password=seeded["app_password"], site_id=site_id,
+        dump=str(dump), wp_content_snapshot=str(base / "snapshot" / "wp-content"),
+        access_log=str(access_log), request_log=str(request_log))
+
+
 def down(home: Path | None = None) -> list[int]:
     """Stop every process the sandbox started; the files stay until the next ``up``."""
     home = (home or home_dir()).resolve()
@@ -945,20 +1026,28 @@ def reset_target(state: SandboxState | None = None) -> SandboxState:
     """Put the target back to its freshly installed state: database from the saved dump,
     wp-content from the saved copy. The servers keep running."""
     state = state or load()
+    _restore_site(state, state.db.target_db, state.platform.target_dump, state.target.wp_content,
+                  state.platform.target_wp_content_snapshot)
+    return state
+
+
+def reset_platform_target(state: SandboxState, target: PlatformTarget) -> None:
+    """``reset_target`` for one of the extra platform targets (build.up_targets)."""
+    _restore_site(state, target.db_name, target.dump, target.wp_content, target.wp_content_snapshot)
+
+
+def _restore_site(state: SandboxState, db_name: str, dump_file: str, wp_content: str, snapshot: str) -> None:
     home = Path(state.home)
     with _locked(home):
-        db = PrivateMariaDB(home / "db", port=state.db.port, pid=state.db.pid)
-        name = state.db.target_db
+        db = _main_db(state)
         # Grants are per database name and survive DROP DATABASE.
-        db.sql(f"DROP DATABASE IF EXISTS {name}; "
-               f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;")
-        with open(state.platform.target_dump, "rb") as dump:
+        db.sql(f"DROP DATABASE IF EXISTS {db_name}; "
+               f"CREATE DATABASE {db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;")
+        with open(dump_file, "rb") as dump:
             subprocess.run(["mariadb", "--no-defaults", f"--socket={db.socket}", "-uroot",
-                            "--default-character-set=utf8mb4", name], stdin=dump, check=True)
-        wp_content = Path(state.target.wp_content)
+                            "--default-character-set=utf8mb4", db_name], stdin=dump, check=True)
         shutil.rmtree(wp_content, ignore_errors=True)
-        shutil.copytree(state.platform.target_wp_content_snapshot, wp_content, symlinks=True)
-    return state
+        shutil.copytree(snapshot, wp_content, symlinks=True)
 
 
 def set_source_rest(enabled: bool, state: SandboxState | None = None) -> SandboxState:

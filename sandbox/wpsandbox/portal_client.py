@@ -99,9 +99,9 @@ class AirflowRest:
         r.raise_for_status()
         return r.json()
 
-    def log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+    def log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
         r = self.http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-                          headers={"Accept": "application/json"})
+                          params={"map_index": map_index}, headers={"Accept": "application/json"})
         r.raise_for_status()
         content = r.json().get("content", [])
         if not isinstance(content, list):

@@ -219,6 +219,48 @@ class ClassicSource:
 
 
 @dataclass
+class PlatformTarget:
+    """One more platform site to migrate into (build.up_targets), installed and seeded like
+    ``target`` (same scripts: its own service user, application password and site id), with
+    its own database on the main MariaDB and its own migration writer, as each platform site
+    has. Concurrent-migration tests give each run its own."""
+
+    number: int  # 1, 2, ...: the connection ids end in it
+    url: str
+    port: int
+    pid: int  # php -S
+    docroot: str
+    wp_content: str
+    db_name: str
+    db_user: str  # WordPress's own (wp-config.php)
+    db_password: str
+    writer_user: str  # the migration's (connection wpm_target_db_<number>)
+    writer_password: str
+    table_prefix: str
+    title: str
+    service_user: str
+    service_password: str
+    app_password: str
+    site_id: str
+    dump: str  # mariadb-dump of the freshly installed site (build.reset_platform_target)
+    wp_content_snapshot: str
+    access_log: str
+    request_log: str
+
+    @property
+    def db_conn_id(self) -> str:
+        return f"{TARGET_DB_CONN_ID}_{self.number}"
+
+    @property
+    def wp_conn_id(self) -> str:
+        return f"{TARGET_WP_CONN_ID}_{self.number}"
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+
+@dataclass
 class SandboxState:
     version: int
     home: str
@@ -243,6 +285,8 @@ class SandboxState:
     admin_source: AdminSource | None = None
     # Added on demand by build.up_classic_source(); None until then.
     classic_source: ClassicSource | None = None
+    # Added on demand by build.up_targets(); empty until then.
+    extra_targets: list[PlatformTarget] = field(default_factory=list)
 
     @property
     def pids(self) -> list[int]:
@@ -257,7 +301,7 @@ class SandboxState:
         return cls(
             **{k: v for k, v in data.items()
                if k not in {"db", "sftp", "source", "target", "platform", "static", "ssh_source",
-                                      "admin_source", "classic_source"}},
+                                      "admin_source", "classic_source", "extra_targets"}},
             db=Database(**data["db"]),
             sftp=Sftp(**data["sftp"]),
             source=Site(**data["source"]),
@@ -267,6 +311,7 @@ class SandboxState:
             ssh_source=SshSource(**data["ssh_source"]) if data.get("ssh_source") else None,
             admin_source=AdminSource(**data["admin_source"]) if data.get("admin_source") else None,
             classic_source=ClassicSource(**data["classic_source"]) if data.get("classic_source") else None,
+            extra_targets=[PlatformTarget(**t) for t in data.get("extra_targets") or []],
         )
 
 
@@ -322,6 +367,14 @@ def connections(state: SandboxState) -> dict[str, str]:
                                         "login": admin.editor_user, "password": admin.editor_password}
         conns[COMPANION_KEY_CONN_ID] = {"conn_type": "generic", "password": companion_key(state)}
         conns[MANUAL_COMPANION_CONN_ID] = {"conn_type": "generic", "password": manual_companion_secret(state)}
+    for extra in state.extra_targets:
+        conns[extra.db_conn_id] = {
+            "conn_type": "mysql", "host": state.db.host, "port": state.db.port,
+            "login": extra.writer_user, "password": extra.writer_password,
+            "schema": extra.db_name, "extra": {"charset": "utf8mb4"},
+        }
+        conns[extra.wp_conn_id] = {"conn_type": "http", "host": extra.url,
+                                   "login": extra.service_user, "password": extra.app_password}
     return {conn_id: json.dumps(conn) for conn_id, conn in conns.items()}
 
 
@@ -346,14 +399,16 @@ def airflow_connections(state: SandboxState) -> dict[str, str]:
     return {f"AIRFLOW_CONN_{conn_id.upper()}": conn for conn_id, conn in connections(state).items()}
 
 
-def mode_a_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
+def mode_a_conf(state: SandboxState, migration_id: str | None = None, *,
+                target: PlatformTarget | None = None) -> dict[str, Any]:
     """A Mode A (full access) DAG run conf migrating the sandbox source onto its target
-    (the ``sftp_db`` route: SFTP plus a database connection; no ``route`` key, as in v1)."""
+    (the ``sftp_db`` route: SFTP plus a database connection; no ``route`` key, as in v1), or
+    onto one of its extra platform targets (build.up_targets)."""
     return _mode_a(state, migration_id, state.source.url, {
         "sftp_conn_id": SOURCE_SFTP_CONN_ID,
         "db_conn_id": SOURCE_DB_CONN_ID,
         "wp_root": state.source.docroot,
-    })
+    }, target)
 
 
 def mode_a_ssh_conf(state: SandboxState, migration_id: str | None = None) -> dict[str, Any]:
@@ -383,7 +438,15 @@ def mode_a_admin_conf(state: SandboxState, migration_id: str | None = None, *,
 
 
 def _mode_a(state: SandboxState, migration_id: str | None, source_url: str,
-            source_access: dict[str, Any]) -> dict[str, Any]:
+            source_access: dict[str, Any], target: PlatformTarget | None = None) -> dict[str, Any]:
+    if target is None:
+        into = {"url": state.target.url, "db_conn_id": TARGET_DB_CONN_ID, "wp_conn_id": TARGET_WP_CONN_ID,
+                "wp_content": state.target.wp_content, "table_prefix": state.target.table_prefix,
+                "service_user": state.platform.service_user}
+    else:
+        into = {"url": target.url, "db_conn_id": target.db_conn_id, "wp_conn_id": target.wp_conn_id,
+                "wp_content": target.wp_content, "table_prefix": target.table_prefix,
+                "service_user": target.service_user}
     return {
         "contract_version": 1,
         "migration_id": migration_id or str(uuid.uuid4()),
@@ -392,12 +455,12 @@ def _mode_a(state: SandboxState, migration_id: str | None, source_url: str,
         "source_access": source_access,
         "target": {
             "provisioner": "existing",
-            "url": state.target.url,
-            "db_conn_id": TARGET_DB_CONN_ID,
-            "wp_conn_id": TARGET_WP_CONN_ID,
-            "wp_content_uri": f"file://{state.target.wp_content}",
-            "table_prefix": state.target.table_prefix,
-            "service_users": [state.platform.service_user],
+            "url": into["url"],
+            "db_conn_id": into["db_conn_id"],
+            "wp_conn_id": into["wp_conn_id"],
+            "wp_content_uri": f"file://{into['wp_content']}",
+            "table_prefix": into["table_prefix"],
+            "service_users": [into["service_user"]],
             "preserve_options": ["platform_%"],
         },
         "schedule": "now",
@@ -406,9 +469,10 @@ def _mode_a(state: SandboxState, migration_id: str | None, source_url: str,
 
 
 def mode_b_conf(state: SandboxState, migration_id: str | None = None, *,
-                source_url: str | None = None) -> dict[str, Any]:
+                source_url: str | None = None, target: PlatformTarget | None = None) -> dict[str, Any]:
     """A Mode B (scrape and rebuild) DAG run conf: the sandbox source by its public URL only
-    (``source_url``: another source's, e.g. the classic source's)."""
+    (``source_url``: another source's, e.g. the classic source's), into the target or one of
+    the extra platform targets (``target``)."""
     return {
         "contract_version": 1,
         "migration_id": migration_id or str(uuid.uuid4()),
@@ -417,7 +481,8 @@ def mode_b_conf(state: SandboxState, migration_id: str | None = None, *,
         "content_scope": {"include_pages": True, "include_posts": True, "include_media": True,
                           "max_depth": 5},
         "theme_preference": "auto_match",
-        "target": {"provisioner": "existing", "url": state.target.url, "wp_conn_id": TARGET_WP_CONN_ID},
+        "target": {"provisioner": "existing", "url": target.url if target else state.target.url,
+                   "wp_conn_id": target.wp_conn_id if target else TARGET_WP_CONN_ID},
         "schedule": "now",
         "dry_run": False,
     }

@@ -41,6 +41,7 @@ CONNECTIONS_PREFIX = "wpmigrate/connections"
 VARIABLES_PREFIX = "wpmigrate/variables"
 ARTIFACTS_CONN_ID = "wpm_artifacts_s3"
 WORKERS = ("worker-1", "worker-2")
+WORKER_CONCURRENCY = 4  # task slots per worker (the compose file's worker runs as many)
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 AIRFLOW_PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 # How each worker was started (cwd, command, log, environment), for restart_worker.
@@ -153,6 +154,7 @@ def airflow_env(topo: Topology, jwt_secret: str, extra: dict[str, str]) -> dict[
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{pg}",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{topo.redis_port}/0",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
@@ -252,7 +254,7 @@ def up(connections: dict[str, dict[str, Any]], extra_env: dict[str, str] | None 
                       "AIRFLOW__CORE__HOSTNAME_CALLABLE": "wpsandbox.worker_identity.hostname",
                       "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port)}
         _LAUNCH[name] = (cwd, [str(Path(sys.executable).parent / "airflow"), "celery", "worker",
-                               "--celery-hostname", f"{name}@127.0.0.1", "--concurrency", "4"],
+                               "--celery-hostname", f"{name}@127.0.0.1"],
                          home / "logs" / f"{name}.log", worker_env)
         topo.pids[name] = _start_in(*_LAUNCH[name])
         topo.workers[name] = {"cwd": str(cwd), "tmp": str(tmp)}

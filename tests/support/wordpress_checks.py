@@ -30,6 +30,11 @@ def db(sb: Any, which: str) -> Any:
     """A root connection to the ``source``, ``target`` or ``classic`` (the classic-theme
     source's) database."""
     database = {"source": sb.db.source_db, "target": sb.db.target_db}.get(which) or sb.classic_source.db_name
+    return db_named(sb, database)
+
+
+def db_named(sb: Any, database: str) -> Any:
+    """A root connection to any database of the sandbox's main MariaDB (an extra target's)."""
     conn = connect(DbParams(host=sb.db.host, port=sb.db.port, user="root", password="",
                             database=database, unix_socket=sb.db.socket))
     # No open transaction between checks: it would hold metadata locks that block the

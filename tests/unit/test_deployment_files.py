@@ -68,6 +68,7 @@ def test_compose_runs_what_the_process_topology_runs() -> None:
         "connections_prefix": topology.CONNECTIONS_PREFIX, "variables_prefix": topology.VARIABLES_PREFIX}
     assert env["WPMIGRATE_ARTIFACTS_ROOT"].startswith("s3://")
     assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+    assert env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == str(topology.WORKER_CONCURRENCY)
     assert env["WPMIGRATE_RATE_LIMIT_REDIS_URL"].startswith("redis://")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     commands = {name: service.get("command") for name, service in resolved["services"].items()}
