@@ -1,5 +1,5 @@
 """CLI: ``PYTHONPATH=sandbox python -m wpsandbox
-{up,down,status,env,conf,reset-target,source-rest,ssh-source,admin-source,classic-source}``."""
+{up,down,status,env,conf,reset-target,source-rest,ssh-source,admin-source,classic-source,targets}``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import time
 
 from wpsandbox import build
 from wpsandbox.state import (
+    PlatformTarget,
+    SandboxState,
     airflow_connections,
     load,
     mode_a_admin_conf,
@@ -19,6 +21,15 @@ from wpsandbox.state import (
     mode_b_conf,
     state_path,
 )
+
+
+def _target(state: SandboxState, number: int | None) -> PlatformTarget | None:
+    if number is None:
+        return None
+    for target in state.extra_targets:
+        if target.number == number:
+            return target
+    raise SystemExit(f"no extra target {number}: run `python -m wpsandbox targets {number}` first")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     p_conf.add_argument("--mode", choices=["full_access", "scrape_rebuild"], default="full_access")
     p_conf.add_argument("--route", choices=["sftp_db", "ssh", "wp_admin"], default="sftp_db",
                         help="full_access only: ssh needs `ssh-source` first, wp_admin `admin-source`")
+    p_conf.add_argument("--target", type=int, default=None,
+                        help="into extra platform target N (needs `targets N` first)")
     p_conf.add_argument("--classic", action="store_true",
                         help="scrape_rebuild only: the classic source (needs `classic-source` first)")
     sub.add_parser("reset-target", help="restore the target to its freshly installed state")
@@ -52,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
                                                       "seeded like the main one (reuses a healthy one)")
     p_classic.add_argument("--rest", choices=["on", "off"], default=None,
                            help="only open or close its REST API")
+    p_targets = sub.add_parser("targets", help="add extra platform targets beside the target, one per "
+                                               "concurrent run (reuses healthy ones)")
+    p_targets.add_argument("count", type=int)
+    p_targets.add_argument("--reset", action="store_true", help="also restore each to its fresh install")
     args = parser.parse_args(argv)
 
     if args.command == "up":
@@ -79,7 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             if args.classic and state.classic_source is None:
                 raise SystemExit("no classic source: run `python -m wpsandbox classic-source` first")
             classic_url = state.classic_source.url if args.classic and state.classic_source else None
-            conf = mode_b_conf(state, args.migration_id, source_url=classic_url)
+            conf = mode_b_conf(state, args.migration_id, source_url=classic_url,
+                               target=_target(state, args.target))
+        elif args.target is not None:
+            if args.route != "sftp_db":
+                raise SystemExit("--target goes with the sftp_db route")
+            state = load()
+            conf = mode_a_conf(state, args.migration_id, target=_target(state, args.target))
         else:
             make = {"sftp_db": mode_a_conf, "ssh": mode_a_ssh_conf, "wp_admin": mode_a_admin_conf}[args.route]
             conf = make(load(), args.migration_id)
@@ -122,6 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         assert classic is not None
         print(f"classic source {classic.url} ({classic.theme}) ready in {time.monotonic() - started:.1f}s "
               f"(pid {classic.pid})")
+    elif args.command == "targets":
+        started, state = time.monotonic(), load()
+        for target in build.up_targets(args.count, state):
+            if args.reset:
+                build.reset_platform_target(state, target)
+            print(f"target {target.number} {target.url}  connections {target.db_conn_id} {target.wp_conn_id}")
+        print(f"{args.count} target(s) ready in {time.monotonic() - started:.1f}s "
+              "(`conf --target N` gives a conf into one; `env` prints their connections)")
     return 0
 
 

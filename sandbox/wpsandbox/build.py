@@ -1103,4 +1103,7 @@ def status(home: Path | None = None) -> dict[str, Any]:
         info["classic_source"] = {"url": classic.url, "pid": classic.pid, "alive": alive(classic.pid),
                                   "theme": classic.theme, "rest_enabled": classic.rest_enabled,
                                   "http_status": _http_status(classic.url + "/")}
+    if state.extra_targets:  # on demand too
+        info["extra_targets"] = [{"number": t.number, "url": t.url, "pid": t.pid, "alive": alive(t.pid),
+                                  "http_status": _http_status(t.url + "/")} for t in state.extra_targets]
     return info

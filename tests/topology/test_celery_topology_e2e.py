@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import boto3
 import pytest
 
 from tests.support import wordpress_checks as wc
+from tests.support.xcom_scan import strings
 from wpsandbox import build, topology
 from wpsandbox import state as sandbox_state
 
@@ -37,17 +37,6 @@ def _migrate(sandbox, rest, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]
 @pytest.fixture(scope="module")
 def mode_a(sandbox, topo, topo_rest) -> dict[str, Any]:
     return _migrate(sandbox, topo_rest, MODE_A, sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4())))
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
 
 
 def _secrets(sandbox) -> list[str]:
@@ -77,7 +66,7 @@ def test_artifacts_are_on_s3_and_xcom_names_no_local_file(mode_a, topo, topo_res
     # The target site's own folder is where the import writes (the platform's storage, the
     # same for every worker): not an artifact.
     target_site = {Path(sandbox.target.wp_content).as_uri(), sandbox.target.docroot}
-    values = [s for e in entries for s in _strings(e["value"]) if s not in target_site]
+    values = [s for e in entries for s in strings(e["value"]) if s not in target_site]
     uris = [s for s in values if "://" in s and not s.startswith("http")]
     assert uris and not [u for u in uris if not u.startswith("s3://")]
     # (Paths on the source host, read over SFTP, are fine: every worker reaches them alike.)
@@ -161,6 +150,54 @@ def test_a_worker_killed_mid_import_loses_nothing(sandbox, topo, topo_rest) -> N
             assert t >= s if table == "options" else t == s, (table, s, t)
     finally:
         topology.restart_worker(topo, killed)
+
+
+def test_an_operator_clears_a_failed_import_and_it_completes_once(sandbox, topo, topo_rest) -> None:
+    """The target refuses the import's writes (its migration user may only read), so
+    import_database fails and the run fails. The operator restores the grant and clears the
+    failed task through the REST API: it runs again on whichever worker is free, the run
+    completes, and the target holds the source once."""
+    target = build.up_targets(1, sandbox)[0]
+    build.reset_platform_target(sandbox, target)
+    ids = (target.db_conn_id, target.wp_conn_id)
+    topology.put_connections(topo.aws_endpoint, {k: json.loads(v) for k, v in
+                                                 sandbox_state.connections(sandbox).items() if k in ids})
+    root = wc.db_named(sandbox, target.db_name)
+    grantee = f"'{target.writer_user}'@'%'"
+    fresh = wc.posts(root, target.table_prefix)
+    grant = root.cursor().execute  # no parameters: the host is a literal '%'
+    grant(f"REVOKE ALL PRIVILEGES ON {target.db_name}.* FROM {grantee}")
+    grant(f"GRANT SELECT ON {target.db_name}.* TO {grantee}")
+    conf = sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4()), target=target)
+    run_id = conf["migration_id"]
+    topo_rest.wait_for_dag(MODE_A)
+    try:
+        assert topo_rest.trigger(MODE_A, run_id, conf).status_code == 200
+        failed = topo_rest.wait(MODE_A, run_id, timeout=900)
+        states = topo_rest.task_states(MODE_A, run_id)
+        assert failed["state"] == "failed", states
+        assert states["import_database"] == "failed" and states["export_database"] == "success", states
+        assert wc.posts(root, target.table_prefix) == fresh  # nothing half-written
+    finally:
+        grant(f"GRANT ALL PRIVILEGES ON {target.db_name}.* TO {grantee}")
+    before = {t["task_id"]: t["try_number"] for t in topo_rest.task_instances(MODE_A, run_id)}
+    topo_rest.clear(MODE_A, run_id, ["import_database"])
+    run = topo_rest.wait(MODE_A, run_id, timeout=900,
+                         until=lambda r: r["state"] in ("success", "failed") and r["end_date"] is not None
+                         and r["end_date"] > failed["end_date"])
+    tis = {t["task_id"]: t for t in topo_rest.task_instances(MODE_A, run_id)}
+    assert run["state"] == "success", {k: t["state"] for k, t in tis.items()}
+    assert tis["import_database"]["try_number"] > before["import_database"]
+    assert tis["import_database"]["hostname"] in topology.WORKERS
+    assert tis["export_database"]["try_number"] == before["export_database"]  # the export was kept
+    assert topo_rest.xcom(MODE_A, run_id, "verify", "report")["ok"] is True
+    source_db, target_db = wc.db(sandbox, "source"), wc.db_named(sandbox, target.db_name)
+    source = wc.posts(source_db, sandbox.source.table_prefix)
+    migrated = wc.posts(target_db, target.table_prefix)
+    assert not {i for i, post in source.items() if migrated.get(i) != post}
+    for table in ("postmeta", "comments", "term_relationships"):
+        assert (wc.migrated_rows(target_db, target.table_prefix, table)
+                == wc.migrated_rows(source_db, sandbox.source.table_prefix, table)), table
 
 
 def test_two_runs_of_one_source_share_its_politeness_limit(sandbox, topo, topo_rest) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support import wordpress_checks as wc
+from tests.support.xcom_scan import strings
 from wpsandbox import build, topology
 from wpsandbox import state as sandbox_state
 from wpsandbox.state import PlatformTarget
@@ -159,6 +160,21 @@ def test_pools_bound_what_reaches_sources_and_targets(load, topo_rest) -> None:
         assert len(spans) >= 2 * MODE_A_RUNS, pool
         # Saturated (the bound was reached) and never exceeded.
         assert _busiest(spans) == slots[pool], (pool, _busiest(spans), slots[pool])
+
+
+def test_xcom_names_only_s3_artifacts_and_no_secret(load, topo_rest, sandbox) -> None:
+    passwords = [p for c in sandbox_state.connections(sandbox).values()
+                 if len(p := json.loads(c).get("password") or "") >= 8]
+    assert len(passwords) >= 2 * (MODE_A_RUNS + MODE_B_RUNS)
+    for dag_id, conf, target in load["runs"]:
+        entries = topo_rest.xcom_entries(dag_id, conf["migration_id"])
+        # The target site's own folder is where the import writes (the platform's storage).
+        values = [s for e in entries for s in strings(e["value"])
+                  if s not in {Path(target.wp_content).as_uri(), target.docroot}]
+        uris = [s for s in values if "://" in s and not s.startswith("http")]
+        assert uris and not [u for u in uris if not u.startswith("s3://")], conf["migration_id"]
+        dumped = json.dumps([e["value"] for e in entries])
+        assert not [p[:4] for p in passwords if p in dumped], conf["migration_id"]
 
 
 def test_two_mode_b_runs_share_the_source_politeness_limit(load, sandbox) -> None:
