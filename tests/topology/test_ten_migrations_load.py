@@ -162,10 +162,16 @@ def test_pools_bound_what_reaches_sources_and_targets(load, topo_rest) -> None:
         assert _busiest(spans) == slots[pool], (pool, _busiest(spans), slots[pool])
 
 
+def _passwords(sandbox) -> list[str]:
+    """Every connection's password (the extra targets' writers and application passwords too)."""
+    found = [p for c in sandbox_state.connections(sandbox).values()
+             if len(p := json.loads(c).get("password") or "") >= 8]
+    assert len(found) >= 2 * (MODE_A_RUNS + MODE_B_RUNS)
+    return found
+
+
 def test_xcom_names_only_s3_artifacts_and_no_secret(load, topo_rest, sandbox) -> None:
-    passwords = [p for c in sandbox_state.connections(sandbox).values()
-                 if len(p := json.loads(c).get("password") or "") >= 8]
-    assert len(passwords) >= 2 * (MODE_A_RUNS + MODE_B_RUNS)
+    passwords = _passwords(sandbox)
     for dag_id, conf, target in load["runs"]:
         entries = topo_rest.xcom_entries(dag_id, conf["migration_id"])
         # The target site's own folder is where the import writes (the platform's storage).
@@ -175,6 +181,12 @@ def test_xcom_names_only_s3_artifacts_and_no_secret(load, topo_rest, sandbox) ->
         assert uris and not [u for u in uris if not u.startswith("s3://")], conf["migration_id"]
         dumped = json.dumps([e["value"] for e in entries])
         assert not [p[:4] for p in passwords if p in dumped], conf["migration_id"]
+
+
+def test_workers_keep_no_file_after_the_runs(load, topo) -> None:
+    for name, folders in topo.workers.items():
+        for folder in folders.values():
+            assert [str(p) for p in Path(folder).rglob("*") if p.is_file()] == [], name
 
 
 def test_two_mode_b_runs_share_the_source_politeness_limit(load, sandbox) -> None:
@@ -209,9 +221,9 @@ def test_each_task_fits_a_worker_and_the_figures_are_recorded(load, topo_rest, s
     assert len(peaks) >= 12
     too_big = {task: max(mb) for task, mb in peaks.items() if max(mb) >= WORKER_MEMORY_MB}
     assert not too_big
-    # The new targets' credentials stayed out of the task logs.
-    for target in (t for _, _, t in load["runs"]):
-        assert not [t[:80] for t in texts if target.writer_password in t or target.app_password in t]
+    # No connection's password reached a task log.
+    for password in _passwords(sandbox):
+        assert not [t[:80] for t in texts if password in t]
 
     delays = {
         conf["migration_id"]: min(
