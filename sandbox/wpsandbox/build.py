@@ -764,6 +764,18 @@ def _site_on_main_db_healthy(state: SandboxState, site: AdminSource | ClassicSou
     return any(_http_status(site.url + "/", timeout=15) == 200 for _ in range(2))
 
 
+def _fresh_database(db: PrivateMariaDB, name: str, owners: list[tuple[str, str]]) -> None:
+    """An empty database on the main MariaDB, and ``owners`` (user, password) with every
+    privilege on it, from any host. Dropped first: a rebuild after a crash finds the previous one."""
+    stmts = [f"DROP DATABASE IF EXISTS {name};",
+             f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"]
+    for user, password in owners:
+        stmts += [f"DROP USER IF EXISTS '{user}'@'%';",
+                  f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';",
+                  f"GRANT ALL PRIVILEGES ON {name}.* TO '{user}'@'%';"]
+    db.sql("\n".join(stmts))
+
+
 def admin_source_healthy(state: SandboxState) -> bool:
     return _site_on_main_db_healthy(state, state.admin_source)
 
@@ -796,12 +808,7 @@ def _build_admin_source(home: Path, state: SandboxState, started: list[int]) -> 
     db = _main_db(state)
 
     def make_db() -> None:
-        # Dropped first: a rebuild after a crash finds the previous one.
-        db.sql(f"DROP DATABASE IF EXISTS {spec.db_name};\n"
-               f"DROP USER IF EXISTS '{spec.db_user}'@'%';\n"
-               f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n"
-               f"CREATE USER '{spec.db_user}'@'%' IDENTIFIED BY '{spec.db_password}';\n"
-               f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{spec.db_user}'@'%';")
+        _fresh_database(db, spec.db_name, [(spec.db_user, spec.db_password)])
 
     def make_site() -> str:
         # The limits in wp-config too, or wp-admin raises memory_limit to 256M itself.
@@ -887,12 +894,7 @@ def _build_classic_source(home: Path, state: SandboxState, started: list[int]) -
     db = _main_db(state)
 
     def make_db() -> None:
-        # Dropped first: a rebuild after a crash finds the previous one.
-        db.sql(f"DROP DATABASE IF EXISTS {spec.db_name};\n"
-               f"DROP USER IF EXISTS '{spec.db_user}'@'%';\n"
-               f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n"
-               f"CREATE USER '{spec.db_user}'@'%' IDENTIFIED BY '{spec.db_password}';\n"
-               f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{spec.db_user}'@'%';")
+        _fresh_database(db, spec.db_name, [(spec.db_user, spec.db_password)])
 
     def make_site() -> None:
         _copy_wordpress(spec, _wordpress_template(home), f"{HOST}:{state.db.port}")
@@ -985,14 +987,7 @@ def _build_platform_target(home: Path, state: SandboxState, number: int, port: i
                      "platform-admin", _password())
     writer = (f"tgt_writer_{number}", _password())
     db = _main_db(state)
-    # Dropped first: a rebuild after a crash finds the previous one.
-    db.sql("\n".join(
-        [f"DROP DATABASE IF EXISTS {spec.db_name};",
-         f"CREATE DATABASE {spec.db_name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"]
-        + [stmt for user, password in ((spec.db_user, spec.db_password), writer) for stmt in (
-            f"DROP USER IF EXISTS '{user}'@'%';",
-            f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}';",
-            f"GRANT ALL PRIVILEGES ON {spec.db_name}.* TO '{user}'@'%';")]))
+    _fresh_database(db, spec.db_name, [(spec.db_user, spec.db_password), writer])
     _copy_wordpress(spec, _wordpress_template(home), f"{HOST}:{state.db.port}")
     _add_target_files(spec.docroot)
     _install(spec)

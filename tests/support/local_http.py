@@ -68,11 +68,18 @@ class _Handler(BaseHTTPRequestHandler):
 def recording_server(host: str = "127.0.0.1") -> Iterator[RecordingServer]:
     httpd = ThreadingHTTPServer((host, 0), _Handler)
     state = RecordingServer(host=host, port=httpd.server_address[1])
+    with serving(httpd, state):
+        yield state
+
+
+@contextmanager
+def serving(httpd: ThreadingHTTPServer, state: object) -> Iterator[None]:
+    """Serve ``httpd`` from a thread until the block ends; its handlers see ``state``."""
     httpd.state = state  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield state
+        yield
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.local_http import serving
 
 
 @dataclass
@@ -121,11 +122,5 @@ def tls_server(files: TlsFiles) -> Iterator[TlsServer]:
 
     context.sni_callback = remember_sni
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd, state):
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -135,3 +135,16 @@ def migrated_rows(conn: Any, prefix: str, table: str) -> int:
     on either site whenever a page with an embed is viewed (verification views pages)."""
     where = " WHERE meta_key NOT LIKE '\\\\_oembed\\\\_%%'" if table == "postmeta" else ""
     return int(rows(conn, f"SELECT COUNT(*) FROM {prefix}{table}{where}")[0][0])
+
+
+def rest_listing(client: httpx.Client, endpoint: str) -> list[dict[str, Any]]:
+    """Every record of a REST collection (``/wp-json/wp/v2/<endpoint>``), 100 a page, from a
+    client whose base URL is the site."""
+    found: list[dict[str, Any]] = []
+    for page in range(1, 20):  # the seed's 120-odd tags take two pages
+        response = client.get(f"/wp-json/wp/v2/{endpoint}", params={"per_page": 100, "page": page})
+        response.raise_for_status()
+        found += response.json()
+        if page >= int(response.headers.get("x-wp-totalpages", 1)):
+            return found
+    raise AssertionError(f"{endpoint}: too many pages")

@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
+from tests.support import topology_checks as tc
 from tests.support import wordpress_checks as wc
-from tests.support.xcom_scan import strings
 from wpsandbox import build, topology
 from wpsandbox import state as sandbox_state
 
@@ -39,17 +39,6 @@ def mode_a(sandbox, topo, topo_rest) -> dict[str, Any]:
     return _migrate(sandbox, topo_rest, MODE_A, sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4())))
 
 
-def _secrets(sandbox) -> list[str]:
-    """Every password of the connections the runs use."""
-    found = []
-    for conn in sandbox_state.connections(sandbox).values():
-        password = json.loads(conn).get("password")
-        if password and len(password) >= 8:
-            found.append(password)
-    assert found
-    return found
-
-
 def test_mode_a_runs_on_both_workers_and_verifies(mode_a, topo_rest, sandbox) -> None:
     tis = topo_rest.task_instances(MODE_A, mode_a["run_id"])
     assert mode_a["run"]["state"] == "success", {t["task_id"]: t["state"] for t in tis}
@@ -63,10 +52,7 @@ def test_mode_a_runs_on_both_workers_and_verifies(mode_a, topo_rest, sandbox) ->
 
 def test_artifacts_are_on_s3_and_xcom_names_no_local_file(mode_a, topo, topo_rest, sandbox) -> None:
     entries = topo_rest.xcom_entries(MODE_A, mode_a["run_id"])
-    # The target site's own folder is where the import writes (the platform's storage, the
-    # same for every worker): not an artifact.
-    target_site = {Path(sandbox.target.wp_content).as_uri(), sandbox.target.docroot}
-    values = [s for e in entries for s in strings(e["value"]) if s not in target_site]
+    values = tc.xcom_strings(entries, sandbox.target.wp_content, sandbox.target.docroot)
     uris = [s for s in values if "://" in s and not s.startswith("http")]
     assert uris and not [u for u in uris if not u.startswith("s3://")]
     # (Paths on the source host, read over SFTP, are fine: every worker reaches them alike.)
@@ -77,14 +63,12 @@ def test_artifacts_are_on_s3_and_xcom_names_no_local_file(mode_a, topo, topo_res
 
 
 def test_workers_keep_no_file_between_tasks(mode_a, topo) -> None:
-    for name, folders in topo.workers.items():
-        for folder in folders.values():
-            left = [str(p) for p in Path(folder).rglob("*") if p.is_file()]
-            assert left == [], (name, left)
+    assert tc.files_left(topo) == {name: [] for name in topology.WORKERS}
 
 
 def test_no_secret_in_xcom_logs_or_worker_folders(mode_a, topo, topo_rest, sandbox) -> None:
-    secrets = _secrets(sandbox)
+    secrets = tc.connection_passwords(sandbox)
+    assert secrets
     texts = [json.dumps(e["value"]) for e in topo_rest.xcom_entries(MODE_A, mode_a["run_id"])]
     for ti in topo_rest.task_instances(MODE_A, mode_a["run_id"]):
         if ti["try_number"]:
@@ -157,11 +141,7 @@ def test_an_operator_clears_a_failed_import_and_it_completes_once(sandbox, topo,
     import_database fails and the run fails. The operator restores the grant and clears the
     failed task through the REST API: it runs again on whichever worker is free, the run
     completes, and the target holds the source once."""
-    target = build.up_targets(1, sandbox)[0]
-    build.reset_platform_target(sandbox, target)
-    ids = (target.db_conn_id, target.wp_conn_id)
-    topology.put_connections(topo.aws_endpoint, {k: json.loads(v) for k, v in
-                                                 sandbox_state.connections(sandbox).items() if k in ids})
+    (target,) = tc.fresh_targets(sandbox, topo, 1)
     root = wc.db_named(sandbox, target.db_name)
     grantee = f"'{target.writer_user}'@'%'"
     fresh = wc.posts(root, target.table_prefix)
@@ -220,10 +200,7 @@ def test_two_runs_of_one_source_share_its_politeness_limit(sandbox, topo, topo_r
     hosts = {t["hostname"] for c in confs for t in topo_rest.task_instances(MODE_B, c["migration_id"])
              if t["state"] == "success"}
     assert hosts == set(topology.WORKERS)
-    ours = [entry for line in Path(sandbox.source.request_log).read_text().splitlines()
-            if (entry := json.loads(line)) and "wpmigrate" in (entry.get("ua") or "")
-            and started <= entry["t"] <= ended]
-    assert len(ours) >= 40  # both runs read the source (about 30 requests each)
-    times = sorted(e["t"] for e in ours)
-    busiest = max(sum(1 for u in times[i:i + 12] if u - t < 1.0) for i, t in enumerate(times))
+    times = tc.our_requests(sandbox.source.request_log, started, ended)
+    assert len(times) >= 40  # both runs read the source (about 30 requests each)
+    busiest = tc.busiest_second(times)
     assert busiest <= 10, f"{busiest} requests within one second"

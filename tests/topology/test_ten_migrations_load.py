@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import topology_checks as tc
 from tests.support import wordpress_checks as wc
-from tests.support.xcom_scan import strings
 from wpsandbox import build, topology
 from wpsandbox import state as sandbox_state
 from wpsandbox.state import PlatformTarget
@@ -56,18 +56,10 @@ def _busiest(intervals: list[tuple[float, float]]) -> int:
 
 @pytest.fixture(scope="module")
 def load(sandbox, topo, topo_rest) -> dict[str, Any]:
-    targets = build.up_targets(MODE_A_RUNS + MODE_B_RUNS, sandbox)
-    for target in targets:
-        build.reset_platform_target(sandbox, target)
+    targets = tc.fresh_targets(sandbox, topo, MODE_A_RUNS + MODE_B_RUNS)
     build.up_classic_source(sandbox)
     build.set_classic_source_rest(True, sandbox)
     assert sandbox.classic_source is not None
-    # The new targets' connections go where the workers look: Secrets Manager.
-    ids = {i for t in targets for i in (t.db_conn_id, t.wp_conn_id)}
-    topology.put_connections(
-        topo.aws_endpoint,
-        {k: json.loads(v) for k, v in sandbox_state.connections(sandbox).items() if k in ids},
-    )
     runs: list[tuple[str, dict[str, Any], PlatformTarget]] = [
         (MODE_A, sandbox_state.mode_a_conf(sandbox, str(uuid.uuid4()), target=t), t)
         for t in targets[:MODE_A_RUNS]
@@ -164,8 +156,7 @@ def test_pools_bound_what_reaches_sources_and_targets(load, topo_rest) -> None:
 
 def _passwords(sandbox) -> list[str]:
     """Every connection's password (the extra targets' writers and application passwords too)."""
-    found = [p for c in sandbox_state.connections(sandbox).values()
-             if len(p := json.loads(c).get("password") or "") >= 8]
+    found = tc.connection_passwords(sandbox)
     assert len(found) >= 2 * (MODE_A_RUNS + MODE_B_RUNS)
     return found
 
@@ -174,9 +165,7 @@ def test_xcom_names_only_s3_artifacts_and_no_secret(load, topo_rest, sandbox) ->
     passwords = _passwords(sandbox)
     for dag_id, conf, target in load["runs"]:
         entries = topo_rest.xcom_entries(dag_id, conf["migration_id"])
-        # The target site's own folder is where the import writes (the platform's storage).
-        values = [s for e in entries for s in strings(e["value"])
-                  if s not in {Path(target.wp_content).as_uri(), target.docroot}]
+        values = tc.xcom_strings(entries, target.wp_content, target.docroot)
         uris = [s for s in values if "://" in s and not s.startswith("http")]
         assert uris and not [u for u in uris if not u.startswith("s3://")], conf["migration_id"]
         dumped = json.dumps([e["value"] for e in entries])
@@ -184,23 +173,13 @@ def test_xcom_names_only_s3_artifacts_and_no_secret(load, topo_rest, sandbox) ->
 
 
 def test_workers_keep_no_file_after_the_runs(load, topo) -> None:
-    for name, folders in topo.workers.items():
-        for folder in folders.values():
-            assert [str(p) for p in Path(folder).rglob("*") if p.is_file()] == [], name
+    assert tc.files_left(topo) == {name: [] for name in topology.WORKERS}
 
 
 def test_two_mode_b_runs_share_the_source_politeness_limit(load, sandbox) -> None:
-    log = Path(sandbox.classic_source.request_log)
-    ours = [
-        entry
-        for line in log.read_text().splitlines()
-        if (entry := json.loads(line))
-        and "wpmigrate" in (entry.get("ua") or "")
-        and load["started"] <= entry["t"] <= load["ended"]
-    ]
-    assert len(ours) >= 40  # both runs read the source (about 30 requests each)
-    times = sorted(e["t"] for e in ours)
-    busiest = max(sum(1 for u in times[i : i + 12] if u - t < 1.0) for i, t in enumerate(times))
+    times = tc.our_requests(sandbox.classic_source.request_log, load["started"], load["ended"])
+    assert len(times) >= 40  # both runs read the source (about 30 requests each)
+    busiest = tc.busiest_second(times)
     assert busiest <= 10, f"{busiest} requests within one second"
 
 

@@ -59,14 +59,6 @@ def _seed(db: PrivateMariaDB) -> None:
 
 
 @pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
-    server = PrivateSshd(tmp_path_factory.mktemp("sshd"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateMariaDB]:
     """TCP port and socket."""
     db = PrivateMariaDB(tmp_path_factory.mktemp("db"))

@@ -51,17 +51,6 @@ class Truth:
     media: dict[int, str]  # attachment id -> file URL
 
 
-def _listing(client: httpx.Client, endpoint: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for page in range(1, 20):
-        response = client.get(f"/wp-json/wp/v2/{endpoint}", params={"per_page": 100, "page": page})
-        response.raise_for_status()
-        found += response.json()
-        if page >= int(response.headers.get("x-wp-totalpages", 1)):
-            return found
-    raise AssertionError(f"{endpoint}: too many pages")
-
-
 @pytest.fixture(scope="module")
 def truth(classic_source: SandboxState) -> Truth:
     sb = classic_source
@@ -74,11 +63,11 @@ def truth(classic_source: SandboxState) -> Truth:
         conn.close()
     slugs = {name.decode(): bool(password) for name, password in found}
     with httpx.Client(base_url=sb.classic_source.url, timeout=30) as client:
-        records = _listing(client, "pages") + _listing(client, "posts")
+        records = wc.rest_listing(client, "pages") + wc.rest_listing(client, "posts")
         terms = {t["id"]: (taxonomy, unquote(t["slug"]))
                  for taxonomy, endpoint in (("category", "categories"), ("post_tag", "tags"))
-                 for t in _listing(client, endpoint)}
-        media = {m["id"]: m["source_url"] for m in _listing(client, "media")}
+                 for t in wc.rest_listing(client, endpoint)}
+        media = {m["id"]: m["source_url"] for m in wc.rest_listing(client, "media")}
     by_slug = {unquote(r["slug"]): r for r in records}
     assert {unquote(s) for s in slugs} == set(by_slug)  # the REST API lists what the database publishes
     protected = {unquote(s) for s, has_password in slugs.items() if has_password}

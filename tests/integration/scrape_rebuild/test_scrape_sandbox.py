@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import wordpress_checks as wc
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, ScrapedItem, Term
 from wpmigrate.scrape_rebuild.scrape import normalised_text, scrape_item
 from wpsandbox import build
@@ -32,24 +33,14 @@ def scraped(sandbox: SandboxState) -> Iterator[list[Scraped]]:
         build.set_source_rest(True, sandbox)
     with httpx.Client(base_url=sandbox.source.url, timeout=30) as client:
 
-        def listing(endpoint: str) -> list[dict[str, Any]]:
-            found: list[dict[str, Any]] = []
-            for page in range(1, 20):  # the seed's 120-odd tags take two pages
-                response = client.get(f"/wp-json/wp/v2/{endpoint}", params={"per_page": 100, "page": page})
-                response.raise_for_status()
-                found += response.json()
-                if page >= int(response.headers.get("x-wp-totalpages", 1)):
-                    return found
-            raise AssertionError(f"{endpoint}: too many pages")
-
-        categories, tags = listing("categories"), listing("tags")
+        categories, tags = wc.rest_listing(client, "categories"), wc.rest_listing(client, "tags")
         cat_slug = {c["id"]: c["slug"] for c in categories}
         terms = {c["id"]: Term("category", c["name"], c["slug"], cat_slug.get(c["parent"]))
                  for c in categories}
         terms |= {t["id"]: Term("post_tag", t["name"], t["slug"]) for t in tags}
-        media = {m["id"]: m["source_url"] for m in listing("media")}
-        authors = {u["id"]: u["name"] for u in listing("users")}
-        pages, posts = listing("pages"), listing("posts")
+        media = {m["id"]: m["source_url"] for m in wc.rest_listing(client, "media")}
+        authors = {u["id"]: u["name"] for u in wc.rest_listing(client, "users")}
+        pages, posts = wc.rest_listing(client, "pages"), wc.rest_listing(client, "posts")
         page_urls = {p["id"]: p["link"] for p in pages}
         results = []
         for record in pages + posts:

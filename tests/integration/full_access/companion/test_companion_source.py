@@ -16,16 +16,16 @@ import secrets
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
-import paramiko
 import pytest
 
 from tests.support.companion_site import InstalledCompanion, files_export_peak, source_sql
+from tests.support.sftp_login import sftp_factory
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.companion.client import Chunk, CompanionClient, CompanionUnavailable
 from wpmigrate.full_access.companion.db_export import export_database_via_companion
@@ -54,18 +54,6 @@ def _reader(sb: SandboxState) -> Any:
                             password=sb.db.reader_password, database=sb.db.source_db))
 
 
-def _sftp(sb: SandboxState) -> Callable[[], paramiko.SFTPClient]:
-    def factory() -> paramiko.SFTPClient:
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # test-only: sandbox host key
-        client.connect(sb.sftp.host, port=sb.sftp.port, username=sb.sftp.user, key_filename=sb.sftp.key_file,
-                       look_for_keys=False, allow_agent=False, timeout=10)
-        transport = client.get_transport()
-        assert transport is not None
-        sftp = paramiko.SFTPClient.from_transport(transport)
-        assert sftp is not None
-        return sftp
-    return factory
 
 
 @pytest.fixture(scope="module")
@@ -389,7 +377,8 @@ def _manifest(out: Path) -> dict[str, tuple[int, int, str, int]]:
 def test_files_through_the_plugin_match_the_sftp_export(source: InstalledCompanion, http: httpx.Client,
                                                        tmp_path: Path) -> None:
     sb = source.sandbox
-    sftp_summary = export_files(_sftp(sb), sb.source.wp_content, tmp_path / "sftp", workers=2)
+    sftp = sftp_factory(sb.sftp.port, sb.sftp.key_file, host=sb.sftp.host, user=sb.sftp.user)
+    sftp_summary = export_files(sftp, sb.source.wp_content, tmp_path / "sftp", workers=2)
     client = source.client(http)
     summary = export_files_via_companion(client, tmp_path / "plugin", initial_chunk=64 << 10,
                                          max_hash_bytes=1 << 20, list_limit=40)

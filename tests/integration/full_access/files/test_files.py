@@ -9,7 +9,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import psutil
 import pytest
 from upath import UPath
 
+from tests.support.sftp_login import sftp_factory
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.files.exporter import export_files
 from wpmigrate.full_access.files.importer import TMP_PREFIX, import_files
@@ -45,28 +46,9 @@ BIG = 20 * 1024 * 1024
 
 # --------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
-    server = PrivateSshd(tmp_path_factory.mktemp("sshd"))
-    server.start()
-    yield server
-    server.stop()
-
-
 def _factory(server: PrivateSshd, key: Path | None = None,
              cls: type[paramiko.SFTPClient] = paramiko.SFTPClient) -> Callable[[], paramiko.SFTPClient]:
-    def connect() -> paramiko.SFTPClient:
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # test-only: throwaway host key
-        client.connect("127.0.0.1", port=server.port, username="root",
-                       key_filename=str(key or server.client_key), look_for_keys=False, allow_agent=False,
-                       timeout=10)
-        transport = client.get_transport()
-        assert transport is not None
-        sftp = cls.from_transport(transport)
-        assert sftp is not None
-        return sftp
-    return connect
+    return sftp_factory(server.port, key or server.client_key, cls=cls)
 
 
 def _write(path: Path, data: bytes) -> None:

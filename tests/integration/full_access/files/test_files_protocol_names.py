@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import paramiko
 import pytest
 from upath import UPath
 
+from tests.support.sftp_login import sftp_factory
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.files.exporter import export_files
 from wpmigrate.full_access.files.importer import import_files
@@ -29,26 +28,6 @@ pytestmark = [
 PROTOCOL_NAMES = ["http:", "s3:", "memory:", "Backup:", "file:", "C:"]
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateSshd]:
-    server = PrivateSshd(tmp_path_factory.mktemp("sshd"))
-    server.start()
-    yield server
-    server.stop()
-
-
-def _factory(server: PrivateSshd) -> Callable[[], paramiko.SFTPClient]:
-    def connect() -> paramiko.SFTPClient:
-        client = paramiko.SSHClient()
-        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # test-only: throwaway host key
-        client.connect("127.0.0.1", port=server.port, username="root", key_filename=str(server.client_key),
-                       look_for_keys=False, allow_agent=False, timeout=10)
-        transport = client.get_transport()
-        assert transport is not None
-        sftp = paramiko.SFTPClient.from_transport(transport)
-        assert sftp is not None
-        return sftp
-    return connect
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> dict[str, str]:
@@ -64,7 +43,8 @@ def test_protocol_like_top_level_names_export_and_import(sshd: PrivateSshd, tmp_
     expected = _tree(tmp_path / "src" / "wp-content", files)
     out = UPath((tmp_path / "store").as_uri()) / "tenant" / "migration"
 
-    summary = export_files(_factory(sshd), str(tmp_path / "src" / "wp-content"), out, backoff=0.01, workers=2)
+    summary = export_files(sftp_factory(sshd.port, sshd.client_key), str(tmp_path / "src" / "wp-content"),
+                           out, backoff=0.01, workers=2)
     assert summary["files"] == len(files)
     assert {e.path: e.sha256 for e in iter_manifest(out / MANIFEST_NAME)} == expected
     assert (tmp_path / "store/tenant/migration" / FILES_DIR / "http:/x.jpg").read_bytes() == b"image in http:"
@@ -81,7 +61,8 @@ def test_a_name_the_store_cannot_hold_fails_permanently_and_says_which(sshd: Pri
     _tree(tmp_path / "src", {"uploads/ok.txt": b"ok", "a::b/x.jpg": b"chained"})
     out = UPath((tmp_path / "store").as_uri())
     with pytest.raises(MigrationError) as err:
-        export_files(_factory(sshd), str(tmp_path / "src"), out, backoff=0.01, workers=1)
+        export_files(sftp_factory(sshd.port, sshd.client_key), str(tmp_path / "src"), out, backoff=0.01,
+                     workers=1)
     assert err.value.code == ErrorCode.EXPORT_FAILED
     assert err.value.permanent  # a retry would fail the same way
     assert "a::b/x.jpg" in err.value.message and "rename or remove it on the source" in err.value.message
@@ -96,6 +77,7 @@ def test_export_does_not_write_through_a_symlink_in_the_artifact_folder(sshd: Pr
     elsewhere.mkdir()
     os.symlink(elsewhere, out / FILES_DIR / "uploads")
     with pytest.raises(MigrationError) as err:
-        export_files(_factory(sshd), str(tmp_path / "src"), out, backoff=0.01, workers=1)
+        export_files(sftp_factory(sshd.port, sshd.client_key), str(tmp_path / "src"), out, backoff=0.01,
+                     workers=1)
     assert err.value.permanent and "symlink" in err.value.message
     assert list(elsewhere.iterdir()) == []
