@@ -16,6 +16,7 @@ from airflow.sdk import TriggerRule, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.core.conf import FULL_ACCESS
+from wpmigrate.core.conf_model import FullAccessConf
 from wpmigrate.core.contracts import (
     DatabaseExport,
     DatabaseImport,
@@ -38,57 +39,58 @@ from wpmigrate_airflow.dag_support import current_task, migration_dag_args, repo
 def wp_migration_full_access() -> None:
     @task(**retry_args("validate_source"))
     def validate_source() -> FullAccessSource:
-        with reported(ErrorCode.SOURCE_UNREACHABLE) as run:
-            return fa.validate_source(run.params)
+        with reported(ErrorCode.SOURCE_UNREACHABLE, FullAccessConf) as run:
+            return fa.validate_source(run.conf)
 
     wait_for_window = dag_support.wait_for_window()
 
     @task(**retry_args("provision_target"))
     def provision_target() -> FullAccessTarget:
-        with reported(ErrorCode.PROVISION_FAILED) as run:
-            return fa.provision_target(run.params)
+        with reported(ErrorCode.PROVISION_FAILED, FullAccessConf) as run:
+            return fa.provision_target(run.conf)
 
     @task(pool="wpmigrate_source_io", **retry_args("export_database"))
     def export_database(source: FullAccessSource) -> DatabaseExport:
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return fa.export_database(run.params, source)
+        with reported(ErrorCode.EXPORT_FAILED, FullAccessConf) as run:
+            return fa.export_database(run.conf, source)
 
     @task(pool="wpmigrate_source_io", **retry_args("export_files"))
     def export_files(source: FullAccessSource) -> FilesExport:
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return fa.export_files(run.params, source)
+        with reported(ErrorCode.EXPORT_FAILED, FullAccessConf) as run:
+            return fa.export_files(run.conf, source)
 
     @task(**retry_args("release_source"))
     def release_source() -> SourceRelease:
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return fa.release_source(run.params)
+        with reported(ErrorCode.EXPORT_FAILED, FullAccessConf) as run:
+            return fa.release_source(run.conf)
 
     @task(pool="wpmigrate_target_io", **retry_args("import_database"))
     def import_database(source: FullAccessSource, target: FullAccessTarget,
                         exported: DatabaseExport) -> DatabaseImport | DryRun:
-        with reported(ErrorCode.IMPORT_FAILED) as run:
-            return fa.import_database(run.params, source, target, exported)
+        with reported(ErrorCode.IMPORT_FAILED, FullAccessConf) as run:
+            return fa.import_database(run.conf, source, target, exported)
 
     @task(pool="wpmigrate_target_io", **retry_args("import_files"))
     def import_files(target: FullAccessTarget, exported: FilesExport) -> FilesImport | DryRun:
-        with reported(ErrorCode.IMPORT_FAILED) as run:
-            return fa.import_files(run.params, target, exported)
+        with reported(ErrorCode.IMPORT_FAILED, FullAccessConf) as run:
+            return fa.import_files(run.conf, target, exported)
 
     @task(**retry_args("verify"))
     def verify(source: FullAccessSource, target: FullAccessTarget, files: FilesExport, db: DatabaseExport,
                released: SourceRelease) -> ReportSummary:
-        with reported(ErrorCode.VERIFICATION_FAILED) as run:
-            return fa.verify_migration(run.params, run.ti, source, target, files, db, released)
+        with reported(ErrorCode.VERIFICATION_FAILED, FullAccessConf) as run:
+            return fa.verify_migration(run.conf, run.ti, source, target, files, db, released)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
     def notify() -> RunOutcome:
-        run = current_task()
-        return run_outcome.notify(run.params, run.ti, run.dag_run, fa.WORK_TASKS)
+        run = current_task(FullAccessConf)
+        return run_outcome.notify(run.conf, run.ti, run.dag_run, fa.WORK_TASKS)
 
     @task(**retry_args("cleanup"))
     def cleanup() -> dict[str, Any]:
-        run = current_task()
-        return fa.cleanup(run.params, run.ti, run.dag_run)
+        # Behind the tenant wall too: it writes to the target (drops staging tables).
+        with reported(ErrorCode.IMPORT_FAILED, FullAccessConf) as run:
+            return fa.cleanup(run.conf, run.ti, run.dag_run)
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def final_state() -> None:

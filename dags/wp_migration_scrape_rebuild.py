@@ -15,6 +15,7 @@ from airflow.sdk import TriggerRule, dag, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from wpmigrate.core.conf import SCRAPE_REBUILD
+from wpmigrate.core.conf_model import ScrapeRebuildConf
 from wpmigrate.core.contracts import (
     CommentsScrape,
     ContentImport,
@@ -46,26 +47,26 @@ from wpmigrate_airflow.dag_support import (
 def wp_migration_scrape_rebuild() -> None:
     @task(**retry_args("validate_source"))
     def validate_source() -> ScrapeRebuildSource:
-        with reported(ErrorCode.SOURCE_UNREACHABLE) as run:
-            return sr.validate_source(run.params)
+        with reported(ErrorCode.SOURCE_UNREACHABLE, ScrapeRebuildConf) as run:
+            return sr.validate_source(run.conf)
 
     wait_for_window = dag_support.wait_for_window()
 
     @task(**retry_args("provision_target"))
     def provision_target() -> ScrapeRebuildTarget:
-        with reported(ErrorCode.PROVISION_FAILED) as run:
-            return sr.provision_target(run.params)
+        with reported(ErrorCode.PROVISION_FAILED, ScrapeRebuildConf) as run:
+            return sr.provision_target(run.conf)
 
     @task(pool="wpmigrate_source_io", **retry_args("discover"))
     def discover(source: ScrapeRebuildSource) -> list[DiscoveryBatch]:
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return sr.discover(run.params, run.ti, source)
+        with reported(ErrorCode.EXPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.discover(run.conf, run.ti, source)
 
     # Approved comments from the REST API: before the scrape, never beside it (one source rate).
     @task(pool="wpmigrate_source_io", **retry_args("scrape_comments"))
     def scrape_comments(source: ScrapeRebuildSource, site: str) -> CommentsScrape:
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return sr.scrape_comments(run.params, source, site)
+        with reported(ErrorCode.EXPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.scrape_comments(run.conf, source, site)
 
     # One batch at a time per run: the source's 10 requests/second (seed 8.3) is the limit,
     # so parallel batches would only have to share it; other runs still proceed in parallel.
@@ -74,51 +75,51 @@ def wp_migration_scrape_rebuild() -> None:
           **retry_args("scrape_content"))
     def scrape_content(batch: DiscoveryBatch, source: ScrapeRebuildSource, site: str) -> ScrapedBatch:
         label_mapped_task(batch.get("label", ""))
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return sr.scrape_batch(run.params, source, site, batch)
+        with reported(ErrorCode.EXPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.scrape_batch(run.conf, source, site, batch)
 
     @task(pool="wpmigrate_source_io", map_index_template="{{ batch_label }}", max_active_tis_per_dagrun=1,
           **retry_args("download_media"))
     def download_media(scraped: ScrapedBatch, source: ScrapeRebuildSource, site: str) -> MediaBatch:
         label_mapped_task(scraped.get("label", ""))
-        with reported(ErrorCode.EXPORT_FAILED) as run:
-            return sr.download_media(run.params, source, scraped, site)
+        with reported(ErrorCode.EXPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.download_media(run.conf, source, scraped, site)
 
     @task(**retry_args("match_theme"))
     def match_theme(source: ScrapeRebuildSource, target: ScrapeRebuildTarget, site: str) -> ThemeChoice:
-        with reported(ErrorCode.IMPORT_FAILED) as run:
-            return sr.match_theme(run.params, source, target, site)
+        with reported(ErrorCode.IMPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.match_theme(run.conf, source, target, site)
 
     @task(pool="wpmigrate_target_io", **retry_args("build_site"))
     def build_site(site: str, target: ScrapeRebuildTarget, theme: ThemeChoice) -> SiteBuild | DryRun:
-        with reported(ErrorCode.IMPORT_FAILED) as run:
-            return sr.build_site(run.params, site, target, theme)
+        with reported(ErrorCode.IMPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.build_site(run.conf, site, target, theme)
 
     # ``scraped``/``media``: the mapped tasks' results, a lazy sequence at run time.
     @task(pool="wpmigrate_target_io", **retry_args("import_content"))
     def import_content(source: ScrapeRebuildSource, site: str, target: ScrapeRebuildTarget,
                        scraped: list[ScrapedBatch], media: list[MediaBatch],
                        comments: CommentsScrape) -> ContentImport | DryRun:
-        with reported(ErrorCode.IMPORT_FAILED) as run:
-            return sr.import_content(run.params, source, site, target, list(scraped), list(media), comments)
+        with reported(ErrorCode.IMPORT_FAILED, ScrapeRebuildConf) as run:
+            return sr.import_content(run.conf, source, site, target, list(scraped), list(media), comments)
 
     @task(**retry_args("verify"))
     def verify(source: ScrapeRebuildSource, site: str, target: ScrapeRebuildTarget,
                scraped: list[ScrapedBatch], media: list[MediaBatch], imported: ContentImport | DryRun,
                theme: ThemeChoice, comments: CommentsScrape) -> ReportSummary:
-        with reported(ErrorCode.VERIFICATION_FAILED) as run:
-            return sr.verify(run.params, run.ti, source, site, target, list(scraped), list(media), imported,
+        with reported(ErrorCode.VERIFICATION_FAILED, ScrapeRebuildConf) as run:
+            return sr.verify(run.conf, run.ti, source, site, target, list(scraped), list(media), imported,
                              theme, comments)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, **retry_args("notify"))
     def notify() -> RunOutcome:
-        run = current_task()
-        return run_outcome.notify(run.params, run.ti, run.dag_run, sr.WORK_TASKS)
+        run = current_task(ScrapeRebuildConf)
+        return run_outcome.notify(run.conf, run.ti, run.dag_run, sr.WORK_TASKS)
 
     @task(**retry_args("cleanup"))
     def cleanup() -> dict[str, Any]:
-        run = current_task()
-        return sr.cleanup(run.params, run.ti, run.dag_run)
+        run = current_task(ScrapeRebuildConf)
+        return sr.cleanup(run.conf, run.ti, run.dag_run)
 
     @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def final_state() -> None:

@@ -11,11 +11,13 @@ wp-admin, talked to with the migration's secret, and removed.
   run ends) remove it: deactivate (the plugin deletes its secret then), delete, log out.
   A removal that fails does not fail the migration: it is reported with how to remove the
   plugin by hand, and the plugin stops answering once idle anyway.
-- Manual install (``companion_conn_id`` and no ``wp_conn_id``): nothing is logged in to;
-  the plugin is used as installed, and the operator removes it.
+- Manual install (``companion_conn_id``, never with ``wp_conn_id``): nothing is logged in
+  to; the plugin is used as installed, and the operator removes it.
 
-The secret is derived (``CompanionSecretHook``) or read from a connection in every task
-that needs it; it is masked in logs and never returned.
+The secret is derived from the platform's companion key (``CompanionSecretHook``) in every
+task that needs it, or, for a manual install only, read from the tenant's connection; it is
+masked in logs and never returned. The zip this module uploads always carries a derived
+secret: no connection's password ever leaves for a source.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from wpmigrate.core.conf_model import WP_ADMIN, FullAccessConf
 from wpmigrate.core.contracts import SourceRelease
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.core.settings import Settings
@@ -36,7 +39,6 @@ from wpmigrate.full_access.companion.package import PLUGIN_BASENAME, PLUGIN_DIR,
 from wpmigrate.full_access.companion.wp_admin import WpAdminSession
 from wpmigrate.web.url_guard import guarded_client
 from wpmigrate_airflow.hooks import CompanionSecretHook, WordPressAdminHook
-from wpmigrate_airflow.source_access import WP_ADMIN
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +55,22 @@ HOW_TO_REMOVE_MANUAL = (f"The companion plugin was installed by hand: remove it 
                         f"wp-content/plugins/{PLUGIN_DIR}).")
 
 
-def is_manual(conf: Mapping[str, Any]) -> bool:
+def is_manual(conf: FullAccessConf) -> bool:
     """No login to install or remove with: the plugin was installed by hand."""
-    return not conf["source_access"].get("wp_conn_id")
+    return not conf.source_access.wp_conn_id
 
 
-def secret(conf: Mapping[str, Any]) -> str:
-    access = conf["source_access"]
-    if access.get("companion_conn_id"):
-        return CompanionSecretHook(access["companion_conn_id"]).get_secret()
+def _derived_secret(conf: FullAccessConf) -> str:
     key_conn = Settings.from_env().companion_key_conn_id
-    return CompanionSecretHook(key_conn, derive_for=conf["migration_id"]).get_secret()
+    return CompanionSecretHook(key_conn, derive_for=conf.migration_id).get_secret()
+
+
+def secret(conf: FullAccessConf) -> str:
+    """The secret the plugin on this migration's source signs with."""
+    if is_manual(conf):
+        assert conf.source_access.companion_conn_id is not None, "a manual install names it (schema)"
+        return CompanionSecretHook(conf.source_access.companion_conn_id).get_secret()
+    return _derived_secret(conf)
 
 
 @contextlib.contextmanager
@@ -77,11 +84,12 @@ def _source_http() -> Iterator[httpx.Client]:
 
 
 @contextlib.contextmanager
-def admin_session(conf: Mapping[str, Any]) -> Iterator[WpAdminSession]:
+def admin_session(conf: FullAccessConf) -> Iterator[WpAdminSession]:
     """A logged-in wp-admin session, logged out on exit (its session token is removed)."""
-    user, password = WordPressAdminHook(conf["source_access"]["wp_conn_id"]).credentials()
+    assert conf.source_access.wp_conn_id is not None, "only a conf with a login installs or removes"
+    user, password = WordPressAdminHook(conf.source_access.wp_conn_id).credentials()
     with _source_http() as http:
-        session = WpAdminSession(http, conf["source_url"])
+        session = WpAdminSession(http, conf.source_url)
         session.login(user, password)
         try:
             yield session
@@ -90,9 +98,10 @@ def admin_session(conf: Mapping[str, Any]) -> Iterator[WpAdminSession]:
                 session.logout()
 
 
-def install(conf: Mapping[str, Any]) -> None:
-    """Upload this migration's zip (replacing any earlier copy) and activate it."""
-    zip_bytes = build_zip(secret(conf), idle_seconds=IDLE_SECONDS, migration_id=conf["migration_id"])
+def install(conf: FullAccessConf) -> None:
+    """Upload this migration's zip (replacing any earlier copy) and activate it. The zip's
+    secret is always the derived one, whatever else the conf names."""
+    zip_bytes = build_zip(_derived_secret(conf), idle_seconds=IDLE_SECONDS, migration_id=conf.migration_id)
     with admin_session(conf) as session:
         session.require_admin()
         session.upload_plugin(zip_bytes, overwrite=True)
@@ -119,12 +128,12 @@ def _preflight(client: CompanionClient) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def companion(conf: Mapping[str, Any], *,
+def companion(conf: FullAccessConf, *,
               reinstall: bool = True) -> Iterator[tuple[CompanionClient, dict[str, Any]]]:
     """The plugin's client and its preflight; installed again first when it does not answer
     and the conf has a login (``reinstall``)."""
     with _source_http() as http:
-        client = CompanionClient(http, conf["source_url"], secret(conf))
+        client = CompanionClient(http, conf.source_url, secret(conf))
         try:
             pre = _preflight(client)
         except MigrationError as err:
@@ -144,7 +153,7 @@ def companion(conf: Mapping[str, Any], *,
         yield client, pre
 
 
-def remove(conf: Mapping[str, Any]) -> SourceRelease:
+def remove(conf: FullAccessConf) -> SourceRelease:
     """Deactivate and delete the plugin; never raises. The result says what happened and,
     when the plugin may still be there, what the operator should do."""
     if is_manual(conf):

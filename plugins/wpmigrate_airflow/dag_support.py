@@ -4,52 +4,64 @@ run window, and the context every task body runs in."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Generic, TypeVar
 
 from airflow.providers.standard.sensors.date_time import DateTimeSensor
 from airflow.sdk import Param, get_current_context
 from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
-from wpmigrate.core.conf import NO_DEFAULT, param_specs
+from wpmigrate.core.conf import NO_DEFAULT, load_conf, param_specs
+from wpmigrate.core.conf_model import FullAccessConf, RunConf, ScrapeRebuildConf
 from wpmigrate.core.errors import ErrorCode
 from wpmigrate.core.retry_policy import POLICIES
 from wpmigrate.core.schedule_window import earliest_start
 from wpmigrate.core.settings import Settings
 from wpmigrate_airflow.portal import portal_errors
 from wpmigrate_airflow.run_outcome import peak_rss_mb
+from wpmigrate_airflow.tenant_wall import check_connections
 
 log = logging.getLogger(__name__)
 # The words of the task log line that carries a task's peak RSS (load tests read it).
 PEAK_RSS_LOG = "peak RSS"
+C = TypeVar("C", FullAccessConf, ScrapeRebuildConf)
 
 
-class TaskRun(NamedTuple):
-    """What a task body needs of its Airflow context."""
+@dataclass(frozen=True)
+class TaskRun(Generic[C]):
+    """What a task body needs: its run's conf (typed, validated) and its Airflow context."""
 
-    params: dict[str, Any]
+    conf: C
     ti: RuntimeTaskInstanceProtocol
     dag_run: DagRunProtocol
 
 
-def current_task() -> TaskRun:
+def current_task(model: type[C]) -> TaskRun[C]:
+    """The task's context and its conf, schema-checked and typed, without the tenant wall:
+    for ``notify``, which names no connection and must report even a refused conf."""
     ctx = get_current_context()
-    return TaskRun(ctx["params"], ctx["ti"], ctx["dag_run"])
+    return TaskRun(load_conf(model, ctx["params"]), ctx["ti"], ctx["dag_run"])
 
 
 @contextmanager
-def reported(wrap: ErrorCode) -> Iterator[TaskRun]:
-    """A work task's body: its context, failures reported to the portal (``portal_errors``,
-    anything unexpected wrapped in ``wrap``), and its peak memory logged at the end, whatever
-    the outcome (what sizes the workers: the seed gives them 1024 MB)."""
-    run = current_task()
+def reported(wrap: ErrorCode, model: type[C]) -> Iterator[TaskRun[C]]:
+    """A task's body, behind the conf boundary: the conf read once (``load_conf``: schema,
+    defaults, typed) and every connection it names checked against the tenant wall, before
+    anything is contacted; failures reported to the portal (``portal_errors``, anything
+    unexpected wrapped in ``wrap``); its peak memory logged at the end, whatever the outcome
+    (what sizes the workers: the seed gives them 1024 MB)."""
+    ctx = get_current_context()
+    ti = ctx["ti"]
     try:
-        with portal_errors(run.ti, wrap=wrap):
-            yield run
+        with portal_errors(ti, wrap=wrap):
+            conf = load_conf(model, ctx["params"])
+            check_connections(conf)
+            yield TaskRun(conf, ti, ctx["dag_run"])
     finally:
-        log.info("%s %s: %.1f MB", run.ti.task_id, PEAK_RSS_LOG, peak_rss_mb())
+        log.info("%s %s: %.1f MB", ti.task_id, PEAK_RSS_LOG, peak_rss_mb())
 
 
 def label_mapped_task(label: str) -> None:
@@ -98,9 +110,9 @@ def migration_dag_args(mode: str, dag_id: str, tags: list[str], doc_md: str | No
     }
 
 
-def window_start(conf: Mapping[str, Any], settings: Settings) -> str:
+def window_start(conf: RunConf, settings: Settings) -> str:
     """``validate_source``'s ``window_start`` (ISO 8601): the moment ``wait_for_window`` waits for."""
-    return earliest_start(conf["schedule"], datetime.now(UTC), settings.off_peak_window,
+    return earliest_start(conf.schedule, datetime.now(UTC), settings.off_peak_window,
                           settings.off_peak_timezone).isoformat()
 
 

@@ -19,9 +19,11 @@ from airflow.sdk import BaseHook, Connection
 from airflow.sdk.log import mask_secret
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.core.settings import Settings
 from wpmigrate.full_access.companion.package import derive_secret, is_secret
 from wpmigrate.full_access.db.connect import DbParams, connect
 from wpmigrate.full_access.db.ssh_tunnel import Destination, LocalAddress, SshTunnel
+from wpmigrate.web.url_guard import target_client, url_origin
 
 
 def _masked_connection(hook: BaseHook, conn_id: str) -> Connection:
@@ -180,8 +182,22 @@ class WordPressSiteHook(BaseHook):
 
     @contextlib.contextmanager
     def client_for(self, base_url: str) -> Iterator[httpx.Client]:
-        with httpx.Client(base_url=base_url, auth=self.auth(), timeout=30.0,
-                          follow_redirects=True) as client:
+        """A client that sends the login to ``base_url``'s origin and nowhere else: the
+        address guard trusts that origin alone, no environment proxy is used, and a request
+        leaving the origin (a redirect) is refused before it is sent. The tenant wall has
+        checked that ``base_url`` is this connection's own site."""
+        origin = url_origin(base_url)
+
+        def same_origin_only(request: httpx.Request) -> None:
+            if url_origin(str(request.url)) != origin:
+                raise MigrationError(ErrorCode.PROVISION_FAILED,
+                                     f"the target sent a request off its origin ({request.url.host}): "
+                                     "refused, the platform login goes to the target only")
+
+        settings = Settings.from_env()
+        with target_client(base_url, settings.allowed_source_networks, base_url=base_url,
+                           auth=self.auth(), timeout=30.0, follow_redirects=True,
+                           event_hooks={"request": [same_origin_only]}) as client:
             yield client
 
 

@@ -10,7 +10,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
@@ -31,11 +31,20 @@ XCOM_REPORT = "report"
 Source = TypeVar("Source", FullAccessSource, ScrapeRebuildSource)
 
 
-def artifacts_dir(conf: Mapping[str, Any], *parts: str) -> ObjectStoragePath:
+class RunIds(Protocol):
+    """What names a run's artifacts (a typed conf has both)."""
+
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def migration_id(self) -> str: ...
+
+
+def artifacts_dir(conf: RunIds, *parts: str) -> ObjectStoragePath:
     """``{root}/{tenant_id}/{migration_id}/...`` on the configured object store; each part one
     plain name that keeps the path under the root (``INVALID_CONF`` otherwise)."""
     root = ObjectStoragePath(Settings.from_env().artifacts_root)
-    return cast(ObjectStoragePath, join_under(root, conf["tenant_id"], conf["migration_id"], *parts))
+    return cast(ObjectStoragePath, join_under(root, conf.tenant_id, conf.migration_id, *parts))
 
 
 def validated_source(source: Source) -> Source:
@@ -44,7 +53,7 @@ def validated_source(source: Source) -> Source:
     return source
 
 
-def publish_report(conf: Mapping[str, Any], ti: RuntimeTaskInstanceProtocol, report: Mapping[str, Any],
+def publish_report(conf: RunIds, ti: RuntimeTaskInstanceProtocol, report: Mapping[str, Any],
                    stats: MigrationStats, *, dry_run: bool = False,
                    skipped: int | None = None) -> ReportSummary:
     """Write the verification report (JSON and HTML) to the artifact store and push the

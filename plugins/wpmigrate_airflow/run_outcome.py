@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
+from wpmigrate.core.conf_model import RunConf
 from wpmigrate.core.contracts import RunOutcome
 from wpmigrate.core.notifications import migration_summary, post_webhook
 from wpmigrate.core.settings import Settings
@@ -38,24 +39,24 @@ def failed_work_tasks(ti: RuntimeTaskInstanceProtocol, dag_run: DagRunProtocol,
                   if t in work_tasks and state in ("failed", "upstream_failed"))
 
 
-def notify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, dag_run: DagRunProtocol,
+def notify(conf: RunConf, ti: RuntimeTaskInstanceProtocol, dag_run: DagRunProtocol,
            work_tasks: Sequence[str]) -> RunOutcome:
     """Tell the portal (webhook) and people (e-mail) how the migration ended."""
-    conf = dict(params)
     failed = failed_work_tasks(ti, dag_run, work_tasks)
     errors = [e for e in ti.xcom_pull(task_ids=list(work_tasks), key="error") or [] if e]
     error = errors[0] if errors else None
     stats = ti.xcom_pull(task_ids="verify", key=XCOM_STATS)
     report = ti.xcom_pull(task_ids="verify", key=XCOM_REPORT)
     ok = not failed and bool(report and report.get("ok"))
-    payload = migration_summary(conf=conf, run_id=dag_run.run_id, dag_id=dag_run.dag_id, ok=ok,
+    payload = migration_summary(migration_id=conf.migration_id, tenant_id=conf.tenant_id,
+                                run_id=dag_run.run_id, dag_id=dag_run.dag_id, ok=ok,
                                 failed_tasks=failed, error=error, stats=stats, report=report)
     sent: RunOutcome = {"status": payload["status"]}
-    webhook = (conf.get("notify") or {}).get("webhook_url")
+    webhook = conf.notify.webhook_url
     if webhook:
         with webhook_client(Settings.from_env().webhook_networks) as client:
             sent["webhook_status"] = post_webhook(webhook, payload, client=client)
-    emails = (conf.get("notify") or {}).get("emails") or []
+    emails = conf.notify.emails
     if emails:
         # E-mail goes through the smtp provider's connection when one is configured.
         sent["emails"] = len(emails)

@@ -1,6 +1,7 @@
 """Task bodies of ``wp_migration_scrape_rebuild`` (Mode B).
 
-Each function takes the validated conf plus upstream results (small dicts from XCom),
+Each function takes the run's typed conf (read once, at the task boundary: ``dag_support.
+reported``) plus upstream results (small dicts from XCom),
 calls the domain library and returns a small dict. Discovered items, scraped records,
 media files and reports live in the artifact store as JSON lines; XCom carries their URIs.
 """
@@ -21,7 +22,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.types import DagRunProtocol, RuntimeTaskInstanceProtocol
 
-from wpmigrate.core.conf import SCRAPE_REBUILD, validate_conf
+from wpmigrate.core.conf_model import ScrapeRebuildConf
 from wpmigrate.core.contracts import (
     CommentsImported,
     CommentsScrape,
@@ -83,10 +84,6 @@ XCOM_REDIRECT_MAP = "redirect_map"
 PROBE_MAX_AGE = 3600.0
 
 
-def _conf(params: dict[str, Any]) -> dict[str, Any]:
-    return validate_conf(SCRAPE_REBUILD, dict(params))
-
-
 @contextmanager
 def _fetcher(site: Mapping[str, Any] | None = None) -> Iterator[PoliteFetcher]:
     """The polite, guarded fetcher every request to the source goes through; ``site``:
@@ -102,9 +99,8 @@ def _fetcher(site: Mapping[str, Any] | None = None) -> Iterator[PoliteFetcher]:
 
 
 @contextmanager
-def _target(conf: dict[str, Any]) -> Iterator[WordPressRestTarget]:
-    target = conf["target"]
-    with WordPressSiteHook(target["wp_conn_id"]).client_for(target["url"]) as client:
+def _target(conf: ScrapeRebuildConf) -> Iterator[WordPressRestTarget]:
+    with WordPressSiteHook(conf.target.wp_conn_id).client_for(conf.target.url) as client:
         yield WordPressRestTarget(client)
 
 
@@ -132,20 +128,19 @@ def _read_comments(uri: str) -> Iterator[comments.SourceComment]:
         yield from comments.read_jsonl(stream)
 
 
-def validate_source(params: dict[str, Any]) -> ScrapeRebuildSource:
-    conf = _conf(params)
+def validate_source(conf: ScrapeRebuildConf) -> ScrapeRebuildSource:
     settings = Settings.from_env()
-    probe = probe_source(conf["source_url"], allowed_networks=settings.allowed_source_networks,
-                         allow_non_wordpress=conf["allow_non_wordpress"])
+    probe = probe_source(conf.source_url, allowed_networks=settings.allowed_source_networks,
+                         allow_non_wordpress=conf.allow_non_wordpress)
     home = probe["final_url"]
     probe_path = artifacts_dir(conf, "source") / "probe.json"
     probe_path.parent.mkdir(parents=True, exist_ok=True)
     probe_path.write_text(json.dumps({"fetched_at": time.time(), "home_page": probe.get("home_page"),
                                       "rest_index": probe.get("rest_index")}))
     source: ScrapeRebuildSource = {
-        "url": conf["source_url"],
+        "url": conf.source_url,
         "home": home,
-        "old_origins": sorted({origin_of(conf["source_url"]), origin_of(home)}),
+        "old_origins": sorted({origin_of(conf.source_url), origin_of(home)}),
         "is_wordpress": probe["is_wordpress"],
         "wp_version": probe.get("wp_version"),
         "rest_api": probe.get("rest_api"),
@@ -170,31 +165,27 @@ def _probe(source: ScrapeRebuildSource) -> dict[str, Any]:
     return {"home_page": probe.get("home_page"), "rest_index": probe.get("rest_index")}
 
 
-def provision_target(params: dict[str, Any]) -> ScrapeRebuildTarget:
-    conf = _conf(params)
+def provision_target(conf: ScrapeRebuildConf) -> ScrapeRebuildTarget:
     with _target(conf) as target:
         try:
             access = target.check_access()
         except MigrationError as err:
             raise MigrationError(ErrorCode.PROVISION_FAILED, f"target REST API: {err.message}",
                                  permanent=err.permanent) from err
-    return {"provisioner": conf["target"]["provisioner"], "url": conf["target"]["url"].rstrip("/"),
+    return {"provisioner": conf.target.provisioner, "url": conf.target.url.rstrip("/"),
             "user": access.get("slug") or access.get("name")}
 
 
-def discover(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
+def discover(conf: ScrapeRebuildConf, ti: RuntimeTaskInstanceProtocol,
              source: ScrapeRebuildSource) -> list[DiscoveryBatch]:
     """Returns the batches to scrape (the mapped tasks' input: a return value, since Airflow
     maps only over return values); site facts and counts go to their own XCom keys."""
-    conf = _conf(params)
-    scope = conf["content_scope"]
+    scope = conf.content_scope
     out = artifacts_dir(conf, "discovery")
     with _fetcher() as fetcher:
         result = discovery.discover(
-            fetcher, source["home"],
-            include_pages=scope.get("include_pages", True), include_posts=scope.get("include_posts", True),
-            include_media=scope.get("include_media", True), max_depth=scope.get("max_depth", 5),
-            **_probe(source))
+            fetcher, source["home"], include_pages=scope.include_pages, include_posts=scope.include_posts,
+            include_media=scope.include_media, max_depth=scope.max_depth, **_probe(source))
         requests = fetcher.stats()
         robots = fetcher.robots_rules()
     batches: list[DiscoveryBatch] = []
@@ -220,15 +211,13 @@ def discover(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
     return batches
 
 
-def scrape_comments(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str) -> CommentsScrape:
+def scrape_comments(conf: ScrapeRebuildConf, source: ScrapeRebuildSource, site_uri: str) -> CommentsScrape:
     """The source's approved comments, streamed from its REST API to ``comments.jsonl``."""
-    conf = _conf(params)
-    scope = conf["content_scope"]
+    scope = conf.content_scope
     out = artifacts_dir(conf, "comments")
     out.mkdir(parents=True, exist_ok=True)
     path, skipped_path = out / "comments.jsonl", out / "skipped.jsonl"
-    wanted = scope.get("include_comments", True) and (scope.get("include_pages", True)
-                                                      or scope.get("include_posts", True))
+    wanted = scope.include_comments and (scope.include_pages or scope.include_posts)
     requests = 0
     with path.open("w") as stream:
         if wanted:
@@ -249,9 +238,8 @@ def scrape_comments(params: dict[str, Any], source: ScrapeRebuildSource, site_ur
             "note": note, "requests": requests}
 
 
-def scrape_batch(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str,
+def scrape_batch(conf: ScrapeRebuildConf, source: ScrapeRebuildSource, site_uri: str,
                  batch: DiscoveryBatch) -> ScrapedBatch:
-    conf = _conf(params)
     name = batch["uri"].rsplit("/", 1)[-1].removesuffix(".jsonl")
     out = artifacts_dir(conf, "scraped")
     site = _site(site_uri)
@@ -270,9 +258,8 @@ def scrape_batch(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: 
             "skipped": len(done.skipped)}
 
 
-def download_media(params: dict[str, Any], source: ScrapeRebuildSource, scraped: ScrapedBatch,
+def download_media(conf: ScrapeRebuildConf, source: ScrapeRebuildSource, scraped: ScrapedBatch,
                    site_uri: str | None = None) -> MediaBatch:
-    conf = _conf(params)
     refs = json.loads(ObjectStoragePath(scraped["media_refs_uri"]).read_text())
     store = artifacts_dir(conf, "media")
     name = scraped["scraped_uri"].rsplit("/", 1)[-1].removesuffix(".jsonl")
@@ -294,15 +281,15 @@ def download_media(params: dict[str, Any], source: ScrapeRebuildSource, scraped:
             "peak_rss_mb": peak_rss_mb()}
 
 
-def match_theme(params: dict[str, Any], source: ScrapeRebuildSource,
+def match_theme(conf: ScrapeRebuildConf, source: ScrapeRebuildSource,
                 target: ScrapeRebuildTarget, site_uri: str | None = None) -> ThemeChoice:
-    conf = _conf(params)
     with _target(conf) as wp:
         # Reading an inactive theme's styles means activating it for a moment: a dry run
         # writes nothing, so it chooses among the active theme's looks only.
-        candidates = site_rebuild.target_theme_candidates(wp, probe_inactive=not conf["dry_run"])
-    if conf["theme_preference"] == "select_theme":
-        return theme_choice.select_theme(conf["selected_theme"], candidates)
+        candidates = site_rebuild.target_theme_candidates(wp, probe_inactive=not conf.dry_run)
+    if conf.theme_preference == "select_theme":
+        assert conf.selected_theme is not None, "the schema requires it with select_theme"
+        return theme_choice.select_theme(conf.selected_theme, candidates)
     site = _site(site_uri) if site_uri else {}
     home_uri = site.get("home_page_uri")
     home_page = json.loads(ObjectStoragePath(home_uri).read_text()) if home_uri else None
@@ -312,10 +299,9 @@ def match_theme(params: dict[str, Any], source: ScrapeRebuildSource,
     return choice
 
 
-def build_site(params: dict[str, Any], site_uri: str, target: ScrapeRebuildTarget,
+def build_site(conf: ScrapeRebuildConf, site_uri: str, target: ScrapeRebuildTarget,
                theme: ThemeChoice) -> SiteBuild | DryRun:
-    conf = _conf(params)
-    if conf["dry_run"]:
+    if conf.dry_run:
         return {"dry_run": True}
     info = _site(site_uri)["info"]
     with _target(conf) as wp:
@@ -325,12 +311,11 @@ def build_site(params: dict[str, Any], site_uri: str, target: ScrapeRebuildTarge
                                        permalink_structure=(info.get("permalinks") or {}).get("structure"))
 
 
-def import_content(params: dict[str, Any], source: ScrapeRebuildSource, site_uri: str,
+def import_content(conf: ScrapeRebuildConf, source: ScrapeRebuildSource, site_uri: str,
                    target: ScrapeRebuildTarget, scraped: list[ScrapedBatch],
                    media: list[MediaBatch], source_comments: CommentsScrape | None = None
                    ) -> ContentImport | DryRun:
-    conf = _conf(params)
-    if conf["dry_run"]:
+    if conf.dry_run:
         return {"dry_run": True}
     site = _site(site_uri)
     scraped_uris = [s["scraped_uri"] for s in scraped]
@@ -390,11 +375,10 @@ def _import_comments(wp: WordPressRestTarget, uri: str, source: ScrapeRebuildSou
             "refused": len(done.refused), "not_migrated": len(done.not_migrated)}
 
 
-def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: ScrapeRebuildSource,
+def verify(conf: ScrapeRebuildConf, ti: RuntimeTaskInstanceProtocol, source: ScrapeRebuildSource,
            site_uri: str, target: ScrapeRebuildTarget, scraped: list[ScrapedBatch], media: list[MediaBatch],
            imported: ContentImport | DryRun, theme: ThemeChoice,
            source_comments: CommentsScrape | None = None) -> ReportSummary:
-    conf = _conf(params)
     skipped_uris = [str(artifacts_dir(conf, "discovery") / "skipped.jsonl"),
                     *(s["skipped_uri"] for s in scraped), *(m["skipped_uri"] for m in media),
                     *([source_comments["skipped_uri"]] if source_comments else [])]
@@ -429,7 +413,7 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
         stats = rebuild_report.rebuild_stats(scraped, media, report.get("media_bytes", 0),
                                               report["counts"].get("media_expected"))
     rebuild_report.add_theme(report, theme)
-    report.update({"migration_id": conf["migration_id"], "stats": stats,
+    report.update({"migration_id": conf.migration_id, "stats": stats,
                    "source": {"url": source["url"]}, "target": {"url": target["url"]},
                    "generated_at": datetime.now(UTC).isoformat()})
     summary = publish_report(conf, ti, report, stats, skipped=len(skipped))
@@ -439,7 +423,7 @@ def verify(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol, source: Scra
     return summary
 
 
-def cleanup(params: dict[str, Any], ti: RuntimeTaskInstanceProtocol,
+def cleanup(conf: ScrapeRebuildConf, ti: RuntimeTaskInstanceProtocol,
             dag_run: DagRunProtocol) -> dict[str, Any]:
     """Mode B leaves nothing half-written on the target to drop (every write is an
     idempotent REST call a retry completes); the teardown reports the run's outcome."""

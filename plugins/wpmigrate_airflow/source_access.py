@@ -1,9 +1,7 @@
-"""The source's database and wp-config.php, by the conf's ``source_access.route``.
+"""The source's database and wp-config.php, for the routes that read them (``source_routes``
+picks one by the conf's route):
 
 - ``sftp_db``: the database over its own connection (``db_conn_id``), reached directly.
-- ``wp_admin``: a WordPress administrator's login alone; the database (and wp-content,
-  unless the conf names an SFTP connection) through the companion plugin
-  (``companion_access``), so nothing here is used for it.
 - ``ssh``: the SSH login alone. The database settings come from wp-config.php, read over
   SFTP and parsed (never executed), or from ``db_conn_id`` when the conf names one; the
   database is reached through a tunnel over the same login, to the address the source
@@ -17,13 +15,13 @@ wp-config's user can write, and a read-only migration user costs nothing to prot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import MySQLdb
 from airflow.sdk.log import mask_secret
 
+from wpmigrate.core.conf_model import SourceAccess
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.db.connect import DbParams, connect
 from wpmigrate.full_access.db.source_endpoint import connection_destinations, destinations
@@ -31,16 +29,7 @@ from wpmigrate.full_access.db.ssh_tunnel import Destination, LocalAddress
 from wpmigrate.full_access.wp_config import parse_db_host, parse_wp_config
 from wpmigrate_airflow.hooks import SftpClientFactory, SourceSshHook, WordPressDatabaseHook
 
-SFTP_DB, SSH, WP_ADMIN = "sftp_db", "ssh", "wp_admin"
 MAX_CONFIG_BYTES = 1 << 20
-
-
-def route(conf: Mapping[str, Any]) -> str:
-    return str(conf["source_access"].get("route") or SFTP_DB)
-
-
-def wp_root(conf: Mapping[str, Any]) -> str:
-    return conf["source_access"]["wp_root"].rstrip("/") or "/"
 
 
 def read_wp_config(connect_sftp: SftpClientFactory, root: str) -> bytes:
@@ -54,31 +43,39 @@ def read_wp_config(connect_sftp: SftpClientFactory, root: str) -> bytes:
 
 
 @contextlib.contextmanager
-def source_database(conf: Mapping[str, Any], *,
-                    wp_config: bytes | None = None) -> Iterator[MySQLdb.Connection]:
-    """A read-only session on the source database; ``wp_config`` spares a second read of
-    the file when the caller has it already (the ssh route without ``db_conn_id``)."""
-    access = conf["source_access"]
-    with contextlib.ExitStack() as stack:
-        if route(conf) == SFTP_DB:
-            conn = WordPressDatabaseHook(access["db_conn_id"]).get_conn(read_only=True)
-        else:
-            params, candidates = _ssh_route_database(conf, wp_config)
-            local = stack.enter_context(_tunnel(access["sftp_conn_id"], candidates))
-            conn = connect(local.apply(params))
-        stack.callback(conn.close)  # before the tunnel closes
+def direct_database(db_conn_id: str) -> Iterator[MySQLdb.Connection]:
+    """Route sftp_db: a read-only session over the database's own connection."""
+    conn = WordPressDatabaseHook(db_conn_id).get_conn(read_only=True)
+    try:
         yield conn
+    finally:
+        conn.close()
 
 
-def _ssh_route_database(conf: Mapping[str, Any],
+@contextlib.contextmanager
+def tunnelled_database(access: SourceAccess, *,
+                       wp_config: bytes | None = None) -> Iterator[MySQLdb.Connection]:
+    """Route ssh: a read-only session through a tunnel over the SSH login; ``wp_config``
+    spares a second read of the file when the caller has it already."""
+    assert access.sftp_conn_id is not None, "the ssh route has an SSH login (schema)"
+    params, candidates = _ssh_route_database(access, wp_config)
+    with _tunnel(access.sftp_conn_id, candidates) as local:
+        conn = connect(local.apply(params))
+        try:
+            yield conn
+        finally:
+            conn.close()  # before the tunnel closes
+
+
+def _ssh_route_database(access: SourceAccess,
                         wp_config: bytes | None) -> tuple[DbParams, list[Destination]]:
-    access = conf["source_access"]
-    if access.get("db_conn_id"):
-        named = replace(WordPressDatabaseHook(access["db_conn_id"]).params(), read_only=True)
+    if access.db_conn_id:
+        named = replace(WordPressDatabaseHook(access.db_conn_id).params(), read_only=True)
         return named, connection_destinations(named)
     if wp_config is None:
-        with SftpClientFactory(access["sftp_conn_id"]) as connect_sftp:
-            wp_config = read_wp_config(connect_sftp, wp_root(conf))
+        assert access.sftp_conn_id is not None
+        with SftpClientFactory(access.sftp_conn_id) as connect_sftp:
+            wp_config = read_wp_config(connect_sftp, access.root)
     settings = parse_wp_config(wp_config)
     if settings.db_password:
         mask_secret(settings.db_password)

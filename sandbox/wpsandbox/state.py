@@ -27,6 +27,8 @@ SOURCE_EDITOR_CONN_ID = "wpm_source_editor"
 # install, a connection holding one hand-installed plugin's secret.
 COMPANION_KEY_CONN_ID = "wpmigrate_companion_key"
 MANUAL_COMPANION_CONN_ID = "wpm_source_companion"
+# The tenant every sandbox conf runs for; its connections are marked for it.
+SANDBOX_TENANT = "sandbox"
 
 
 def home_dir() -> Path:
@@ -334,47 +336,64 @@ def load(home: Path | None = None) -> SandboxState:
     return SandboxState.from_dict(json.loads(path.read_text()))
 
 
+def tenant_marking(role: str, site: str | None = None, tenant: str = SANDBOX_TENANT) -> dict[str, Any]:
+    """The extra that lets a conf of ``tenant`` name a connection in ``role`` (the tenant
+    wall, docs/portal-contract.md); a target database connection names its ``site``."""
+    mark: dict[str, Any] = {"tenant": tenant, "role": role}
+    if site:
+        mark["site"] = site
+    return {"wpmigrate": mark}
+
+
 def connections(state: SandboxState) -> dict[str, str]:
-    """Airflow connection JSON per connection id."""
+    """Airflow connection JSON per connection id, marked for the sandbox's tenant (the
+    platform's companion key carries no marking: no conf may name it)."""
+    source, target = tenant_marking("source"), tenant_marking("target")
     conns: dict[str, dict[str, Any]] = {
         SOURCE_SFTP_CONN_ID: {
             "conn_type": "sftp", "host": state.sftp.host, "port": state.sftp.port,
             "login": state.sftp.user,
-            "extra": {"key_file": state.sftp.key_file, "no_host_key_check": True},
+            "extra": {"key_file": state.sftp.key_file, "no_host_key_check": True, **source},
         },
         SOURCE_DB_CONN_ID: {
             "conn_type": "mysql", "host": state.db.host, "port": state.db.port,
             "login": state.db.reader_user, "password": state.db.reader_password,
-            "schema": state.db.source_db, "extra": {"charset": "utf8mb4"},
+            "schema": state.db.source_db, "extra": {"charset": "utf8mb4", **source},
         },
         TARGET_DB_CONN_ID: {
             "conn_type": "mysql", "host": state.db.host, "port": state.db.port,
             "login": state.db.writer_user, "password": state.db.writer_password,
-            "schema": state.db.target_db, "extra": {"charset": "utf8mb4"},
+            "schema": state.db.target_db,
+            "extra": {"charset": "utf8mb4", **tenant_marking("target", state.target.url)},
         },
         # HttpHook takes a host with a scheme as the base URL (port included).
         TARGET_WP_CONN_ID: {
             "conn_type": "http", "host": state.target.url,
             "login": state.platform.service_user, "password": state.platform.app_password,
+            "extra": target,
         },
     }
     if state.admin_source is not None:
         # The wp_admin route's only credential: a WordPress login (cookie session, not REST).
         admin = state.admin_source
         conns[SOURCE_ADMIN_CONN_ID] = {"conn_type": "http", "host": admin.url,
-                                       "login": admin.admin_user, "password": admin.admin_password}
+                                       "login": admin.admin_user, "password": admin.admin_password,
+                                       "extra": source}
         conns[SOURCE_EDITOR_CONN_ID] = {"conn_type": "http", "host": admin.url,
-                                        "login": admin.editor_user, "password": admin.editor_password}
+                                        "login": admin.editor_user, "password": admin.editor_password,
+                                        "extra": source}
         conns[COMPANION_KEY_CONN_ID] = {"conn_type": "generic", "password": companion_key(state)}
-        conns[MANUAL_COMPANION_CONN_ID] = {"conn_type": "generic", "password": manual_companion_secret(state)}
+        conns[MANUAL_COMPANION_CONN_ID] = {"conn_type": "generic", "password": manual_companion_secret(state),
+                                           "extra": source}
     for extra in state.extra_targets:
         conns[extra.db_conn_id] = {
             "conn_type": "mysql", "host": state.db.host, "port": state.db.port,
             "login": extra.writer_user, "password": extra.writer_password,
-            "schema": extra.db_name, "extra": {"charset": "utf8mb4"},
+            "schema": extra.db_name, "extra": {"charset": "utf8mb4", **tenant_marking("target", extra.url)},
         }
         conns[extra.wp_conn_id] = {"conn_type": "http", "host": extra.url,
-                                   "login": extra.service_user, "password": extra.app_password}
+                                   "login": extra.service_user, "password": extra.app_password,
+                                   "extra": target}
     return {conn_id: json.dumps(conn) for conn_id, conn in conns.items()}
 
 
@@ -450,7 +469,7 @@ def _mode_a(state: SandboxState, migration_id: str | None, source_url: str,
     return {
         "contract_version": 1,
         "migration_id": migration_id or str(uuid.uuid4()),
-        "tenant_id": "sandbox",
+        "tenant_id": SANDBOX_TENANT,
         "source_url": source_url,
         "source_access": source_access,
         "target": {
@@ -476,7 +495,7 @@ def mode_b_conf(state: SandboxState, migration_id: str | None = None, *,
     return {
         "contract_version": 1,
         "migration_id": migration_id or str(uuid.uuid4()),
-        "tenant_id": "sandbox",
+        "tenant_id": SANDBOX_TENANT,
         "source_url": source_url or state.source.url,
         "content_scope": {"include_pages": True, "include_posts": True, "include_media": True,
                           "max_depth": 5},

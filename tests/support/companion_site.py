@@ -18,7 +18,7 @@ from wpmigrate.full_access.companion.transfer import HostLimits
 from wpsandbox.services import PrivateMariaDB
 from wpsandbox.state import SandboxState
 
-MIGRATION_ID = "0f6f3c1e-8d0e-4c4e-9a55-companion-it"
+MIGRATION_ID = "0f6f3c1e-8d0e-4c4e-9a55-00000000c0de"
 
 
 @dataclass

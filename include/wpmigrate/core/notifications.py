@@ -10,13 +10,13 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ex
 from wpmigrate.core.contracts import MigrationStats, ReportSummary
 
 
-def migration_summary(*, conf: dict[str, Any], run_id: str, dag_id: str, ok: bool,
+def migration_summary(*, migration_id: str, tenant_id: str, run_id: str, dag_id: str, ok: bool,
                       failed_tasks: list[str], error: dict[str, Any] | None,
                       stats: MigrationStats | None, report: ReportSummary | None) -> dict[str, Any]:
     return {
         "event": "migration.completed" if ok else "migration.failed",
-        "migration_id": conf.get("migration_id"),
-        "tenant_id": conf.get("tenant_id"),
+        "migration_id": migration_id,
+        "tenant_id": tenant_id,
         "dag_id": dag_id,
         "dag_run_id": run_id,
         "status": "completed" if ok else "failed",

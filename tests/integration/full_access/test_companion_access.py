@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.admin_source import snapshot, warm_up
+from wpmigrate.core.conf import load_conf
+from wpmigrate.core.conf_model import FullAccessConf
 from wpmigrate.core.errors import ErrorCode, MigrationError
 from wpmigrate.full_access.companion.package import PLUGIN_DIR
 from wpmigrate_airflow import companion_access
@@ -17,6 +19,14 @@ from wpsandbox import source_switches
 from wpsandbox import state as sandbox_state
 
 pytestmark = pytest.mark.sandbox
+
+
+def _admin_conf(sb, **access: str) -> FullAccessConf:
+    """The sandbox's wp_admin conf, typed as the tasks get it; ``access`` replaces its
+    source_access fields."""
+    raw = sandbox_state.mode_a_admin_conf(sb)
+    raw["source_access"] = {k: v for k, v in {**raw["source_access"], **access}.items() if v}
+    return load_conf(FullAccessConf, raw)
 
 
 @pytest.fixture
@@ -29,13 +39,13 @@ def admin(admin_source, monkeypatch):
     plugin_dir = Path(admin_source.admin_source.wp_content) / "plugins" / PLUGIN_DIR
     yield admin_source, plugin_dir
     if plugin_dir.exists():  # whatever a failed test left: off the source again
-        companion_access.remove(sandbox_state.mode_a_admin_conf(admin_source))
+        companion_access.remove(_admin_conf(admin_source))
     assert not plugin_dir.exists()
 
 
 def test_install_reach_and_remove(admin) -> None:
     sb, plugin_dir = admin
-    conf = sandbox_state.mode_a_admin_conf(sb)
+    conf = _admin_conf(sb)
     companion_access.install(conf)
     assert (plugin_dir / "secret.php").is_file()
     with companion_access.companion(conf) as (client, pre):
@@ -48,7 +58,7 @@ def test_install_reach_and_remove(admin) -> None:
 
 def test_export_installs_it_again_when_it_went_away(admin) -> None:
     sb, plugin_dir = admin
-    conf = sandbox_state.mode_a_admin_conf(sb)
+    conf = _admin_conf(sb)
     companion_access.install(conf)
     companion_access.remove(conf)  # e.g. taken off while the run waited for its window
     with companion_access.companion(conf) as (_client, pre):
@@ -63,7 +73,7 @@ def test_export_installs_it_again_when_it_went_away(admin) -> None:
 
 def test_a_refused_removal_is_reported_with_the_way_out(admin) -> None:
     sb, plugin_dir = admin
-    conf = sandbox_state.mode_a_admin_conf(sb)
+    conf = _admin_conf(sb)
     companion_access.install(conf)
     with source_switches.disallow_file_mods(sb.admin_source.docroot):
         released = companion_access.remove(conf)
@@ -81,8 +91,7 @@ def test_a_refused_removal_is_reported_with_the_way_out(admin) -> None:
 
 def test_the_manual_install_needs_no_login(admin) -> None:
     sb, _ = admin
-    conf = sandbox_state.mode_a_admin_conf(sb)
-    conf["source_access"] = {"route": "wp_admin", "companion_conn_id": sandbox_state.MANUAL_COMPANION_CONN_ID}
+    conf = _admin_conf(sb, wp_conn_id="", companion_conn_id=sandbox_state.MANUAL_COMPANION_CONN_ID)
     assert companion_access.is_manual(conf)
     released = companion_access.remove(conf)
     assert released["companion"] == "manual" and not released["removed"]
@@ -102,8 +111,7 @@ def test_wp_admin_with_sftp_takes_files_over_sftp_and_the_database_through_the_p
 
     sb, plugin_dir = admin
     monkeypatch.setenv("WPMIGRATE_ARTIFACTS_ROOT", tmp_path.as_uri())
-    conf = sandbox_state.mode_a_admin_conf(sb)
-    conf["source_access"]["sftp_conn_id"] = sandbox_state.SOURCE_SFTP_CONN_ID
+    conf = _admin_conf(sb, sftp_conn_id=sandbox_state.SOURCE_SFTP_CONN_ID)
     source = fa.validate_source(conf)
     assert plugin_dir.is_dir()  # installed by validate_source, the run goes on at once
     assert source["wp_content_dir"] == sb.admin_source.wp_content.rstrip("/")

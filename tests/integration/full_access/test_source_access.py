@@ -11,8 +11,10 @@ from pathlib import Path
 import MySQLdb
 import pytest
 
+from wpmigrate.core.conf import load_conf
+from wpmigrate.core.conf_model import FullAccessConf
 from wpmigrate.core.errors import ErrorCode, MigrationError
-from wpmigrate_airflow.source_access import source_database
+from wpmigrate_airflow.source_routes import SftpDbRoute, route_for
 from wpsandbox import state as sandbox_state
 
 pytestmark = pytest.mark.sandbox
@@ -31,8 +33,11 @@ def _rows(conn, sql: str) -> list[tuple]:
         return list(cur.fetchall())
 
 
-def _conf(access: dict) -> dict:
-    return {"source_access": access}
+def source_database(conf: dict):
+    """The route's read-only database session, as the tasks open it."""
+    route = route_for(load_conf(FullAccessConf, conf))
+    assert isinstance(route, SftpDbRoute)  # the ssh route is one too
+    return route.database()
 
 
 def test_ssh_route_reads_wp_config_and_reaches_a_socket_only_database(connections) -> None:

@@ -5,6 +5,7 @@ join and by the Airflow layer's ``artifacts_dir``."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -34,11 +35,11 @@ def test_artifacts_dir_refuses_a_dot_dot_tenant(monkeypatch: pytest.MonkeyPatch,
     from wpmigrate_airflow.portal import artifacts_dir
 
     monkeypatch.setenv("WPMIGRATE_ARTIFACTS_ROOT", f"file://{tmp_path}/wpmigrate-artifacts")
-    ok = artifacts_dir({"tenant_id": "t1", "migration_id": UUID}, "db")
+    ok = artifacts_dir(SimpleNamespace(tenant_id="t1", migration_id=UUID), "db")
     assert str(ok).endswith(f"wpmigrate-artifacts/t1/{UUID}/db")
     for tenant in ("..", "."):
         with pytest.raises(MigrationError) as err:
-            artifacts_dir({"tenant_id": tenant, "migration_id": UUID}, "db")
+            artifacts_dir(SimpleNamespace(tenant_id=tenant, migration_id=UUID), "db")
         assert err.value.code == ErrorCode.INVALID_CONF
     with pytest.raises(MigrationError):
-        artifacts_dir({"tenant_id": "t1", "migration_id": UUID}, "../../escape")
+        artifacts_dir(SimpleNamespace(tenant_id="t1", migration_id=UUID), "../../escape")

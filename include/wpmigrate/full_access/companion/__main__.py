@@ -22,7 +22,8 @@ MANUAL_IDLE_HOURS = 72
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wpmigrate.full_access.companion",
                                      description="Build the companion plugin's zip for a manual install.")
-    parser.add_argument("--migration-id", required=True, help="the migration's id (letters, digits, . _ -)")
+    parser.add_argument("--migration-id", required=True,
+                        help="the migration's id (the conf's migration_id, a UUID)")
     parser.add_argument("--out", required=True, type=Path, help="where to write the zip")
     parser.add_argument("--idle-hours", type=int, default=MANUAL_IDLE_HOURS,
                         help="the plugin stops answering this long after its install or last use")

@@ -20,6 +20,8 @@ import time
 import zipfile
 from importlib import resources
 
+from wpmigrate.core.conf import field_pattern
+
 PLUGIN_DIR = "wpmigrate-companion"
 PLUGIN_FILE = "wpmigrate-companion.php"
 # What WordPress calls the plugin (activate, deactivate, delete).
@@ -27,7 +29,6 @@ PLUGIN_BASENAME = f"{PLUGIN_DIR}/{PLUGIN_FILE}"
 DEFAULT_IDLE_SECONDS = 3600
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_MIGRATION_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 def is_secret(value: str) -> bool:
@@ -58,8 +59,8 @@ def plugin_source() -> bytes:
 def secret_php(secret: str, *, idle_seconds: int, migration_id: str) -> bytes:
     if not is_secret(secret):
         raise ValueError("the secret must be 64 lowercase hex characters")
-    if not _MIGRATION_ID.match(migration_id):
-        raise ValueError("the migration id may hold letters, digits, '.', '_' and '-' only")
+    if not field_pattern("migration_id").search(migration_id):  # the conf's own rule: a UUID
+        raise ValueError("the migration id must be a UUID (the conf's migration_id)")
     if idle_seconds < 1:
         raise ValueError("idle_seconds must be positive")
     # Only checked characters go into the PHP literal: nothing to escape.

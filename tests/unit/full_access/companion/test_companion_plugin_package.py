@@ -24,6 +24,9 @@ from wpmigrate.full_access.companion.signing import canonical_query, sign, signe
 PLUGIN = Path(__file__).resolve().parents[4] / "include/wpmigrate/full_access/companion/plugin"
 
 
+UUID_2 = "6a1d2c3e-0000-4000-8000-000000000002"
+
+
 def _php(code: str, *args: str) -> str:
     return subprocess.run(["php", "-r", code, *args], capture_output=True, text=True, check=True).stdout
 
@@ -142,7 +145,7 @@ echo json_encode(wpmc_config());
 
 def test_plugin_reads_its_secret_file_and_nothing_else_counts(tmp_path: Path) -> None:
     secret = new_secret()
-    zipfile.ZipFile(io.BytesIO(build_zip(secret, idle_seconds=77, migration_id="m-1"))).extractall(tmp_path)
+    zipfile.ZipFile(io.BytesIO(build_zip(secret, idle_seconds=77, migration_id=UUID_2))).extractall(tmp_path)
     plugin = tmp_path / "wpmigrate-companion" / "wpmigrate-companion.php"
     assert json.loads(_php(_PHP_CONFIG, str(plugin))) == {"secret": secret, "idle_seconds": 77}
     (plugin.parent / "secret.php").write_text("<?php return ['secret' => 'short'];")
