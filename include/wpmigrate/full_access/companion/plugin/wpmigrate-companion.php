@@ -9,7 +9,8 @@
  * Protocol v1 (see wpmigrate's docs): GET {home}/?wpmigrate-companion={action}&... with the
  * headers X-WPM-Timestamp, X-WPM-Nonce and X-WPM-Signature = hex HMAC-SHA256(secret,
  * "v1\n" . action . "\n" . canonical_query . "\n" . timestamp . "\n" . nonce).
- * A request without a signature is not ours: WordPress renders the page as usual.
+ * Anything else (unsigned, a wrong, stale or replayed signature, an array parameter) is not
+ * ours: the plugin adds nothing and WordPress answers as it would without it.
  * The only writes are under this plugin's own folder (state/: nonces, last use).
  */
 
@@ -37,53 +38,20 @@ function wpmc_forget_secret(): void
 
 function wpmc_maybe_handle(): void
 {
-    if (!isset($_GET['wpmigrate-companion'])) {
-        return;
+    $request = wpmc_signed_request();
+    if ($request === null) {
+        return; // not ours: the site answers exactly as it would without this plugin
     }
-    $signature = isset($_SERVER['HTTP_X_WPM_SIGNATURE']) ? (string) $_SERVER['HTTP_X_WPM_SIGNATURE'] : '';
-    if ($signature === '') {
-        return; // not ours: nothing is revealed, the site answers as it always does
-    }
-    $config = wpmc_config();
-    if ($config === null) {
-        return; // no secret (deactivated or broken install): stay silent
-    }
+    [$action, $query, $config, $state] = $request;
     wpmc_prepare_output();
-    // plugins_loaded runs before wp_magic_quotes(): $_GET is still as PHP parsed it.
-    $query = $_GET;
-    foreach ($query as $value) {
-        if (!is_string($value)) {
-            wpmc_json(400, ['error' => 'array parameters are not accepted']);
-        }
-    }
-    $action = (string) $query['wpmigrate-companion'];
-    unset($query['wpmigrate-companion']);
-    $timestamp = isset($_SERVER['HTTP_X_WPM_TIMESTAMP']) ? (string) $_SERVER['HTTP_X_WPM_TIMESTAMP'] : '';
-    $nonce = isset($_SERVER['HTTP_X_WPM_NONCE']) ? (string) $_SERVER['HTTP_X_WPM_NONCE'] : '';
-    $expected = hash_hmac('sha256', wpmc_string_to_sign($action, $query, $timestamp, $nonce), (string) $config['secret']);
-    if (!hash_equals($expected, $signature)) {
-        wpmc_json(401, ['error' => 'bad signature']);
-    }
-    $state = __DIR__ . '/state';
-    if (!is_dir($state) && !@mkdir($state, 0700) && !is_dir($state)) {
-        wpmc_json(500, ['error' => 'the plugin folder is not writable']);
-    }
     $idle = max(1, (int) ($config['idle_seconds'] ?? 3600));
     $last = @filemtime($state . '/last-use');
     if ($last === false) {
         $last = (int) @filemtime(__DIR__ . '/secret.php');
     }
     if (time() - $last > $idle) {
+        // Said only to a caller who proved it holds the secret; everyone else sees no plugin.
         wpmc_json(410, ['error' => 'expired: idle for longer than ' . $idle . ' s; remove the plugin']);
-    }
-    if (!preg_match('/^\d{1,12}$/', $timestamp) || abs(time() - (int) $timestamp) > WPMC_MAX_SKEW) {
-        wpmc_json(401, ['error' => 'timestamp outside the allowed window']);
-    }
-    if (!preg_match('/^[0-9a-f]{32}$/', $nonce)) {
-        wpmc_json(401, ['error' => 'bad nonce']);
-    }
-    if (!wpmc_claim_nonce($state, $nonce)) {
-        wpmc_json(401, ['error' => 'nonce already used']);
     }
     @touch($state . '/last-use');
     try {
@@ -92,6 +60,55 @@ function wpmc_maybe_handle(): void
         wpmc_json(500, ['error' => get_class($e) . ': ' . $e->getMessage()]);
     }
     wpmc_json(400, ['error' => 'unknown action']);
+}
+
+/**
+ * [action, parameters, config, state folder] of a request signed with this install's secret,
+ * fresh and not seen before; null for anything else (unsigned, malformed, wrong, stale,
+ * replayed, an array parameter). Until it returns non-null nothing is sent, parsed or
+ * answered: to anyone without the secret the site looks as if the plugin were not there.
+ */
+function wpmc_signed_request(): ?array
+{
+    $action = $_GET['wpmigrate-companion'] ?? null;
+    $signature = $_SERVER['HTTP_X_WPM_SIGNATURE'] ?? null;
+    $timestamp = $_SERVER['HTTP_X_WPM_TIMESTAMP'] ?? null;
+    $nonce = $_SERVER['HTTP_X_WPM_NONCE'] ?? null;
+    if (!is_string($action) || !is_string($signature) || !is_string($timestamp) || !is_string($nonce)
+        || !preg_match('/^[0-9a-f]{64}$/', $signature)) {
+        return null;
+    }
+    // plugins_loaded runs before wp_magic_quotes(): $_GET is still as PHP parsed it.
+    // Only scalar strings are signed: an array parameter is not ours.
+    $query = $_GET;
+    foreach ($query as $value) {
+        if (!is_string($value)) {
+            return null;
+        }
+    }
+    unset($query['wpmigrate-companion']);
+    $config = wpmc_config();
+    if ($config === null) {
+        return null; // no secret (deactivated or broken install)
+    }
+    $expected = hash_hmac('sha256', wpmc_string_to_sign($action, $query, $timestamp, $nonce), (string) $config['secret']);
+    if (!hash_equals($expected, $signature)) {
+        return null;
+    }
+    // A captured request sent again (late, or twice) proves nothing: silent as well.
+    if (!preg_match('/^\d{1,12}$/', $timestamp) || abs(time() - (int) $timestamp) > WPMC_MAX_SKEW
+        || !preg_match('/^[0-9a-f]{32}$/', $nonce)) {
+        return null;
+    }
+    $state = __DIR__ . '/state';
+    if (!is_dir($state) && !@mkdir($state, 0700) && !is_dir($state)) {
+        wpmc_prepare_output(); // the caller holds the secret: tell it why nothing works
+        wpmc_json(500, ['error' => 'the plugin folder is not writable']);
+    }
+    if (!wpmc_claim_nonce($state, $nonce)) {
+        return null;
+    }
+    return [$action, $query, $config, $state];
 }
 
 /**
