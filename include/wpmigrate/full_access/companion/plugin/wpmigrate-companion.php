@@ -11,6 +11,7 @@
  * "v1\n" . action . "\n" . canonical_query . "\n" . timestamp . "\n" . nonce).
  * Anything else (unsigned, a wrong, stale or replayed signature, an array parameter) is not
  * ours: the plugin adds nothing and WordPress answers as it would without it.
+ * Files: only under wp-content's real path; a symlink is never followed.
  * The only writes are under this plugin's own folder (state/: nonces, last use).
  */
 
@@ -368,7 +369,7 @@ function wpmc_preflight(): array
         'db' => ['charset' => $server['cs'], 'collation' => $server['co'], 'server_version' => $server['v']],
         'tables' => $tables,
         'views' => $views,
-        'wp_content' => wpmc_tree_size(WP_CONTENT_DIR, $started + $budget),
+        'wp_content' => wpmc_tree_size(wpmc_content_root(), $started + $budget),
     ];
 }
 
@@ -512,6 +513,48 @@ function wpmc_rows(array $q): void
 
 // ------------------------------------------------------------------ files
 
+/** wp-content's real path: every path served or listed lies below it. */
+function wpmc_content_root(): string
+{
+    $root = realpath(WP_CONTENT_DIR);
+    if ($root === false) {
+        throw new RuntimeException('wp-content is not readable');
+    }
+    return $root;
+}
+
+/**
+ * The real path of ``$rel`` (relative to wp-content) when no component of it is a symlink and
+ * it resolves below wp-content; null otherwise. A link can lead anywhere on the host
+ * (wp-config.php, /etc), and the listing never lists a path through one.
+ */
+function wpmc_resolve(string $rel): ?string
+{
+    $root = wpmc_content_root();
+    $path = $root;
+    foreach (explode('/', $rel) as $part) {
+        $path .= '/' . $part;
+        if (is_link($path)) {
+            return null;
+        }
+    }
+    $real = realpath($path);
+    return ($real !== false && strpos($real, $root . '/') === 0) ? $real : null;
+}
+
+/** Why a listed symlink was not followed: says when the content behind it is not exported at all. */
+function wpmc_symlink_detail(string $root, string $full): string
+{
+    $target = realpath($full);
+    if ($target === false) {
+        return 'broken symlink (or one PHP may not resolve)';
+    }
+    if ($target === $root || strpos($target, $root . '/') === 0) {
+        return 'symlink within wp-content: not followed, its target is listed at its own path';
+    }
+    return 'symlink leads outside wp-content';
+}
+
 /** One directory's entry names, sorted by byte value (strcmp). */
 function wpmc_list(string $dir): ?array
 {
@@ -556,9 +599,11 @@ function wpmc_skipped(string $rel, array $patterns): ?string
 }
 
 /**
- * Depth-first walk of wp-content, entries of each directory in byte order, resuming
- * strictly after ``after``. ``$emit`` gets [relative path, full path, lstat or null, skip reason].
- * Returns false when ``$emit`` asked to stop.
+ * Depth-first walk of wp-content (``$root``: its real path), entries of each directory in
+ * byte order, resuming strictly after ``after``. ``$emit`` gets [relative path, full path,
+ * lstat or null, skip reason]. Returns false when ``$emit`` asked to stop.
+ * Every symlink is listed as skipped and never followed, even one within wp-content: its
+ * target is listed at its own path, and not following links leaves no loop to guard against.
  */
 function wpmc_walk(string $root, string $rel_dir, array $after, array $skip, callable $emit): bool
 {
@@ -626,19 +671,21 @@ function wpmc_files(array $q): array
     $skip = isset($q['skip']) ? json_decode((string) $q['skip'], true) : [];
     $skip = is_array($skip) ? $skip : [];
     $after = isset($q['after']) && $q['after'] !== '' ? explode('/', (string) $q['after']) : [];
-    $root = rtrim(WP_CONTENT_DIR, '/');
+    $root = wpmc_content_root();
     $started = microtime(true);
     $budget = wpmc_budget();
     $entries = [];
     $hashed = 0;
     $last = null;
     $complete = wpmc_walk($root, '', $after, $skip, static function ($rel, $full, $st, $reason) use (
-        &$entries, &$hashed, &$last, $limit, $max_hash, $started, $budget
+        &$entries, &$hashed, &$last, $limit, $max_hash, $started, $budget, $root
     ) {
         if ($reason !== null) {
             $e = ['path' => $rel, 'skipped' => $reason];
             if ($reason === 'excluded' && $st && ($st['mode'] & 0170000) === 0040000) {
                 $e['dir'] = true;
+            } elseif ($reason === 'symlinks') {
+                $e['detail'] = wpmc_symlink_detail($root, $full);
             }
         } elseif (!is_readable($full)) {
             $e = ['path' => $rel, 'skipped' => 'unreadable'];
@@ -700,17 +747,15 @@ function wpmc_file(array $q): void
         || in_array('..', $parts, true) || in_array('.', $parts, true) || in_array('', $parts, true)) {
         wpmc_json(400, ['error' => 'path must be relative to wp-content, without . or ..']);
     }
-    $root = rtrim(WP_CONTENT_DIR, '/');
-    $full = $root . '/' . $rel;
     $own = realpath(__DIR__);
-    $real = realpath($full);
-    if ($real === false || !is_file($full) || is_link($full)) {
-        wpmc_json(404, ['error' => 'no such file']);
+    $real = wpmc_resolve($rel);
+    if ($real === null || !is_file($real)) {
+        wpmc_json(404, ['error' => 'no such file']); // also through a symlink: never served
     }
     if ($own !== false && strpos($real . '/', $own . '/') === 0) {
         wpmc_json(404, ['error' => 'no such file']);
     }
-    $fh = @fopen($full, 'rb');
+    $fh = @fopen($real, 'rb');
     if ($fh === false) {
         wpmc_json(403, ['error' => 'unreadable']);
     }
