@@ -115,8 +115,9 @@ def install(conf: FullAccessConf) -> None:
 
 
 def _not_answering(err: MigrationError) -> bool:
-    """The plugin is absent, inactive, expired or holds another secret: a new install helps."""
-    return err.details.get("reason") in ("not_answering", "expired", "signature")
+    """The plugin is absent, inactive, expired or holds another secret (it then answers a
+    signed request with the site's normal page): a new install helps."""
+    return err.details.get("reason") in ("not_answering", "expired")
 
 
 def _preflight(client: CompanionClient) -> dict[str, Any]:

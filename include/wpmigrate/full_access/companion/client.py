@@ -2,9 +2,12 @@
 
 Every request is ``GET {home}/?wpmigrate-companion={action}&...`` with the signature
 headers of ``signing``. Outcomes:
-- 401 / 410 (signature refused, time up): ``MigrationError(INVALID_CREDENTIALS)``, permanent;
-- an answer without ``X-WPM-Protocol`` that is not a server error: the plugin is not
-  there (not installed, not active, a cache in front): ``EXPORT_FAILED``, permanent;
+- an answer without ``X-WPM-Protocol`` that is not a server error (the site's normal
+  page): the plugin does not answer. It ignores every request it cannot verify, so this
+  covers not installed, not active, another secret, a cache in front, and clocks more than
+  5 minutes apart: ``EXPORT_FAILED``, permanent, reason ``not_answering`` (a new install helps);
+- 410 (idle past its limit; said only to a request that verified):
+  ``MigrationError(INVALID_CREDENTIALS)``, permanent, reason ``expired``;
 - 5xx, 413, 429, timeouts, dropped connections, a body cut short or failing its
   checksum: ``CompanionUnavailable`` (transient: the transfer layer retries smaller);
 - 404 for a file: ``CompanionNotFound``.
@@ -12,8 +15,10 @@ headers of ``signing``. Outcomes:
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +30,8 @@ from wpmigrate.full_access.companion.signing import ACTION_PARAM, signed_headers
 PROTOCOL_HEADER = "X-WPM-Protocol"
 PROTOCOL = "1"
 _TRANSIENT_STATUS = {408, 413, 429}
+# The plugin ignores a signature more than 300 s off its clock; past this, say so.
+_SKEW_WARNING = 240
 
 
 class CompanionUnavailable(Exception):
@@ -90,14 +97,15 @@ class CompanionClient:
         if status >= 500 or status in _TRANSIENT_STATUS:
             raise CompanionUnavailable("status", f"{action}: HTTP {status}{_error_text(resp, body)}", status)
         if resp.headers.get(PROTOCOL_HEADER) is None:
+            details: dict[str, Any] = {"action": action, "status": status, "reason": "not_answering"}
+            skew = _clock_skew(resp)
+            hint = ""
+            if skew is not None and abs(skew) > _SKEW_WARNING:
+                details["clock_skew_seconds"] = skew
+                hint = f"; the source's clock differs from ours by {skew} s, more than the plugin allows"
             raise MigrationError(ErrorCode.EXPORT_FAILED, "the companion plugin is not answering "
-                                 f"({action}: HTTP {status} without its protocol header)",
-                                 permanent=True,
-                                 details={"action": action, "status": status, "reason": "not_answering"})
-        if status == 401:
-            raise MigrationError(ErrorCode.INVALID_CREDENTIALS, "the companion plugin refused the "
-                                 f"request's signature{_error_text(resp, body)}", permanent=True,
-                                 details={"action": action, "status": status, "reason": "signature"})
+                                 f"({action}: HTTP {status}, the site's own answer{hint})",
+                                 permanent=True, details=details)
         if status == 410:
             raise MigrationError(ErrorCode.INVALID_CREDENTIALS, "the companion plugin's time is up "
                                  "(idle too long); install it again for a new run", permanent=True,
@@ -168,6 +176,15 @@ class CompanionClient:
             raise CompanionUnavailable("checksum", f"file {path}: chunk at {offset} failed its sha256")
         mtime = resp.headers.get("X-WPM-File-Mtime")
         return Chunk(data, size, int(mtime) if mtime and mtime.isdigit() else None)
+
+
+def _clock_skew(resp: httpx.Response) -> int | None:
+    """Seconds the source's clock (its ``Date`` header) is ahead of ours, if it sent one."""
+    try:
+        date = email.utils.parsedate_to_datetime(resp.headers.get("Date", ""))
+    except (TypeError, ValueError):
+        return None
+    return int(date.timestamp() - time.time())
 
 
 def _error_text(resp: httpx.Response, body: bytes) -> str:

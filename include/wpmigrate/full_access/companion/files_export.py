@@ -10,6 +10,10 @@ Same layout and formats (``files.manifest``): each file at ``<out_dir>/files/<pa
   patterns (``skip_rules``, applied again here, so the same rules decide as on the
   SFTP route), lists symlinks and special files as skipped, and hashes the files it
   lists while its time allows; a bigger file comes without sha256 and is hashed here.
+  The plugin serves nothing outside wp-content's real path and follows no symlink: a
+  symlink's skip sample says where it leads, and ``symlinks_outside_wp_content`` names
+  each one whose content is therefore not exported (an uploads folder linked elsewhere
+  is reported, not silently missing).
 - Each file comes as byte-range chunks (``file`` action), each checked against the
   plugin's sha256 of that chunk, and the whole file against the listing's size, mtime
   and sha256. A file that changed during the transfer is fetched again (twice at most).
@@ -44,6 +48,10 @@ from wpmigrate.full_access.progress_throttle import Progress
 
 _FILE_TRIES = 3
 OWN_DIR = f"plugins/{PLUGIN_DIR}"  # the plugin itself (and its secret) is never exported
+# The plugin's word for a symlink whose content is not exported at all (e.g. a host's uploads
+# folder linked elsewhere): each one is named in the summary, beyond the skip samples' limit.
+OUTSIDE = "symlink leads outside wp-content"
+_OUTSIDE_LIMIT = 1000
 
 
 class _Changed(Exception):
@@ -69,6 +77,7 @@ class _Exporter:
                                    part_files=part_files, part_seconds=part_seconds)
         self.lock = self.ledger.lock
         self.listing_pages = self.chunks = 0
+        self.outside: list[str] = []
         self.stop = threading.Event()
         self.errors: list[BaseException] = []
 
@@ -100,8 +109,11 @@ class _Exporter:
         if reason:
             if reason == "excluded" and e.get("dir"):
                 path += "/"
-            pattern = self.skip(path.rstrip("/")) if reason == "excluded" else None
-            self.ledger.note_skip(Skip(reason if reason in SKIP_REASONS else "special", path, pattern or ""))
+            # The plugin says why a symlink was not followed (``OUTSIDE``, or within wp-content).
+            detail = self.skip(path.rstrip("/")) if reason == "excluded" else str(e.get("detail") or "")[:200]
+            if reason == "symlinks" and detail == OUTSIDE and len(self.outside) < _OUTSIDE_LIMIT:
+                self.outside.append(path)
+            self.ledger.note_skip(Skip(reason if reason in SKIP_REASONS else "special", path, detail or ""))
             return None
         try:
             if safe_relpath(path) != path:
@@ -233,7 +245,7 @@ class _Exporter:
         return self.ledger.finish(
             attempt, started,
             source={"route": "wp_admin", "remote_root": self.pre.get("wp_content_dir", "")},
-            extra={"skip_patterns": list(self.skip.patterns),
+            extra={"skip_patterns": list(self.skip.patterns), "symlinks_outside_wp_content": self.outside,
                    "requests": {"listing_pages": self.listing_pages, "chunks": self.chunks},
                    "chunk_size": {"final": self.chunk.value, "grown": self.chunk.grown,
                                   "shrunk": self.chunk.shrunk}})

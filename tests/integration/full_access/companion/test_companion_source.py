@@ -122,15 +122,18 @@ def test_unsigned_requests_get_the_normal_wordpress_page(source: InstalledCompan
     assert r.status_code == 200 and "X-WPM-Protocol" not in r.headers
 
 
-def test_bad_signature_old_timestamp_and_replayed_nonce_are_refused(source: InstalledCompanion,
+def test_bad_signature_old_timestamp_and_replayed_nonce_are_ignored(source: InstalledCompanion,
                                                                    http: httpx.Client) -> None:
+    """Refused by not answering at all: the site's normal page, as without the plugin
+    (test_companion_confinement compares the two answers in full)."""
     sb, secret = source.sandbox, source.secret
     params = {"table": f"{sb.source.table_prefix}options"}
+    home = _title(http.get(sb.source.url + "/").text)
 
     def refused(r: httpx.Response, why: str) -> None:
-        assert r.status_code == 401, (why, r.status_code, r.text[:200])
-        assert r.headers["X-WPM-Protocol"] == "1" and r.headers["content-type"].startswith("application/json")
-        assert "error" in r.json() and "option" not in r.text
+        assert r.status_code == 200, (why, r.status_code, r.text[:200])
+        assert "X-WPM-Protocol" not in r.headers and "application/json" not in r.headers["content-type"]
+        assert _title(r.text) == home != "" and "wpm_odd_keys" not in r.text
 
     refused(_get(http, sb, "schema", params, signed_headers(secrets.token_hex(32), "schema", params)), "key")
     # Signed for other parameters or another action: the signature covers both.
@@ -145,10 +148,11 @@ def test_bad_signature_old_timestamp_and_replayed_nonce_are_refused(source: Inst
     ok = _get(http, sb, "schema", params, h)
     assert ok.status_code == 200 and ok.json()["table"] == params["table"]
     refused(_get(http, sb, "schema", params, h), "replay")
-    # The client turns a refusal into a permanent INVALID_CREDENTIALS.
+    # To the client, another secret is a plugin that does not answer (a new install helps).
     with pytest.raises(MigrationError) as info:
         source.client(http, secrets.token_hex(32)).preflight()
-    assert info.value.code == ErrorCode.INVALID_CREDENTIALS and info.value.permanent
+    assert info.value.code == ErrorCode.EXPORT_FAILED and info.value.permanent
+    assert info.value.details["reason"] == "not_answering"
 
 
 def test_signed_requests_cannot_reach_outside_the_site(source: InstalledCompanion,

@@ -9,7 +9,9 @@
  * Protocol v1 (see wpmigrate's docs): GET {home}/?wpmigrate-companion={action}&... with the
  * headers X-WPM-Timestamp, X-WPM-Nonce and X-WPM-Signature = hex HMAC-SHA256(secret,
  * "v1\n" . action . "\n" . canonical_query . "\n" . timestamp . "\n" . nonce).
- * A request without a signature is not ours: WordPress renders the page as usual.
+ * Anything else (unsigned, a wrong, stale or replayed signature, an array parameter) is not
+ * ours: the plugin adds nothing and WordPress answers as it would without it.
+ * Files: only under wp-content's real path; a symlink is never followed.
  * The only writes are under this plugin's own folder (state/: nonces, last use).
  */
 
@@ -37,53 +39,20 @@ function wpmc_forget_secret(): void
 
 function wpmc_maybe_handle(): void
 {
-    if (!isset($_GET['wpmigrate-companion'])) {
-        return;
+    $request = wpmc_signed_request();
+    if ($request === null) {
+        return; // not ours: the site answers exactly as it would without this plugin
     }
-    $signature = isset($_SERVER['HTTP_X_WPM_SIGNATURE']) ? (string) $_SERVER['HTTP_X_WPM_SIGNATURE'] : '';
-    if ($signature === '') {
-        return; // not ours: nothing is revealed, the site answers as it always does
-    }
-    $config = wpmc_config();
-    if ($config === null) {
-        return; // no secret (deactivated or broken install): stay silent
-    }
+    [$action, $query, $config, $state] = $request;
     wpmc_prepare_output();
-    // plugins_loaded runs before wp_magic_quotes(): $_GET is still as PHP parsed it.
-    $query = $_GET;
-    foreach ($query as $value) {
-        if (!is_string($value)) {
-            wpmc_json(400, ['error' => 'array parameters are not accepted']);
-        }
-    }
-    $action = (string) $query['wpmigrate-companion'];
-    unset($query['wpmigrate-companion']);
-    $timestamp = isset($_SERVER['HTTP_X_WPM_TIMESTAMP']) ? (string) $_SERVER['HTTP_X_WPM_TIMESTAMP'] : '';
-    $nonce = isset($_SERVER['HTTP_X_WPM_NONCE']) ? (string) $_SERVER['HTTP_X_WPM_NONCE'] : '';
-    $expected = hash_hmac('sha256', wpmc_string_to_sign($action, $query, $timestamp, $nonce), (string) $config['secret']);
-    if (!hash_equals($expected, $signature)) {
-        wpmc_json(401, ['error' => 'bad signature']);
-    }
-    $state = __DIR__ . '/state';
-    if (!is_dir($state) && !@mkdir($state, 0700) && !is_dir($state)) {
-        wpmc_json(500, ['error' => 'the plugin folder is not writable']);
-    }
     $idle = max(1, (int) ($config['idle_seconds'] ?? 3600));
     $last = @filemtime($state . '/last-use');
     if ($last === false) {
         $last = (int) @filemtime(__DIR__ . '/secret.php');
     }
     if (time() - $last > $idle) {
+        // Said only to a caller who proved it holds the secret; everyone else sees no plugin.
         wpmc_json(410, ['error' => 'expired: idle for longer than ' . $idle . ' s; remove the plugin']);
-    }
-    if (!preg_match('/^\d{1,12}$/', $timestamp) || abs(time() - (int) $timestamp) > WPMC_MAX_SKEW) {
-        wpmc_json(401, ['error' => 'timestamp outside the allowed window']);
-    }
-    if (!preg_match('/^[0-9a-f]{32}$/', $nonce)) {
-        wpmc_json(401, ['error' => 'bad nonce']);
-    }
-    if (!wpmc_claim_nonce($state, $nonce)) {
-        wpmc_json(401, ['error' => 'nonce already used']);
     }
     @touch($state . '/last-use');
     try {
@@ -92,6 +61,55 @@ function wpmc_maybe_handle(): void
         wpmc_json(500, ['error' => get_class($e) . ': ' . $e->getMessage()]);
     }
     wpmc_json(400, ['error' => 'unknown action']);
+}
+
+/**
+ * [action, parameters, config, state folder] of a request signed with this install's secret,
+ * fresh and not seen before; null for anything else (unsigned, malformed, wrong, stale,
+ * replayed, an array parameter). Until it returns non-null nothing is sent, parsed or
+ * answered: to anyone without the secret the site looks as if the plugin were not there.
+ */
+function wpmc_signed_request(): ?array
+{
+    $action = $_GET['wpmigrate-companion'] ?? null;
+    $signature = $_SERVER['HTTP_X_WPM_SIGNATURE'] ?? null;
+    $timestamp = $_SERVER['HTTP_X_WPM_TIMESTAMP'] ?? null;
+    $nonce = $_SERVER['HTTP_X_WPM_NONCE'] ?? null;
+    if (!is_string($action) || !is_string($signature) || !is_string($timestamp) || !is_string($nonce)
+        || !preg_match('/^[0-9a-f]{64}$/', $signature)) {
+        return null;
+    }
+    // plugins_loaded runs before wp_magic_quotes(): $_GET is still as PHP parsed it.
+    // Only scalar strings are signed: an array parameter is not ours.
+    $query = $_GET;
+    foreach ($query as $value) {
+        if (!is_string($value)) {
+            return null;
+        }
+    }
+    unset($query['wpmigrate-companion']);
+    $config = wpmc_config();
+    if ($config === null) {
+        return null; // no secret (deactivated or broken install)
+    }
+    $expected = hash_hmac('sha256', wpmc_string_to_sign($action, $query, $timestamp, $nonce), (string) $config['secret']);
+    if (!hash_equals($expected, $signature)) {
+        return null;
+    }
+    // A captured request sent again (late, or twice) proves nothing: silent as well.
+    if (!preg_match('/^\d{1,12}$/', $timestamp) || abs(time() - (int) $timestamp) > WPMC_MAX_SKEW
+        || !preg_match('/^[0-9a-f]{32}$/', $nonce)) {
+        return null;
+    }
+    $state = __DIR__ . '/state';
+    if (!is_dir($state) && !@mkdir($state, 0700) && !is_dir($state)) {
+        wpmc_prepare_output(); // the caller holds the secret: tell it why nothing works
+        wpmc_json(500, ['error' => 'the plugin folder is not writable']);
+    }
+    if (!wpmc_claim_nonce($state, $nonce)) {
+        return null;
+    }
+    return [$action, $query, $config, $state];
 }
 
 /**
@@ -351,7 +369,7 @@ function wpmc_preflight(): array
         'db' => ['charset' => $server['cs'], 'collation' => $server['co'], 'server_version' => $server['v']],
         'tables' => $tables,
         'views' => $views,
-        'wp_content' => wpmc_tree_size(WP_CONTENT_DIR, $started + $budget),
+        'wp_content' => wpmc_tree_size(wpmc_content_root(), $started + $budget),
     ];
 }
 
@@ -495,6 +513,48 @@ function wpmc_rows(array $q): void
 
 // ------------------------------------------------------------------ files
 
+/** wp-content's real path: every path served or listed lies below it. */
+function wpmc_content_root(): string
+{
+    $root = realpath(WP_CONTENT_DIR);
+    if ($root === false) {
+        throw new RuntimeException('wp-content is not readable');
+    }
+    return $root;
+}
+
+/**
+ * The real path of ``$rel`` (relative to wp-content) when no component of it is a symlink and
+ * it resolves below wp-content; null otherwise. A link can lead anywhere on the host
+ * (wp-config.php, /etc), and the listing never lists a path through one.
+ */
+function wpmc_resolve(string $rel): ?string
+{
+    $root = wpmc_content_root();
+    $path = $root;
+    foreach (explode('/', $rel) as $part) {
+        $path .= '/' . $part;
+        if (is_link($path)) {
+            return null;
+        }
+    }
+    $real = realpath($path);
+    return ($real !== false && strpos($real, $root . '/') === 0) ? $real : null;
+}
+
+/** Why a listed symlink was not followed: says when the content behind it is not exported at all. */
+function wpmc_symlink_detail(string $root, string $full): string
+{
+    $target = realpath($full);
+    if ($target === false) {
+        return 'broken symlink (or one PHP may not resolve)';
+    }
+    if ($target === $root || strpos($target, $root . '/') === 0) {
+        return 'symlink within wp-content: not followed, its target is listed at its own path';
+    }
+    return 'symlink leads outside wp-content';
+}
+
 /** One directory's entry names, sorted by byte value (strcmp). */
 function wpmc_list(string $dir): ?array
 {
@@ -539,9 +599,11 @@ function wpmc_skipped(string $rel, array $patterns): ?string
 }
 
 /**
- * Depth-first walk of wp-content, entries of each directory in byte order, resuming
- * strictly after ``after``. ``$emit`` gets [relative path, full path, lstat or null, skip reason].
- * Returns false when ``$emit`` asked to stop.
+ * Depth-first walk of wp-content (``$root``: its real path), entries of each directory in
+ * byte order, resuming strictly after ``after``. ``$emit`` gets [relative path, full path,
+ * lstat or null, skip reason]. Returns false when ``$emit`` asked to stop.
+ * Every symlink is listed as skipped and never followed, even one within wp-content: its
+ * target is listed at its own path, and not following links leaves no loop to guard against.
  */
 function wpmc_walk(string $root, string $rel_dir, array $after, array $skip, callable $emit): bool
 {
@@ -609,19 +671,21 @@ function wpmc_files(array $q): array
     $skip = isset($q['skip']) ? json_decode((string) $q['skip'], true) : [];
     $skip = is_array($skip) ? $skip : [];
     $after = isset($q['after']) && $q['after'] !== '' ? explode('/', (string) $q['after']) : [];
-    $root = rtrim(WP_CONTENT_DIR, '/');
+    $root = wpmc_content_root();
     $started = microtime(true);
     $budget = wpmc_budget();
     $entries = [];
     $hashed = 0;
     $last = null;
     $complete = wpmc_walk($root, '', $after, $skip, static function ($rel, $full, $st, $reason) use (
-        &$entries, &$hashed, &$last, $limit, $max_hash, $started, $budget
+        &$entries, &$hashed, &$last, $limit, $max_hash, $started, $budget, $root
     ) {
         if ($reason !== null) {
             $e = ['path' => $rel, 'skipped' => $reason];
             if ($reason === 'excluded' && $st && ($st['mode'] & 0170000) === 0040000) {
                 $e['dir'] = true;
+            } elseif ($reason === 'symlinks') {
+                $e['detail'] = wpmc_symlink_detail($root, $full);
             }
         } elseif (!is_readable($full)) {
             $e = ['path' => $rel, 'skipped' => 'unreadable'];
@@ -683,17 +747,15 @@ function wpmc_file(array $q): void
         || in_array('..', $parts, true) || in_array('.', $parts, true) || in_array('', $parts, true)) {
         wpmc_json(400, ['error' => 'path must be relative to wp-content, without . or ..']);
     }
-    $root = rtrim(WP_CONTENT_DIR, '/');
-    $full = $root . '/' . $rel;
     $own = realpath(__DIR__);
-    $real = realpath($full);
-    if ($real === false || !is_file($full) || is_link($full)) {
-        wpmc_json(404, ['error' => 'no such file']);
+    $real = wpmc_resolve($rel);
+    if ($real === null || !is_file($real)) {
+        wpmc_json(404, ['error' => 'no such file']); // also through a symlink: never served
     }
     if ($own !== false && strpos($real . '/', $own . '/') === 0) {
         wpmc_json(404, ['error' => 'no such file']);
     }
-    $fh = @fopen($full, 'rb');
+    $fh = @fopen($real, 'rb');
     if ($fh === false) {
         wpmc_json(403, ['error' => 'unreadable']);
     }
