@@ -48,6 +48,8 @@ import httpx
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[1]
+# A run's content scope with the conf schema's defaults.
+SCOPE = {"include_pages": True, "include_posts": True, "include_media": True, "max_depth": 5}
 sys.path[:0] = [str(ROOT / "include"), str(ROOT / "sandbox")]
 
 from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record  # noqa: E402
@@ -144,7 +146,7 @@ def run_ours(state: SandboxState, truth: Truth, rate: float, work: Path) -> Run:
     t0, cpu0 = time.perf_counter(), time.process_time()
     with guarded_client(["127.0.0.0/8"], read_only=True, timeout=30.0) as client:
         fetcher = PoliteFetcher(client, rate_per_second=rate)
-        result = discover(fetcher, state.source.url + "/", max_depth=5)
+        result = discover(fetcher, state.source.url + "/", **SCOPE)
         phases["discover"] = time.perf_counter() - t0
         site = json.loads(json.dumps(site_record(result, fetcher.stats()), default=str))
         done = scrape_batch_items(fetcher, result.items, site)  # REST items need no request
@@ -250,8 +252,8 @@ def run_dag_tasks(state: SandboxState, rate: float, work: Path,
     home = probe["final_url"]
     mark("validate_source")
     with _task_fetcher(rate) as fetcher:
-        result = discover(fetcher, home, max_depth=5, home_page=probe["home_page"],
-                          rest_index=probe["rest_index"])
+        result = discover(fetcher, home, home_page=probe["home_page"], rest_index=probe["rest_index"],
+                          **SCOPE)
         site = json.loads(json.dumps(site_record(result, fetcher.stats()), default=str))
         site["robots"] = json.loads(json.dumps(fetcher.robots_rules()))
     home_page = result.home_page

@@ -710,10 +710,10 @@ def discover(
     fetcher: PoliteFetcher,
     home_url: str,
     *,
-    include_pages: bool = True,
-    include_posts: bool = True,
-    include_media: bool = True,
-    max_depth: int = 3,
+    include_pages: bool,
+    include_posts: bool,
+    include_media: bool,
+    max_depth: int,
     max_pages: int = 1000,
     max_media: int = 10_000,
     max_fetches: int | None = None,
@@ -730,7 +730,9 @@ def discover(
     True/False forces it). ``max_pages`` caps pages and posts together, ``max_media`` the
     media; what lies beyond is counted in ``limits``. ``max_fetches`` bounds the crawl's
     requests (default 2 * max_pages + 100). ``home_page``/``rest_index``: what the source
-    probe read (``probe_source``), used instead of asking the source again.
+    probe read (``probe_source``), used instead of asking the source again. The scope
+    (``include_*``, ``max_depth``) has no default here: it is the conf's, whose schema
+    holds the defaults.
     """
     d = _Discovery(
         fetcher, home_url, include_pages=include_pages, include_posts=include_posts,

@@ -20,6 +20,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from tests.support import wordpress_checks as wc
+from tests.support.discovery_scope import default_scope
 from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record
 from wpmigrate.scrape_rebuild.discovery import DiscoveryResult, discover
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
@@ -80,7 +81,7 @@ def _scrape(sb: SandboxState, *, rest: bool) -> Scrape:
     try:
         with guarded_client(LOOPBACK, read_only=True, timeout=30.0) as client:
             fetcher = PoliteFetcher(client)
-            result = discover(fetcher, sb.classic_source.url + "/", max_depth=5)
+            result = discover(fetcher, sb.classic_source.url + "/", **default_scope(max_depth=5))
             site = json.loads(json.dumps(site_record(result, fetcher.stats()), default=str))
         items: dict[str, ScrapedItem] = {}
         refs: set[str] = set()

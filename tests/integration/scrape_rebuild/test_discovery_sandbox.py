@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from tests.support.discovery_scope import default_scope
 from tests.support.wordpress_checks import db, rows
 from wpmigrate.scrape_rebuild.discovery import DiscoveryResult, discover
 from wpmigrate.scrape_rebuild.polite_http import USER_AGENT, PoliteFetcher
@@ -55,7 +56,7 @@ def _run(url: str, user_agent: str = USER_AGENT, **kw: Any) -> tuple[DiscoveryRe
     started = time.time()
     with guarded_client(LOOPBACK, read_only=True, timeout=30.0) as client:
         fetcher = PoliteFetcher(client, user_agent=user_agent)
-        result = discover(fetcher, url, **kw)
+        result = discover(fetcher, url, **default_scope(**kw))
     return result, started
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.support.discovery_scope import default_scope
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.scrape_rebuild.discovery import discover
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.sandbox
 
 def test_discovery_learns_the_sources_structure(sandbox) -> None:
     with guarded_client(["127.0.0.0/8"], read_only=True, timeout=30.0) as client:
-        found = discover(PoliteFetcher(client), sandbox.source.url, include_media=False)
+        found = discover(PoliteFetcher(client), sandbox.source.url, **default_scope(include_media=False))
     learnt = found.site["permalinks"]
     # Every post agrees, the non-ASCII slug (percent-encoded by the REST API) included.
     assert learnt["structure"] == "/%postname%/" and learnt["agreeing"] == learnt["samples"] >= 10, learnt

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
+from tests.support.discovery_scope import default_scope
 from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record
 from wpmigrate.scrape_rebuild.discovery import discover
 from wpmigrate.scrape_rebuild.media_download import download_all
@@ -88,7 +89,7 @@ def run(sandbox: SandboxState, tmp_path_factory: pytest.TempPathFactory) -> Run:
     started = time.time()
     by_task: dict[str, int] = {}
     fetcher = next(tasks)
-    result = discover(fetcher, sandbox.source.url + "/", max_depth=5)
+    result = discover(fetcher, sandbox.source.url + "/", **default_scope(max_depth=5))
     site = json.loads(json.dumps({**site_record(result, fetcher.stats()), "robots": fetcher.robots_rules()},
                                  default=str))  # as the discover task writes site.json
     by_task["discover"] = fetcher.request_count

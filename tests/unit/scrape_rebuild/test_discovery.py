@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
+from tests.support.discovery_scope import default_scope
 from wpmigrate.scrape_rebuild.discovery import classify_html, discover
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
 from wpmigrate.web.source_probe import probe_source
@@ -132,7 +133,8 @@ def _no_rest_site(path: str, q: dict[str, list[str]], url: str) -> Answer:
 
 def test_sitemaps_and_crawl_without_rest(serve: Any, fetcher: PoliteFetcher) -> None:
     srv = serve(_no_rest_site)
-    result = discover(fetcher, srv.url + "/", max_depth=2, max_archive_pages=4, max_query_variants=3)
+    result = discover(fetcher, srv.url + "/", max_archive_pages=4, max_query_variants=3,
+                      **default_scope(max_depth=2))
     found = {urlsplit(i.url).path: (i.kind, i.via, i.source_id) for i in result.items}
     assert found == {
         "/about/": ("page", "sitemap", 2),  # the crawl fills in the id a sitemap lacks
@@ -169,7 +171,7 @@ def test_sitemaps_and_crawl_without_rest(serve: Any, fetcher: PoliteFetcher) -> 
 
 def test_crawl_page_limit_is_recorded(serve: Any, fetcher: PoliteFetcher) -> None:
     srv = serve(_no_rest_site)
-    result = discover(fetcher, srv.url + "/", max_depth=2, max_pages=2)
+    result = discover(fetcher, srv.url + "/", max_pages=2, **default_scope(max_depth=2))
     assert len([i for i in result.items if i.kind in ("page", "post")]) == 2
     assert result.limits["pages_limit_hit"] and result.limits["pages_not_migrated"] >= 1
     assert result.limits["messages"][0].startswith("2-page limit reached:")
@@ -214,7 +216,7 @@ def _rest_site(n_posts: int, n_media: int) -> Route:
 
 def test_rest_paging_and_limits_counted_from_totals(serve: Any, fetcher: PoliteFetcher) -> None:
     srv = serve(_rest_site(n_posts=250, n_media=30))
-    result = discover(fetcher, srv.url + "/", max_pages=120, max_media=25)
+    result = discover(fetcher, srv.url + "/", max_pages=120, max_media=25, **default_scope())
     assert result.site["rest_available"] and result.site["rest_base"] == srv.url + "/wp-json/"
     assert Counter(i.kind for i in result.items) == {"page": 3, "post": 117, "media": 25}
     assert all(i.via == "rest" for i in result.items)
@@ -248,7 +250,7 @@ def test_rest_route_fallback_for_plain_permalinks(serve: Any, fetcher: PoliteFet
         return inner(path, q, url)
 
     srv = serve(route)
-    result = discover(fetcher, srv.url, include_media=False)
+    result = discover(fetcher, srv.url, **default_scope(include_media=False))
     assert result.site["rest_base"] == srv.url + "/?rest_route=/"
     assert Counter(i.kind for i in result.items) == {"page": 3, "post": 3}
     assert any(p.startswith("/?rest_route=%2Fwp%2Fv2%2Fposts") or p.startswith("/?rest_route=/wp/v2/posts")
@@ -299,7 +301,7 @@ def test_rest_embeds_what_lookups_miss_and_notes_shown_variants(serve: Any, fetc
         return inner(path, q, url)
 
     srv = serve(route)
-    result = discover(fetcher, srv.url + "/")
+    result = discover(fetcher, srv.url + "/", **default_scope())
     posts = [parse_qs(urlsplit(p).query) for p in srv.paths if p.startswith("/wp-json/wp/v2/posts")]
     assert posts[0]["_embed"] == ["author"]  # users closed: names come embedded, no request per post
     assert {"content", "_links", "_embedded"} <= set(posts[0]["_fields"][0].split(","))
@@ -320,7 +322,7 @@ def test_the_probes_home_page_and_rest_index_are_not_asked_again(serve: Any, fet
     home_page, rest_index = probe["home_page"], probe["rest_index"]
     assert rest_index == {"url": srv.url + "/wp-json/", "name": "Fake &amp; Co", "description": "d"}
     srv.paths.clear()
-    result = discover(fetcher, srv.url + "/", home_page=home_page, rest_index=rest_index)
+    result = discover(fetcher, srv.url + "/", home_page=home_page, rest_index=rest_index, **default_scope())
     assert result.site["rest_available"] and result.site["rest_base"] == srv.url + "/wp-json/"
     assert (result.site["name"], result.site["description"]) == ("Fake & Co", "d")
     assert Counter(i.kind for i in result.items) == {"page": 3, "post": 3}
@@ -330,5 +332,5 @@ def test_the_probes_home_page_and_rest_index_are_not_asked_again(serve: Any, fet
     # Another site's page, or an error page, is not used: the home page is asked.
     for given in ({**home_page, "url": "http://elsewhere.example/"}, {**home_page, "status": 500}):
         srv.paths.clear()
-        result = discover(fetcher, srv.url + "/", home_page=given, rest_index=rest_index)
+        result = discover(fetcher, srv.url + "/", home_page=given, rest_index=rest_index, **default_scope())
         assert srv.paths.count("/") == 1 and result.home_page is not None

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.discovery_scope import default_scope
 from wpmigrate.scrape_rebuild import discovery
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
 from wpmigrate.web.url_guard import guarded_client
@@ -96,7 +97,8 @@ def test_discovery_memory_is_bounded_by_the_limits(big_site: Any) -> None:
         fetcher.robots(big_site.url)  # outside the measurement
         tracemalloc.start()
         try:
-            result = discovery.discover(fetcher, big_site.url + "/", max_pages=MAX_PAGES, max_media=100)
+            result = discovery.discover(fetcher, big_site.url + "/", max_pages=MAX_PAGES, max_media=100,
+                                        **default_scope())
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -139,7 +141,8 @@ def many_links() -> Iterator[Any]:
 def test_the_crawl_queue_holds_no_more_than_the_fetches_left(many_links: Any) -> None:
     with guarded_client(LOOPBACK, read_only=True, timeout=30.0) as client:
         fetcher = PoliteFetcher(client, rate_per_second=1000)
-        result = discovery.discover(fetcher, many_links.url + "/", max_pages=10, max_fetches=FETCH_BUDGET)
+        result = discovery.discover(fetcher, many_links.url + "/", max_pages=10, max_fetches=FETCH_BUDGET,
+                                    **default_scope())
     assert result.limits["fetch_budget_hit"]
     # The links past the budget were counted, not queued (the first page's links fill it).
     assert result.crawl_filtered["crawl_budget"] == LINKS - FETCH_BUDGET
