@@ -19,6 +19,11 @@ How a value is handled:
    value unchanged.
 3. Anything else (text, HTML, block markup, JSON): plain replacement.
 
+Text replacement never turns bytes PHP cannot unserialize into bytes it can
+(``serialized_guard``): a wrong ``s:N:`` that happens to fit the new URL would
+otherwise bring a value, or an object, to life. Such a value (or string payload) is
+left unchanged and reported (``unparseable`` / ``skipped_parts``).
+
 Array keys of serialized values are left alone by default (like wp-cli: two keys
 could collide); a value that still holds a search term in a key afterwards is
 counted as ``serialized_keys`` and sampled, so the report says where.
@@ -51,6 +56,7 @@ from wpmigrate.rewrite.php_serialized import (
     transform_strings,
     validate,
 )
+from wpmigrate.rewrite.serialized_guard import becomes_unserializable
 
 __all__ = [
     "DEFAULT_SKIP_COLUMNS",
@@ -68,6 +74,7 @@ MAX_SAMPLES = 50
 # needle occurrences (see UrlRewriter._sub_long).
 _SHORT = 2048
 SAMPLE_PREFIX_BYTES = 64
+BECOMES_SERIALIZED = "left unchanged: rewritten as text it would become serialized data PHP accepts"
 
 # After a term ending in a host/path character, the match must not continue a host
 # label, a dotted name or a port: "-", "_", alnum, ".x", ":9".
@@ -254,6 +261,7 @@ class UrlRewriter:
         self.rewrite_keys = rewrite_keys
         self.stats = RewriteStats(max_samples=max_samples)
         self._count = 0
+        self._refused: list[bytes] = []  # payloads _sub_text left alone, per rewrite() call
         # Case folding: folded term -> [(term, bytes that must match exactly from)].
         self._folded: dict[bytes, list[tuple[bytes, int]]] = {}
         for raw, prefix in (case_insensitive or {}).items():
@@ -409,6 +417,16 @@ class UrlRewriter:
             return value if self._count == before else new
         return self._sub_long(value, regex)
 
+    def _sub_text(self, value: bytes) -> bytes:
+        """``_sub``, unless that would turn bytes PHP cannot unserialize into bytes it can."""
+        before = self._count
+        new = self._sub(value)
+        if becomes_unserializable(value, new):
+            self._count = before
+            self._refused.append(value)
+            return value
+        return new
+
     def _sub_long(self, value: bytes, regex: re.Pattern[bytes]) -> bytes:
         """Same result as ``regex.sub`` over the whole value, but the regex only runs
         near needle occurrences found by ``bytes.find`` (C speed, long HTML): a match
@@ -469,13 +487,14 @@ class UrlRewriter:
         if not self.has_candidate(value):
             return value
         self._count = 0
+        self._refused.clear()
         if is_serialized(value) or (value[:2] in (b"C:", b"S:") and validate(value)):
             st.serialized_values += 1
             skipped: list[tuple[str, bytes]] = []
             try:
                 new = transform_strings(
                     value,
-                    self._sub,
+                    self._sub_text,
                     keys=self.rewrite_keys,
                     visit=self.has_candidate,
                     on_skip=lambda kind, payload: skipped.append((kind, payload)),
@@ -485,6 +504,9 @@ class UrlRewriter:
                 st.unparseable += 1
                 self._count = 0
                 new = self._sub(value)
+                if becomes_unserializable(value, new):
+                    st.add_sample("unparseable", value, f"{exc}; {BECOMES_SERIALIZED}", where)
+                    return value
                 if self._count:
                     st.unparseable_rewritten += 1
                     st.add_sample("unparseable_rewritten_as_text", value, str(exc), where)
@@ -499,10 +521,16 @@ class UrlRewriter:
                 if self.has_candidate(payload):
                     st.skipped_parts += 1
                     st.add_sample(kind, payload, "left unchanged", where)
+            for payload in self._refused:
+                st.skipped_parts += 1
+                st.add_sample("would_become_serialized", payload, BECOMES_SERIALIZED, where)
             if not self.rewrite_keys and self.has_candidate(new):
                 self._report_keys(new, where)
         else:
-            new = self._sub(value)
+            new = self._sub_text(value)
+            if self._refused:  # e.g. a C: value with a wrong length
+                st.unparseable += 1
+                st.add_sample("unparseable", value, BECOMES_SERIALIZED, where)
         return self._account(value, new)
 
     def _holds_term(self, value: bytes) -> bool:
