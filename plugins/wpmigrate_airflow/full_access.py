@@ -269,6 +269,7 @@ def import_database(params: dict[str, Any], source: FullAccessSource, target: Fu
             "unparseable": report.get("rewrite", {}).get("unparseable"),
             "unparseable_rewritten": report.get("rewrite", {}).get("unparseable_rewritten"),
             "serialized_keys": report.get("rewrite", {}).get("serialized_keys"),
+            "escaped_urls": report.get("rewrite", {}).get("escaped_urls"),
             "peak_rss_mb": peak_rss_mb()}
 
 
