@@ -175,6 +175,7 @@ def import_database(conf: FullAccessConf, source: FullAccessSource, target: Full
             "unparseable": report.get("rewrite", {}).get("unparseable"),
             "unparseable_rewritten": report.get("rewrite", {}).get("unparseable_rewritten"),
             "serialized_keys": report.get("rewrite", {}).get("serialized_keys"),
+            "escaped_urls": report.get("rewrite", {}).get("escaped_urls"),
             "peak_rss_mb": peak_rss_mb()}
 
 

@@ -105,6 +105,8 @@ class DatabaseImport(TypedDict):
     # Of those, rewritten as plain text; values left with an old URL in array keys.
     unparseable_rewritten: int | None
     serialized_keys: int | None
+    # Values left with an old URL whose host characters are escaped (never rewritten).
+    escaped_urls: int | None
     peak_rss_mb: float
 
 

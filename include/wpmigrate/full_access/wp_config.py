@@ -5,7 +5,11 @@ from wp-config.php. Running the file (php -r) would run whatever the source put 
 our side, so it is tokenized with PHP's lexical rules instead, and only values written as
 plain string literals are accepted. Anything PHP would have to evaluate (getenv(), $_ENV,
 a constant, a concatenation, another file, a .env loader) is refused with INVALID_CONF and
-the way out: name a database connection instead.
+the way out: name a database connection instead. So is a file that could set a value in a
+way the parser does not follow (a define() whose name is computed; for $table_prefix:
+list()/[...] destructuring, extract(), variable variables, $GLOBALS['table_prefix'], a
+reference, a foreach target, an element write): reading past it would give a value PHP
+does not use.
 
 No value read from the file ever appears in an error message or a repr: the credentials
 can write to the source's database.
@@ -18,6 +22,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.full_access.php_lexer import Tok as _Tok
+from wpmigrate.full_access.php_lexer import Unreadable as _Unreadable
+from wpmigrate.full_access.php_lexer import matching_close as _match
+from wpmigrate.full_access.php_lexer import tokenize as _tokenize
 
 _WAY_OUT = "name a database connection (source_access.db_conn_id) instead"
 _PREFIX_WAY_OUT = "set source_access.table_prefix in the conf"
@@ -53,145 +61,6 @@ class DbEndpoint:
     socket: str | None  # None: the platform's default socket (or, for tcp, none given)
 
 
-# --------------------------------------------------------------------------- lexer
-
-@dataclass(frozen=True)
-class _Tok:
-    kind: Literal["str", "id", "var", "num", "op", "opaque"]
-    text: str  # identifier/variable name/operator; "" for strings
-    value: str | None = None  # a string literal's value; None if it interpolates
-
-
-_OPEN_TAG = re.compile(rb"<\?(?:php(?=\s|$)|=)?", re.I)
-_WS = re.compile(rb"\s+")
-_LINE_END = re.compile(rb"\r\n|\n|\r|\?>")
-_NAME = rb"[A-Za-z_\x80-\xff][A-Za-z0-9_\x80-\xff]*"
-_IDENT = re.compile(rb"\\?" + _NAME + rb"(?:\\" + _NAME + rb")*")  # with a namespace
-_VAR = re.compile(rb"\$" + _NAME)
-_NUM = re.compile(rb"\.?[0-9][0-9A-Za-z_.]*")
-_OPS = re.compile(
-    rb"<<<|\?\?=|===|!==|\*\*=|<=>|\.\.\.|::|->|\?->|=>|==|!=|<>|<=|>=|&&|\|\||\?\?|\+\+|--|"
-    rb"[.+\-*/%&|^]=|<<=|>>=|<<|>>|[^\s]"
-)
-_HEREDOC = re.compile(rb"<<<[ \t]*(['\"]?)(" + _NAME + rb")\1\r?\n")
-_SQ_ESCAPE = re.compile(rb"\\([\\'])")
-_DQ_ESCAPE = re.compile(
-    rb"\\(?:([nrtvef\\$\"])|([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u\{([0-9A-Fa-f]+)\})"
-)
-_DQ_SIMPLE = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v", b"e": b"\x1b", b"f": b"\f",
-              b"\\": b"\\", b"$": b"$", b'"': b'"'}
-# "$name" and "${" interpolate unless the "$" is escaped; "{$" always does.
-_INTERPOLATION = re.compile(rb"(?<!\\)(?:\\\\)*\$[A-Za-z_\x80-\xff{]|\{\$")
-
-
-class _Unreadable(Exception):
-    """wp-config.php is not valid PHP as far as the lexer can tell (carries no value)."""
-
-
-def _decode(raw: bytes) -> str:
-    # PHP strings are bytes; surrogateescape keeps a non-UTF-8 password's exact bytes.
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def _single_quoted(body: bytes) -> str:
-    return _decode(_SQ_ESCAPE.sub(rb"\1", body))
-
-
-def _double_quoted(body: bytes) -> str | None:
-    if _INTERPOLATION.search(body):
-        return None
-
-    def escape(m: re.Match[bytes]) -> bytes:
-        simple, octal, hexa, uni = m.groups()
-        if simple:
-            return _DQ_SIMPLE[simple]
-        if octal:
-            return bytes([int(octal, 8) & 0xFF])  # PHP wraps "\400" to "\000"
-        if hexa:
-            return bytes([int(hexa, 16)])
-        if int(uni, 16) > 0x10FFFF:
-            raise _Unreadable("an invalid \\u{} escape")
-        return chr(int(uni, 16)).encode("utf-8", "surrogatepass")
-
-    # Unknown escapes ("\q") stay as written, backslash included, as in PHP.
-    return _decode(_DQ_ESCAPE.sub(escape, body))
-
-
-def _string_end(src: bytes, start: int, quote: int) -> int:
-    """Index just past the closing quote of a string opened at ``start``."""
-    i = start + 1
-    while i < len(src):
-        c = src[i]
-        if c == 0x5C:  # backslash: skip the escaped byte
-            i += 2
-            continue
-        if c == quote:
-            return i + 1
-        i += 1
-    raise _Unreadable("an unterminated string")
-
-
-def _tokenize(src: bytes) -> list[_Tok]:
-    """PHP's tokens outside comments; text outside <?php ... ?> is inline HTML, skipped."""
-    toks: list[_Tok] = []
-    i, n = 0, len(src)
-    in_php = False
-    while i < n:
-        if not in_php:
-            m = _OPEN_TAG.search(src, i)
-            if not m:
-                break
-            i, in_php = m.end(), True
-            continue
-        c = src[i : i + 1]
-        if (m := _WS.match(src, i)) is not None:
-            i = m.end()
-        elif src.startswith(b"?>", i):
-            toks.append(_Tok("op", ";"))  # a closing tag ends a statement
-            i, in_php = i + 2, False
-        elif src.startswith(b"/*", i):
-            end = src.find(b"*/", i + 2)
-            if end < 0:
-                raise _Unreadable("an unterminated /* comment")
-            i = end + 2
-        elif c == b"#" or src.startswith(b"//", i):
-            # A line comment ends at the line's end or at a closing tag.
-            m = _LINE_END.search(src, i)
-            i = m.start() if m else n
-        elif c in (b"'", b'"'):
-            end = _string_end(src, i, src[i])
-            body = src[i + 1 : end - 1]
-            value = _single_quoted(body) if c == b"'" else _double_quoted(body)
-            toks.append(_Tok("str", "", value))
-            i = end
-        elif c == b"`":  # shell execution: never a literal
-            toks.append(_Tok("opaque", "`"))
-            i = _string_end(src, i, src[i])
-        elif (m := _HEREDOC.match(src, i)) is not None:
-            # Heredoc/nowdoc: closing marker on its own line (indented since PHP 7.3).
-            close = re.compile(rb"^[ \t]*" + re.escape(m.group(2)) + rb"(?![A-Za-z0-9_\x80-\xff])", re.M)
-            end_m = close.search(src, m.end())
-            if end_m is None:
-                raise _Unreadable("an unterminated heredoc")
-            toks.append(_Tok("opaque", "<<<"))
-            i = end_m.end()
-        elif (m := _VAR.match(src, i)) is not None:
-            toks.append(_Tok("var", _decode(m.group())))
-            i = m.end()
-        elif (m := _IDENT.match(src, i)) is not None:
-            toks.append(_Tok("id", _decode(m.group())))
-            i = m.end()
-        elif (m := _NUM.match(src, i)) is not None:
-            toks.append(_Tok("num", _decode(m.group())))
-            i = m.end()
-        else:
-            m = _OPS.match(src, i)
-            assert m is not None  # [^\s] matches any non-space byte
-            toks.append(_Tok("op", _decode(m.group())))
-            i = m.end()
-    return toks
-
-
 # --------------------------------------------------------------------------- parser
 
 @dataclass(frozen=True)
@@ -200,6 +69,7 @@ class _Def:
     value: str | None  # None: not a plain string literal
     why: str  # what it is instead, with no value from the file ("getenv()", "$_ENV")
     conditional: bool  # inside a block or a braceless if/else: may not run
+    unmodeled: bool = False  # a write the parser does not follow (its value unknown)
 
 
 _INCLUDES = {"include", "include_once", "require", "require_once"}
@@ -210,6 +80,13 @@ _ALT_END = {"endif", "endwhile", "endfor", "endforeach", "endswitch"}
 # Loaders that set values from elsewhere (Bedrock, vlucas/phpdotenv, ini files).
 _LOADERS = {"dotenv", "createimmutable", "createunsafeimmutable", "createmutable", "safeload",
             "parse_ini_file", "putenv", "env"}
+_ASSIGN = {"=", ".=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "??=", "**=", "<<=", ">>="}
+# After these, "[" indexes or calls; elsewhere it opens an array (or a destructuring).
+_INDEXABLE = {"var", "id", "str"}
+_INDEXED = {")", "]"}
+_NOT_A_CALL = {"::", "->", "function"}  # a method, or a declaration
+_DYNAMIC_DEFINE = "a define() whose name is not a plain string"
+_PREFIX = "$table_prefix"
 
 
 def _describe(toks: list[_Tok]) -> str:
@@ -254,6 +131,77 @@ class _Scan:
     defines: dict[str, list[_Def]]
     prefix: list[_Def]
     external: list[tuple[int, str]]  # (token index, what) for includes and env loaders
+    dynamic_defines: list[int] = field(default_factory=list)  # token indexes
+
+
+def _after_name(toks: list[_Tok], i: int) -> int:
+    """Index just past a variable variable's name (``$$x``, ``${...}``, ``$$$x``) at ``i``."""
+    while i < len(toks) and toks[i].kind == "op" and toks[i].text == "$":
+        i += 1
+    if i < len(toks) and toks[i].text == "{":
+        return _match(toks, i) + 1
+    return i + 1
+
+
+def _writes(toks: list[_Tok], i: int) -> bool:
+    """Whether what ends before ``i`` is written: an assignment, an element write
+    (``x[..] =``, ``x{..} =``) or ++/--."""
+    while i < len(toks) and toks[i].text in ("[", "{"):
+        i = _match(toks, i) + 1
+    return i < len(toks) and (toks[i].text in _ASSIGN or toks[i].text in ("++", "--"))
+
+
+def _targets_prefix(toks: list[_Tok]) -> bool:
+    """Whether assigning to these tokens (a destructuring or foreach target) could set
+    $table_prefix: it is named, or a target is $GLOBALS or a variable variable."""
+    return any(t.text in (_PREFIX, "$GLOBALS") or (t.kind == "op" and t.text == "$") for t in toks)
+
+
+def _destructures(toks: list[_Tok], i: int) -> bool:
+    """Whether the bracket at ``i`` is assigned to (``[..] =``) with a target that could
+    set $table_prefix."""
+    close = _match(toks, i)
+    return close + 1 < len(toks) and toks[close + 1].text == "=" and _targets_prefix(toks[i + 1 : close])
+
+
+def _prefix_writer(toks: list[_Tok], i: int) -> str | None:
+    """What, starting at token ``i``, could set $table_prefix in a way the parser does not
+    follow; None for anything else (plain assignments are read by the caller)."""
+    t = toks[i]
+    prev = toks[i - 1].text if i else ""
+    nxt = toks[i + 1].text if i + 1 < len(toks) else ""
+    if t.kind == "op" and t.text == "$":
+        if prev == "$":  # the inner "$" of "$$$x": judged with the first one
+            return None
+        end = _after_name(toks, i)
+        if prev == "&" or _writes(toks, end):
+            return "a variable variable ($$name or ${...})"
+    elif t.kind == "var" and t.text == _PREFIX and prev not in ("::", "->"):
+        if prev in ("&", "++", "--") or nxt in ("++", "--"):
+            return "a reference or an increment"
+        if nxt in ("[", "{") and _writes(toks, i + 1):
+            return "a write to one of its characters"
+    elif t.kind == "var" and t.text == "$GLOBALS" and nxt == "[":
+        close = _match(toks, i + 1)
+        key = toks[i + 2 : close]
+        named = len(key) == 1 and key[0].kind == "str" and key[0].value is not None
+        if (prev == "&" or _writes(toks, close + 1)) and (
+                not named or key[0].value == _PREFIX[1:]):
+            return "$GLOBALS['table_prefix']"
+    elif t.kind == "id" and t.text.lower() == "extract" and nxt == "(" and prev not in _NOT_A_CALL:
+        return "extract()"
+    elif t.kind == "id" and t.text.lower() == "list" and nxt == "(" and _destructures(toks, i + 1):
+        return "list() destructuring"
+    elif t.kind == "op" and t.text == "[" and _destructures(toks, i) and not (
+            i and (toks[i - 1].kind in _INDEXABLE or prev in _INDEXED)):
+        return "[...] destructuring"
+    elif t.kind == "id" and t.text.lower() == "foreach" and nxt == "(":
+        close = _match(toks, i + 1)
+        head = toks[i + 2 : close]
+        as_at = next((k for k, x in enumerate(head) if x.kind == "id" and x.text.lower() == "as"), None)
+        if as_at is not None and _targets_prefix(head[as_at + 1 :]):
+            return "a foreach loop"
+    return None
 
 
 def _literal(value_toks: list[_Tok]) -> str | None:
@@ -290,6 +238,13 @@ def _scan(toks: list[_Tok]) -> _Scan:
             out.external.append((i, "another file it loads (include/require)"))
         elif name in _LOADERS and nxt in ("(", "::"):
             out.external.append((i, "a .env file it loads"))
+        elif name == "define" and nxt == "(" and prev != "function" and not (
+                i + 3 < len(toks) and toks[i + 2].kind == "str" and toks[i + 2].value is not None
+                and toks[i + 3].text == ","):
+            # define($x, ..), define('DB_' . 'NAME', ..), define(constant(..), ..): could
+            # define any of the values.
+            out.external.append((i, _DYNAMIC_DEFINE))
+            out.dynamic_defines.append(i)
         elif name == "define" and nxt == "(" and i + 3 < len(toks) and toks[i + 3].text == ",":
             key = toks[i + 2].value if toks[i + 2].kind == "str" else None
             if key is None:
@@ -306,12 +261,13 @@ def _scan(toks: list[_Tok]) -> _Scan:
             value_toks = toks[i + 3 : _until_close(toks, i + 3)]
             out.defines.setdefault(toks[i + 1].text, []).append(
                 _Def(i, _literal(value_toks), _describe(value_toks), cond))
-        elif t.kind == "var" and t.text == "$table_prefix" and prev != "::" \
-                and nxt in ("=", ".=", "??=", "+="):
+        elif t.kind == "var" and t.text == _PREFIX and prev not in ("::", "->") and nxt in _ASSIGN:
             value_toks = toks[i + 2 : _until_close(toks, i + 2)]
             plain = nxt == "="
             out.prefix.append(_Def(i, _literal(value_toks) if plain else None,
                                    _describe(value_toks) if plain else "built up", cond))
+        elif (writer := _prefix_writer(toks, i)) is not None:
+            out.prefix.append(_Def(i, None, writer, cond, unmodeled=True))
     return out
 
 
@@ -337,6 +293,10 @@ def _resolve_constant(key: str, scan: _Scan, required: bool) -> str | None:
                        f"file's own definition; {_WAY_OUT}")
     if first.value is None:
         raise _invalid(f"{key} in wp-config.php is not a plain string ({first.why}); {_WAY_OUT}")
+    if first.conditional and scan.dynamic_defines:
+        # The branch may not run, and then the computed define() may be the one that does.
+        raise _invalid(f"{key} in wp-config.php may be set by {_DYNAMIC_DEFINE} when its own "
+                       f"definition does not run; {_WAY_OUT}")
     if first.conditional:
         # Several branches (if/else): which one runs is the server's business.
         others = [d for d in defs[1:] if d.value != first.value]
@@ -357,6 +317,9 @@ def _resolve_prefix(scan: _Scan) -> str | None:
     window = defs[start:]
     if any(d.value is None for d in window):
         bad = next(d for d in window if d.value is None)
+        if bad.unmodeled:
+            raise _invalid(f"$table_prefix in wp-config.php may be set by {bad.why}, which is not read; "
+                           f"{_PREFIX_WAY_OUT}")
         raise _invalid(f"$table_prefix in wp-config.php is not a plain string ({bad.why}); {_PREFIX_WAY_OUT}")
     if len({d.value for d in window}) > 1:
         raise _invalid(f"$table_prefix in wp-config.php is set differently in branches that depend "

@@ -129,17 +129,18 @@ def is_serialized(value: bytes, strict: bool = True) -> bool:
     return False
 
 
-def validate(value: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> bool:
+def validate(value: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH, trailing: bool = False) -> bool:
     """True iff ``value`` is exactly one value PHP's ``unserialize()`` accepts.
 
     "Modulo classes": any syntactically valid class name is accepted as PHP does for
     an unknown class (``__PHP_Incomplete_Class``); enums are accepted by shape.
+    ``trailing``: bytes after the value are accepted, as PHP before 8.3 does.
     """
     try:
         end = _walk(value, 0, len(value), None, max_depth, 0)[0]
     except SerializedFormatError:
         return False
-    return end == len(value)
+    return trailing or end == len(value)
 
 
 def transform_strings(

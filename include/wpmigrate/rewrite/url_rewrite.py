@@ -19,6 +19,15 @@ How a value is handled:
    value unchanged.
 3. Anything else (text, HTML, block markup, JSON): plain replacement.
 
+Text replacement never turns bytes PHP cannot unserialize into bytes it can
+(``serialized_guard``): a wrong ``s:N:`` that happens to fit the new URL would
+otherwise bring a value, or an object, to life. Such a value (or string payload) is
+left unchanged and reported (``unparseable`` / ``skipped_parts``).
+
+``/`` spelled as an HTML reference (``https:&#x2F;&#x2F;old``) is one more spelling of a
+URL; an old host with escaped characters (``//&#111;ld``) is never rewritten, but counted
+as ``escaped_urls`` and sampled (``escaped_urls``).
+
 Array keys of serialized values are left alone by default (like wp-cli: two keys
 could collide); a value that still holds a search term in a key afterwards is
 counted as ``serialized_keys`` and sampled, so the report says where.
@@ -38,18 +47,23 @@ and ``http://127.0.0.1:80812`` alone).
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
 
+from wpmigrate.rewrite.escaped_urls import EscapedUrlFinder
 from wpmigrate.rewrite.php_serialized import (
     SerializedFormatError,
     is_serialized,
     transform_strings,
     validate,
+)
+from wpmigrate.rewrite.serialized_guard import becomes_unserializable
+from wpmigrate.rewrite.url_variants import (
+    PATH_ENCODINGS,
+    URL_ENCODINGS,
+    SiteUrl,
 )
 
 __all__ = [
@@ -68,12 +82,13 @@ MAX_SAMPLES = 50
 # needle occurrences (see UrlRewriter._sub_long).
 _SHORT = 2048
 SAMPLE_PREFIX_BYTES = 64
+ESCAPED_URL = "an old URL with escaped host characters or slashes in a mix: left unchanged"
+BECOMES_SERIALIZED = "left unchanged: rewritten as text it would become serialized data PHP accepts"
 
 # After a term ending in a host/path character, the match must not continue a host
 # label, a dotted name or a port: "-", "_", alnum, ".x", ":9".
 _BOUNDARY = rb"(?![A-Za-z0-9_\-]|\.[A-Za-z0-9_\-]|:[0-9])"
 _WORDISH = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_PCT = re.compile(rb"%[0-9A-F]{2}")
 _MISSING: Any = object()
 
 
@@ -99,7 +114,8 @@ class RewriteStats:
     rewritten values left as they were (opaque ``C:`` payloads, malformed nested
     serialized strings) that contain a search term; ``serialized_keys`` counts values
     left holding a search term in a serialized array key (keys are not rewritten
-    unless asked).
+    unless asked); ``escaped_urls`` values left holding an old URL spelled with escaped
+    host characters (``escaped_urls``: never rewritten, see there).
     """
 
     values_seen: int = 0
@@ -110,6 +126,7 @@ class RewriteStats:
     unparseable_rewritten: int = 0
     skipped_parts: int = 0
     serialized_keys: int = 0
+    escaped_urls: int = 0
     samples: list[dict[str, str]] = field(default_factory=list)
     max_samples: int = MAX_SAMPLES
 
@@ -137,6 +154,7 @@ class RewriteStats:
         self.unparseable_rewritten += other.unparseable_rewritten
         self.skipped_parts += other.skipped_parts
         self.serialized_keys += other.serialized_keys
+        self.escaped_urls += other.escaped_urls
         room = self.max_samples - len(self.samples)
         if room > 0:
             self.samples.extend(other.samples[:room])
@@ -152,6 +170,7 @@ class RewriteStats:
             "unparseable_rewritten": self.unparseable_rewritten,
             "skipped_parts": self.skipped_parts,
             "serialized_keys": self.serialized_keys,
+            "escaped_urls": self.escaped_urls,
             "samples": list(self.samples),
         }
 
@@ -232,13 +251,16 @@ class UrlRewriter:
         needles: Iterable[bytes | str] = (),
         max_samples: int = MAX_SAMPLES,
         case_insensitive: Mapping[bytes, int] | None = None,
+        escaped: EscapedUrlFinder | None = None,
     ) -> None:
         """``rewrite_keys``: also rewrite string keys of serialized arrays (off, like
         wp-cli: two keys could collide). ``needles``: optional cheap pre-check
         substrings (e.g. the bare host); missing coverage is completed automatically.
         ``case_insensitive``: search term -> how many of its leading bytes match in any
         ASCII letter case (``b"http://old.example/wp"`` -> 18: scheme and host); the
-        rest of a term, and every term not listed, must match exactly."""
+        rest of a term, and every term not listed, must match exactly. ``escaped``: finds
+        old URLs spelled with escapes that are not rewritten, to count and sample them."""
+        self._escaped = escaped
         table: dict[bytes, bytes | None] = {}
         for search, replace in pairs:
             s, r = _b(search), _b(replace)
@@ -254,6 +276,7 @@ class UrlRewriter:
         self.rewrite_keys = rewrite_keys
         self.stats = RewriteStats(max_samples=max_samples)
         self._count = 0
+        self._refused: list[bytes] = []  # payloads _sub_text left alone, per rewrite() call
         # Case folding: folded term -> [(term, bytes that must match exactly from)].
         self._folded: dict[bytes, list[tuple[bytes, int]]] = {}
         for raw, prefix in (case_insensitive or {}).items():
@@ -325,12 +348,14 @@ class UrlRewriter:
         ``new_path`` (when both are given) plain, JSON-escaped (both ways) and double
         JSON-escaped, case-sensitive.
         """
-        new = _SiteUrl.parse(new_url)
+        new = SiteUrl.parse(new_url)
         base: dict[str, tuple[str, int]] = {}  # search -> (replace, length of scheme + host)
         hosts: set[str] = set()
+        netlocs: list[str] = []
         for url in old_urls:
-            old = _SiteUrl.parse(url)
+            old = SiteUrl.parse(url)
             for host in old.host_variants():
+                netlocs.append(host)
                 hosts.add(host.rsplit(":", 1)[0] if not host.endswith("]") else host)
                 for scheme in ("http", "https"):
                     head = f"{scheme}://{host}"
@@ -339,7 +364,7 @@ class UrlRewriter:
         pairs: dict[bytes, bytes] = {}
         folding: dict[bytes, int] = {}
         for search, (replace, head_len) in base.items():
-            for enc in _URL_ENCODINGS:
+            for enc in URL_ENCODINGS:
                 term = enc(search)
                 if term not in pairs:
                     pairs[term] = enc(replace)
@@ -351,10 +376,11 @@ class UrlRewriter:
             if not op or not np_:
                 raise ValueError("a site path must not be the filesystem root")
             if op != np_:
-                for enc in (_plain, _json_escaped, _json_u002f_upper, _json_u002f_lower, _json_escaped_twice):
+                for enc in PATH_ENCODINGS:
                     pairs.setdefault(enc(op), enc(np_))
                 # One needle for all the forms: the path's longest segment.
                 needles.append(max(op.split("/"), key=len).encode("utf-8"))
+        kwargs.setdefault("escaped", EscapedUrlFinder(netlocs) if netlocs else None)
         return cls(list(pairs.items()), needles=needles, case_insensitive=folding, **kwargs)
 
     # ------------------------------------------------------------------ rewriting
@@ -409,6 +435,16 @@ class UrlRewriter:
             return value if self._count == before else new
         return self._sub_long(value, regex)
 
+    def _sub_text(self, value: bytes) -> bytes:
+        """``_sub``, unless that would turn bytes PHP cannot unserialize into bytes it can."""
+        before = self._count
+        new = self._sub(value)
+        if becomes_unserializable(value, new):
+            self._count = before
+            self._refused.append(value)
+            return value
+        return new
+
     def _sub_long(self, value: bytes, regex: re.Pattern[bytes]) -> bytes:
         """Same result as ``regex.sub`` over the whole value, but the regex only runs
         near needle occurrences found by ``bytes.find`` (C speed, long HTML): a match
@@ -456,10 +492,22 @@ class UrlRewriter:
         st = self.stats
         st.values_seen += 1
         if not self.has_candidate(value):
+            if self._escaped is not None and (b"&" in value or b"%" in value):  # ESCAPE_BYTES
+                self._report_escaped(value, None)
             return value
         self._count = 0
-        new = self._sub(value)
-        return self._account(value, new)
+        new = self._account(value, self._sub(value))
+        if self._escaped is not None and (b"&" in new or b"%" in new):
+            self._report_escaped(new, None)
+        return new
+
+    def _report_escaped(self, value: bytes, where: str | None) -> None:
+        """Count and sample ``value`` when it still holds an escaped old URL."""
+        assert self._escaped is not None
+        found = self._escaped.find(value)
+        if found is not None:
+            self.stats.escaped_urls += 1
+            self.stats.add_sample("escaped_url", found, ESCAPED_URL, where)
 
     def rewrite(self, value: bytes, where: str | None = None) -> bytes:
         """Rewrite one column value. Never raises on bad data; ``where`` (e.g.
@@ -467,15 +515,26 @@ class UrlRewriter:
         st = self.stats
         st.values_seen += 1
         if not self.has_candidate(value):
+            if self._escaped is not None and (b"&" in value or b"%" in value):  # ESCAPE_BYTES, inline: hot
+                self._report_escaped(value, where)
             return value
+        new = self._rewrite_candidate(value, where)
+        if self._escaped is not None and (b"&" in new or b"%" in new):
+            self._report_escaped(new, where)
+        return new
+
+    def _rewrite_candidate(self, value: bytes, where: str | None) -> bytes:
+        """``rewrite`` of a value that may hold a search term."""
+        st = self.stats
         self._count = 0
+        self._refused.clear()
         if is_serialized(value) or (value[:2] in (b"C:", b"S:") and validate(value)):
             st.serialized_values += 1
             skipped: list[tuple[str, bytes]] = []
             try:
                 new = transform_strings(
                     value,
-                    self._sub,
+                    self._sub_text,
                     keys=self.rewrite_keys,
                     visit=self.has_candidate,
                     on_skip=lambda kind, payload: skipped.append((kind, payload)),
@@ -485,6 +544,9 @@ class UrlRewriter:
                 st.unparseable += 1
                 self._count = 0
                 new = self._sub(value)
+                if becomes_unserializable(value, new):
+                    st.add_sample("unparseable", value, f"{exc}; {BECOMES_SERIALIZED}", where)
+                    return value
                 if self._count:
                     st.unparseable_rewritten += 1
                     st.add_sample("unparseable_rewritten_as_text", value, str(exc), where)
@@ -499,10 +561,16 @@ class UrlRewriter:
                 if self.has_candidate(payload):
                     st.skipped_parts += 1
                     st.add_sample(kind, payload, "left unchanged", where)
+            for payload in self._refused:
+                st.skipped_parts += 1
+                st.add_sample("would_become_serialized", payload, BECOMES_SERIALIZED, where)
             if not self.rewrite_keys and self.has_candidate(new):
                 self._report_keys(new, where)
         else:
-            new = self._sub(value)
+            new = self._sub_text(value)
+            if self._refused:  # e.g. a C: value with a wrong length
+                st.unparseable += 1
+                st.add_sample("unparseable", value, BECOMES_SERIALIZED, where)
         return self._account(value, new)
 
     def _holds_term(self, value: bytes) -> bool:
@@ -530,113 +598,3 @@ class UrlRewriter:
         self.stats.replacements += self._count
         self.stats.values_changed += 1
         return new
-
-
-# ---------------------------------------------------------------------- URL variants
-
-
-def _plain(s: str) -> bytes:
-    return s.encode("utf-8")
-
-
-def _json_escaped(s: str) -> bytes:
-    return s.replace("/", "\\/").encode("utf-8")
-
-
-def _json_u002f_upper(s: str) -> bytes:
-    # "\u002F" is a legal JSON escape of "/" that some encoders emit (and "\u002f").
-    return s.replace("/", "\\u002F").encode("utf-8")
-
-
-def _json_u002f_lower(s: str) -> bytes:
-    return s.replace("/", "\\u002f").encode("utf-8")
-
-
-def _json_escaped_twice(s: str) -> bytes:
-    # JSON inside a JSON string (page builders): "/" -> "\/" -> "\\\/".
-    return s.replace("/", "\\\\\\/").encode("utf-8")
-
-
-def _urlencoded(s: str) -> bytes:
-    return quote_plus(s, safe="").encode("ascii")  # PHP urlencode()
-
-
-def _rawurlencoded(s: str) -> bytes:
-    return quote(s, safe="").encode("ascii")  # PHP rawurlencode(): keeps ~
-
-
-def _lower_hex(b: bytes) -> bytes:
-    return _PCT.sub(lambda m: m.group().lower(), b)
-
-
-_URL_ENCODINGS = (
-    _plain,
-    _json_escaped,
-    _json_u002f_upper,
-    _json_u002f_lower,
-    _json_escaped_twice,
-    _urlencoded,
-    lambda s: _lower_hex(_urlencoded(s)),
-    _rawurlencoded,
-    lambda s: _lower_hex(_rawurlencoded(s)),
-)
-
-
-@dataclass(frozen=True)
-class _SiteUrl:
-    scheme: str
-    netloc: str  # host[:port], as written (lower-cased host)
-    path: str  # "" or "/sub", no trailing slash
-
-    @classmethod
-    def parse(cls, url: str) -> _SiteUrl:
-        url = url.strip()
-        if "://" not in url:
-            url = "http://" + url.lstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) site URL: {url!r}")
-        if parts.query or parts.fragment:
-            raise ValueError(f"a site URL has no query or fragment: {url!r}")
-        host = parts.hostname  # lower-cased, IPv6 without brackets
-        if ":" in host:
-            host = f"[{host}]"
-        netloc = f"{host}:{parts.port}" if parts.port is not None else host
-        return cls(parts.scheme.lower(), netloc, parts.path.rstrip("/"))
-
-    def host_variants(self) -> list[str]:
-        """The netloc with and without ``www.`` (not for IPs or single-label hosts), an
-        IDN host both in Unicode and in punycode (``xn--``)."""
-        host, _, port = self.netloc.partition(":") if not self.netloc.startswith("[") else (
-            self.netloc, "", "")
-        suffix = f":{port}" if port else ""
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            return [self.netloc]
-        except ValueError:
-            pass
-        names = [host]
-        other = _idn_other_form(host)
-        if other and other != host:
-            names.append(other)
-        out: list[str] = []
-        for name in names:
-            out.append(name + suffix)
-            if name.startswith("www."):
-                out.append(name[4:] + suffix)
-            elif "." in name:
-                out.append("www." + name + suffix)
-        return list(dict.fromkeys(out))
-
-
-def _idn_other_form(host: str) -> str | None:
-    """``bücher.example`` <-> ``xn--bcher-kva.example`` (IDNA 2003, Python's codec);
-    None when the name has no other form or is not a valid IDN."""
-    try:
-        if not host.isascii():
-            return host.encode("idna").decode("ascii")
-        if "xn--" in host:
-            return host.encode("ascii").decode("idna")
-    except (UnicodeError, ValueError):
-        return None
-    return None

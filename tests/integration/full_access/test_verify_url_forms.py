@@ -154,3 +154,47 @@ def test_broken_on_the_target_only_is_a_loss(scratch: Any) -> None:
     _fill(scratch, TP, {"x": b'a:1:{i:0;s:9:"good";}'}, {})
     serialized = _verify(scratch)["sections"]["serialized"]
     assert serialized["status"] == "fail" and serialized["problem_count"] == 1
+
+
+# Old URLs spelled with HTML references or percent-encoding, planted on the target (the
+# source holds the plain form). Each must be found: the report can never pass with one.
+ESCAPED: dict[str, bytes] = {
+    "hex_slash": b"<a href='https:&#x2F;&#x2F;old-host.example/p'>",
+    "decimal_slash": b"<a href='http:&#47;&#47;old-host.example/p'>",
+    "named_slash": b"u=https:&sol;&sol;old-host.example&sol;",
+    "relative_decimal_slash": b"<img src='&#47;&#47;old-host.example/i.png'>",
+    "decimal_host_letter": b"<a href='https://&#111;ld-host.example/'>",
+    "decimal_dot": b"<a href='//old-host&#46;example/'>",
+    "percent_host_letter": b"go=https://%6Fld-host.example/x",
+    "hex_dot_upper": b"<a href='https://OLD-HOST&#X2E;EXAMPLE/'>",
+    "in_serialized": b'a:1:{s:3:"url";s:34:"https://old-host&#x2e;example/page";}',
+}
+
+
+def test_scan_finds_escaped_spellings_left_on_the_target(scratch: Any) -> None:
+    _fill(scratch, SP, {key: b"http://old-host.example/p" for key in ESCAPED}, {})
+    ids = _fill(scratch, TP, ESCAPED, {})
+    report = _verify(scratch)
+    section = report["sections"]["old_origins"]
+    assert report["ok"] is False and section["status"] == "fail"
+    found = {p["pk"]["meta_id"]: p for p in section["problems"] if p["table"] == TP + "postmeta"}
+    missed = sorted(key for key, meta_id in ids.items() if str(meta_id) not in found)
+    assert missed == []
+    assert section["rows_with_old_origin"] == len(ESCAPED) and section["rows_expected"] == 0
+    assert found[str(ids["decimal_dot"])]["variant"].startswith("an escaped spelling")
+    assert found[str(ids["hex_slash"])]["variant"] == "https:&#x2f;&#x2f;old-host.example"
+
+
+def test_rewriter_rewrites_slash_references_and_reports_escaped_hosts(scratch: Any) -> None:
+    """Through the rewriter: slash references are rewritten (nothing left to find), escaped
+    host characters are left, counted, and found by the scan."""
+    rw = UrlRewriter.for_migration(OLD, NEW)
+    _fill(scratch, SP, {key: b"http://old-host.example/p" for key in ESCAPED}, {})
+    rewritten = {key: rw.rewrite(value, where=f"postmeta:{key}") for key, value in ESCAPED.items()}
+    ids = _fill(scratch, TP, rewritten, {})
+    left = {"decimal_host_letter", "decimal_dot", "percent_host_letter", "hex_dot_upper", "in_serialized"}
+    assert {key for key in ESCAPED if rewritten[key] == ESCAPED[key]} == left
+    assert rw.stats.escaped_urls == len(left)
+    section = _verify(scratch)["sections"]["old_origins"]
+    found = {p["pk"]["meta_id"] for p in section["problems"]}
+    assert found == {str(ids[key]) for key in left} and section["status"] == "fail"

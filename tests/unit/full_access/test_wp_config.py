@@ -427,6 +427,105 @@ def test_last_prefix_assignment_wins_as_in_php(tmp_path: Path) -> None:
     assert parse_wp_config(config).table_prefix == "b_" == php_reads(tmp_path, config)["table_prefix"]
 
 
+# ------------------------------------------- writes the parser does not follow
+
+DYNAMIC = "a define() whose name is not a plain string"
+PREFIX_WAY_OUT = "set source_access.table_prefix in the conf"
+FIRST_DEFINE = b"define( 'DB_NAME', 'database_name_here' );"
+PREFIX_LINE = b"$table_prefix = 'wp_';"
+
+
+@pytest.mark.parametrize("code", [
+    b"$k = 'DB_NAME'; define( $k, 'other_db' );",
+    b"define( 'DB_' . 'NAME', 'other_db' );",
+    b"define( strtoupper( 'db_name' ), 'other_db' );",
+    b"define( constant( 'WPM_NAME_KEY' ), 'other_db' );",
+    b"$n = 'NAME'; define( \"DB_$n\", 'other_db' );",
+    b"define( constant_name: 'DB_NAME', value: 'other_db' );",
+    b"foreach ( [ 'DB_NAME' => 'other_db' ] as $k => $v ) { define( $k, $v ); }",
+])
+def test_a_computed_define_before_the_values_is_refused(tmp_path: Path, code: bytes) -> None:
+    prelude = b"define( 'WPM_NAME_KEY', 'DB_NAME' );\n" if b"WPM_NAME_KEY" in code else b""
+    config = SAMPLE.replace(FIRST_DEFINE, prelude + code + b"\n" + FIRST_DEFINE)
+    assert php_reads(tmp_path, config)["DB_NAME"] == "other_db"  # not the literal the file shows
+    err = refused(config)
+    assert err.message == (f"DB_NAME in wp-config.php may be set first by {DYNAMIC}, before the file's "
+                           f"own definition; {WAY_OUT} instead")
+    assert_no_values(err, ["other_db", "database_name_here"])
+
+
+def test_a_computed_define_is_refused_when_the_definition_may_not_run(tmp_path: Path) -> None:
+    config = SAMPLE.replace(
+        b"define( 'DB_HOST', 'localhost' );",
+        b"if ( ! defined( 'DB_HOST' ) ) { define( 'DB_HOST', 'localhost' ); }\n"
+        b"foreach ( [ 'WPM_X' => 1 ] as $k => $v ) { define( $k, $v ); }")
+    err = refused(config)
+    assert "DB_HOST" in err.message and DYNAMIC in err.message and WAY_OUT in err.message
+    # A missing value that a computed define() may supply says so too.
+    err = refused(SAMPLE.replace(b"define( 'DB_USER', 'username_here' );", b"define( $user_key, 'x' );"))
+    assert err.message.startswith(f"DB_USER is not in wp-config.php: it may come from {DYNAMIC}")
+
+
+def test_a_computed_define_after_the_values_changes_nothing(tmp_path: Path) -> None:
+    # PHP keeps a constant's first value: later define()s of any name cannot change it.
+    config = SAMPLE.replace(b"/* That's all, stop editing!",
+                            b"define( 'WP_' . 'DEBUG_LOG', false );\n"
+                            b"$k = 'DB_NAME'; define( $k, 'late' );\n/* ")
+    cfg = parse_wp_config(config)
+    assert cfg.db_name == "database_name_here"
+    assert as_read(cfg) == php_reads(tmp_path, config)
+
+
+@pytest.mark.parametrize(("code", "why"), [
+    (b"[ $unused, $table_prefix ] = [ 1, 'other_' ];", "[...] destructuring"),
+    (b"[ 'p' => $table_prefix ] = [ 'p' => 'other_' ];", "[...] destructuring"),
+    (b"list( $unused, $table_prefix ) = [ 1, 'other_' ];", "list() destructuring"),
+    (b"[ [ $table_prefix ] ] = [ [ 'other_' ] ];", "[...] destructuring"),
+    (b"extract( [ 'table_prefix' => 'other_' ] );", "extract()"),
+    (b"$name = 'table_prefix'; $$name = 'other_';", "a variable variable"),
+    (b"${'table_prefix'} = 'other_';", "a variable variable"),
+    (b"${'table' . '_prefix'} .= 'other_';", "a variable variable"),
+    (b"$GLOBALS['table_prefix'] = 'other_';", "$GLOBALS['table_prefix']"),
+    (b"$key = 'table_prefix'; $GLOBALS[ $key ] = 'other_';", "$GLOBALS['table_prefix']"),
+    (b"$alias = &$table_prefix; $alias = 'other_';", "a reference"),
+    (b"foreach ( [ 'other_' ] as $table_prefix ) {}", "a foreach loop"),
+    (b"foreach ( [ [ 'other_' ] ] as [ $table_prefix ] ) {}", "a foreach loop"),
+    (b"$table_prefix[0] = 'o';", "a write to one of its characters"),
+])
+def test_a_prefix_set_in_a_way_not_read_is_refused(tmp_path: Path, code: bytes, why: str) -> None:
+    config = SAMPLE.replace(PREFIX_LINE, PREFIX_LINE + b"\n" + code)
+    assert php_reads(tmp_path, config)["table_prefix"] != "wp_"  # PHP uses another prefix
+    err = refused(config)
+    assert err.message.startswith(f"$table_prefix in wp-config.php may be set by {why}")
+    assert err.message.endswith(PREFIX_WAY_OUT)
+    assert_no_values(err, ["other_"])
+    with pytest.raises(MigrationError) as info:
+        parse_table_prefix(config)
+    assert info.value.code is ErrorCode.NOT_WORDPRESS  # the sftp_db route's code, as elsewhere
+
+
+ORDINARY = b"""
+[ $first, $second ] = [ 1, 2 ];
+list( $third ) = [ 3 ];
+$settings = [ 'a' => 1 ];
+$settings['b'] = $table_prefix;
+$by_prefix[ $table_prefix ] = true;
+$GLOBALS['wpm_flag'] = true;
+$copy = ${'table_prefix'};
+foreach ( $settings as $key => $value ) {}
+if ( $table_prefix === 'wp_' ) { $matched = true; }
+"""
+
+
+def test_ordinary_code_around_the_prefix_is_not_refused(tmp_path: Path) -> None:
+    config = SAMPLE.replace(PREFIX_LINE, PREFIX_LINE + ORDINARY)
+    cfg = parse_wp_config(config)
+    assert as_read(cfg) == php_reads(tmp_path, config)
+    # A write before the last plain assignment is overwritten by it, as in PHP.
+    config = SAMPLE.replace(PREFIX_LINE, b"extract( [ 'table_prefix' => 'other_' ] );\n" + PREFIX_LINE)
+    assert parse_wp_config(config).table_prefix == "wp_" == php_reads(tmp_path, config)["table_prefix"]
+
+
 # ------------------------------------------------------------------------- DB_HOST
 
 @pytest.mark.parametrize(("db_host", "expected"), [

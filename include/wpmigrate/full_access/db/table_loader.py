@@ -65,6 +65,11 @@ def _key_count(stats: Any) -> int:
     return k if isinstance(k, int) else 0
 
 
+def _escaped_count(stats: Any) -> int:
+    e = getattr(stats, "escaped_urls", 0)
+    return e if isinstance(e, int) else 0
+
+
 class Column:
     __slots__ = ("binary", "charset", "name", "rewrite", "text")
 
@@ -145,6 +150,7 @@ class TableLoader:
             v = values[i]
             if col.rewrite and rewriter is not None and isinstance(v, bytes) and v:
                 before, keys_before = _unparseable_count(rewriter.stats), _key_count(rewriter.stats)
+                escaped_before = _escaped_count(rewriter.stats)
                 values[i] = rewriter.rewrite(v)
                 if _unparseable_count(rewriter.stats) != before:
                     # Looked serialized, did not parse: rewritten as plain text.
@@ -155,6 +161,10 @@ class TableLoader:
                     # An old URL left in a serialized array key (keys are not rewritten).
                     imp.report_list("serialized_keys", {"table": self.target, "column": col.name,
                                                        **self._pk_desc(row)})
+                if _escaped_count(rewriter.stats) != escaped_before:
+                    # An old URL with escaped host characters: left as it is (rewrite.escaped_urls).
+                    imp.report_list("escaped_urls", {"table": self.target, "column": col.name,
+                                                    **self._pk_desc(row)})
         return tuple(values), original
 
     def _encode(self, values: tuple) -> bytes:

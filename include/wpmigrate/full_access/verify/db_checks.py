@@ -1,8 +1,8 @@
-"""The database checks: row counts, posts/terms/comments/users, serialized values and
-the old-origin scan, source against target.
+"""The database checks: row counts, posts/terms/comments/users and serialized values,
+source against target (the old-origin scan is ``origin_scan``).
 
-Counts and old-origin scans run inside MariaDB; rows are paged by primary key. DB
-connections are opened with ``use_unicode=False`` (``db.connect``): values are bytes.
+Counts run inside MariaDB; rows are paged by primary key. DB connections are opened
+with ``use_unicode=False`` (``db.connect``): values are bytes.
 """
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ from collections.abc import Collection, Mapping, Sequence
 
 from wpmigrate.full_access.db.sql import (
     Connection,
-    current_database,
-    primary_key,
     query,
     quote_ident,
     scalar,
 )
 from wpmigrate.full_access.verify.options import VerifyOptions
-from wpmigrate.full_access.verify.origin_variants import covering_variants, origin_variants
 from wpmigrate.full_access.verify.php_oracle import Validator, serialized_validator
 from wpmigrate.full_access.verify.report import ProblemList, Section, report_text, section
-from wpmigrate.rewrite.php_serialized import SerializedFormatError, transform_strings
 
 # Why the import leaves these columns alone (``rewrite.url_rewrite.DEFAULT_SKIP_COLUMNS``),
 # so old origins may legitimately remain there; shown in the report.
@@ -35,13 +31,6 @@ SKIP_REASONS: Mapping[tuple[str, str], str] = {
 # Tables where the target may hold more rows than the source: the platform's service
 # user (users/usermeta) and target-only options survive the import.
 EXPLAINED_EXTRA_TABLES = frozenset({"users", "usermeta", "options"})
-
-# Column types the old-origin scan searches; BLOBs are read as utf8mb4.
-SCANNED_TYPES = frozenset({
-    "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json",
-    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
-})
-BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 
 # Meta-like tables holding serialized values: unprefixed name pattern -> (pk, value column).
 SERIALIZED_TABLES: tuple[tuple[re.Pattern[str], str, str], ...] = (
@@ -215,159 +204,6 @@ def users(o: VerifyOptions) -> Section:
                    notes=["Every source user_login must exist on the target; the platform's "
                           "service users may be extra."],
                    source_users=checked, target_users=tgt_total, service_users_present=service_present)
-
-
-# ---------------------------------------------------------------- old origins
-
-def _searchable(col: str, binary: bool) -> str:
-    """SQL for a column's text lower-cased, as bytes (LOWER is a no-op on binary strings)."""
-    text = f"CONVERT({quote_ident(col)} USING utf8mb4)" if binary else quote_ident(col)
-    return f"CAST(LOWER({text}) AS BINARY)"
-
-
-# Rows per column whose values are read to tell expected hits from losses; hits past it
-# count as losses (listed up to the report's limits).
-MAX_CLASSIFIED_HITS = 2000
-KEY_ONLY_REASON = (
-    "the old URL is only in serialized array keys, which the import leaves as they are by "
-    "default (like wp-cli search-replace: two keys could collide)"
-)
-
-
-def old_origins(o: VerifyOptions) -> Section:
-    """Every text column of the target searched for every spelling of every old origin.
-
-    A row found is a loss, unless the report names it as expected and says why: the only
-    such case is an old URL that appears in serialized array keys alone."""
-    problems, warnings = ProblemList(o.max_problems), ProblemList(o.max_problems)
-    variants: list[str] = []
-    for origin in o.old_origins:
-        variants += [v for v in origin_variants(origin) if v not in variants]
-    if not variants:
-        return section("No old-origin references left", problems, checked=0,
-                       skipped="no old origins given")
-    # Lower-cased text searched as bytes: case-insensitive for hosts, and about twice as fast
-    # as a collation-aware LOCATE (measured on 800k postmeta rows).
-    cover = covering_variants(v.lower() for v in variants)
-    skip = {(o.target_table(t), c) for t, c in o.skip_columns}
-    columns: dict[str, list[tuple[str, bool]]] = {}
-    for raw_table, raw_column, raw_type in query(
-        o.target_conn,
-        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-        "WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
-    ):
-        table, column, dtype = report_text(raw_table), report_text(raw_column), report_text(raw_type).lower()
-        if table in o.target_tables and dtype in SCANNED_TYPES and (table, column) not in skip:
-            columns.setdefault(table, []).append((column, dtype in BINARY_TYPES))
-    database = current_database(o.target_conn)
-    scanned, hits_total, expected_total = 0, 0, 0
-    errors: list[dict[str, str]] = []
-    per_column: list[dict[str, object]] = []
-    for table, cols in columns.items():
-        conds: list[str] = []
-        args: list[str] = []
-        for col, binary in cols:
-            expr = _searchable(col, binary)
-            conds.append("SUM(" + " OR ".join([f"LOCATE(%s, {expr}) > 0"] * len(cover)) + ")")
-            args += cover
-        try:
-            sums = query(o.target_conn, f"SELECT {', '.join(conds)} FROM {quote_ident(table)}", args)[0]
-        except Exception as exc:  # e.g. collation mix on an exotic column: report, go on
-            errors.append({"table": table, "error": str(exc)[:200]})
-            continue
-        scanned += len(cols)
-        pk = primary_key(o.target_conn, database, table)
-        for (col, binary), sum_hits in zip(cols, sums, strict=True):
-            hits = int(sum_hits or 0)
-            if not hits:
-                continue
-            hits_total += hits
-            expected = _classify_hits(o, table, col, binary, pk, cover, variants, hits, problems, warnings)
-            expected_total += expected
-            per_column.append({"table": table, "column": col, "rows": hits, "expected_rows": expected})
-    notes = [
-        "Scanned inside MariaDB with LOCATE per column (one pass per table) for: " + ", ".join(variants),
-        *(f"Not scanned: {o.target_prefix}{t}.{c} ({why})" for (t, c), why in o.skip_columns.items()),
-        "Matched case-insensitively (LOWER, then a byte search: HTTP://OLD-HOST is found too); "
-        "BLOBs are read as utf8mb4.",
-        "Every row found is a loss unless listed as expected with its reason (old URLs in serialized "
-        "array keys only). Found rows are classified up to "
-        f"{MAX_CLASSIFIED_HITS} per column; the rest count as losses.",
-    ]
-    for err in errors:
-        problems.add({"table": err["table"], "reason": "scan failed", "error": err["error"]})
-    out = section("No old-origin references left", problems, checked=scanned, warnings=warnings, notes=notes,
-                  variants=variants, rows_with_old_origin=hits_total, rows_expected=expected_total,
-                  columns_with_hits=per_column)
-    if errors:
-        out["scan_errors"] = errors
-    return out
-
-
-def only_in_array_keys(value: bytes, needles: Sequence[bytes]) -> bool:
-    """Whether every occurrence of the (lower-case) needles in a serialized ``value`` is
-    inside an array key: no string value (nested serialized ones walked, opaque or
-    malformed parts counted as values) holds one. False for anything not serialized."""
-    def holds(payload: bytes) -> bool:
-        low = payload.lower()
-        return any(n in low for n in needles)
-
-    in_values: list[bool] = []
-    in_keys: list[bool] = []
-
-    def value_string(payload: bytes) -> bytes:
-        if holds(payload):
-            in_values.append(True)
-        return payload
-
-    def skipped(_kind: str, payload: bytes) -> None:
-        value_string(payload)
-
-    try:
-        transform_strings(value, value_string, on_key=lambda k: in_keys.append(holds(k)), on_skip=skipped)
-    except SerializedFormatError:
-        return False
-    return not in_values and any(in_keys)
-
-
-def _classify_hits(o: VerifyOptions, table: str, col: str, binary: bool, pk: list[str], cover: list[str],
-                   variants: list[str], hits: int, problems: ProblemList, warnings: ProblemList) -> int:
-    """Read the rows found (bounded), list losses and expected hits; returns how many
-    were expected."""
-    qc = quote_ident(col)
-    expr = _searchable(col, binary)
-    where = " OR ".join([f"LOCATE(%s, {expr}) > 0"] * len(cover))
-    first = "COALESCE(" + ", ".join([f"NULLIF(LOCATE(%s, {expr}), 0)"] * len(cover)) + ")"
-    pk_sql = ", ".join(quote_ident(c) for c in pk) if pk else "NULL"
-    # The whole value only when it may be serialized (how it starts): only such a value
-    # can hold an old URL in array keys alone; for the rest a snippet is enough.
-    rows = query(
-        o.target_conn,
-        f"SELECT {pk_sql}, SUBSTRING(CAST({qc} AS BINARY), GREATEST(1, {first} - 40), 160), "
-        f"IF(LEFT({qc}, 2) IN ('a:', 'O:', 's:', 'C:'), CAST({qc} AS BINARY), NULL) "
-        f"FROM {quote_ident(table)} WHERE {where} LIMIT {MAX_CLASSIFIED_HITS}",
-        [*cover, *cover],
-    )
-    needles = [c.encode("utf-8") for c in cover]
-    expected = listed = 0
-    for row in rows:
-        snippet = report_text(row[-2])
-        matched = next((v for v in variants if v.lower() in snippet.lower()), None)
-        hit = {
-            "table": table, "column": col,
-            "pk": {c: report_text(v) for c, v in zip(pk, row[:-2], strict=False)} if pk else None,
-            "variant": matched, "snippet": snippet,
-        }
-        if row[-1] is not None and only_in_array_keys(bytes(row[-1]), needles):
-            expected += 1
-            warnings.add({**hit, "expected": True, "reason": KEY_ONLY_REASON})
-        elif listed < o.hits_per_column:
-            listed += 1
-            problems.add(hit)
-        else:
-            problems.count_only(1)
-    problems.count_only(hits - len(rows))
-    return expected
 
 
 # ---------------------------------------------------------------- serialized values

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from wpmigrate.full_access.db.sql import Connection, current_database
-from wpmigrate.full_access.verify import db_checks, file_checks, http_checks
+from wpmigrate.full_access.verify import db_checks, file_checks, http_checks, origin_scan
 from wpmigrate.full_access.verify.options import VerifyOptions
 from wpmigrate.full_access.verify.report import Section, build_report, error_section
 from wpmigrate.rewrite.url_rewrite import DEFAULT_SKIP_COLUMNS
@@ -34,7 +34,7 @@ CHECKS: dict[str, Check] = {
     "users": db_checks.users,
     "files": file_checks.files,
     "http": http_checks.http,
-    "old_origins": db_checks.old_origins,
+    "old_origins": origin_scan.old_origins,
     "serialized": db_checks.serialized,
 }
 ALL_CHECKS = tuple(CHECKS)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from wpmigrate.full_access.verify.db_checks import only_in_array_keys
+from wpmigrate.full_access.verify.origin_scan import only_in_array_keys
 
 NEEDLES = [b"//old-host", b"\\/\\/old-host"]
 

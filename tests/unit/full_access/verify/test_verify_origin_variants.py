@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from wpmigrate.full_access.verify.origin_variants import covering_variants, origin_variants
+import re
+
+import pytest
+
+from wpmigrate.full_access.verify.origin_variants import (
+    ESCAPE_MARKERS,
+    covering_variants,
+    escaped_origin_pattern,
+    origin_variants,
+)
 
 
 def test_origin_variants_cover_every_spelling() -> None:
@@ -29,7 +38,7 @@ def test_covering_variants_are_minimal_and_complete() -> None:
     assert set(cover) == {
         f"{sep}{h}"
         for sep in ("//", "\\/\\/", "%2F%2F", "%2f%2f", "\\u002F\\u002F", "\\u002f\\u002f",
-                    "\\\\\\/\\\\\\/")
+                    "\\\\\\/\\\\\\/", "&#x2f;&#x2f;", "&#47;&#47;", "&sol;&sol;")
         for h in ("old.example", "www.old.example")
     }
     for v in variants:  # every variant is found by searching the cover
@@ -54,9 +63,14 @@ ISSUE_10_FORMS = {
 
 
 def _scan_finds(origin: str, text: str) -> bool:
-    """What db_checks.old_origins does in SQL: lower-case both, then a byte search."""
+    """What origin_scan.old_origins does in SQL: lower-case both, then a byte search for
+    the variants, and REGEXP for escaped spellings in a value holding an escape marker."""
+    low = text.lower().encode()
     cover = covering_variants(v.lower() for v in origin_variants(origin))
-    return any(c.encode() in text.lower().encode() for c in cover)
+    if any(c.encode() in low for c in cover):
+        return True
+    return any(m.encode() in low for m in ESCAPE_MARKERS) and bool(
+        re.search(escaped_origin_pattern([origin]).encode(), low))
 
 
 def test_scan_finds_every_form_of_issue_10() -> None:
@@ -71,3 +85,45 @@ def test_scan_finds_idn_hosts_in_both_forms() -> None:
         for text in ("http://bücher.example/x", "//XN--BCHER-KVA.EXAMPLE/y",
                      "http%3A%2F%2Fb%C3%BCcher.example", "https:\\u002F\\u002Fwww.xn--bcher-kva.example"):
             assert _scan_finds(origin, text), (origin, text)
+
+
+# Slashes as HTML references, and host characters escaped (any mix, any case).
+ESCAPED_FORMS = {
+    "hex slash": "<a href='https:&#x2F;&#x2F;old.example.com/p'>",
+    "decimal slash": "<a href='http:&#47;&#47;old.example.com/p'>",
+    "named slash": "u=https:&sol;&sol;old.example.com&sol;",
+    "protocol-relative decimal": "src='&#47;&#47;old.example.com/i.png'",
+    "zero-padded, no semicolon": "src='&#047&#x002F;old.example.com/i.png'",
+    "decimal host letter": "<a href='https://&#111;ld.example.com/'>",
+    "upper-case letter code": "<a href='https://&#79;ld.example.com/'>",
+    "decimal dot": "<a href='//old&#46;example.com/'>",
+    "hex dot": "<a href='https://old&#x2e;example.com/'>",
+    "hex dot, upper case": "<a href='HTTPS://OLD&#X2E;EXAMPLE.COM/'>",
+    "named dot": "<a href='//old&period;example.com/'>",
+    "percent host letter": "go=https://%6Fld.example.com/x",
+    "percent, upper-case hex": "go=https://%6Fld%2Eexample.com/x",
+    "json slashes, escaped dot": '{"u":"https:\\/\\/old&#46;example.com"}',
+    "everything escaped": "&#47;&#x2f;&#111;&#108;&#100;&#46;&#101;&#120;&#97;&#109;&#112;&#108;&#101;&#46;"
+                          "&#99;&#111;&#109;",
+    "www, mixed slashes": "&#47;/www.old.example.com/",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESCAPED_FORMS))
+def test_scan_finds_escaped_spellings(name: str) -> None:
+    assert _scan_finds("https://old.example.com", ESCAPED_FORMS[name])
+
+
+def test_slash_references_are_listed_variants() -> None:
+    variants = origin_variants("https://old.example.com")
+    for v in ("https:&#x2f;&#x2f;old.example.com", "&#47;&#47;old.example.com",
+              "&sol;&sol;www.old.example.com"):
+        assert v in variants
+
+
+@pytest.mark.parametrize("text", [
+    "//old&#46;example.org/", "https://other.example/&#111;ld.example.com", "fish &amp; chips 100%",
+    "mailto:info@old&#46;example.com",
+])
+def test_escaped_pattern_needs_the_old_host_after_a_slash_pair(text: str) -> None:
+    assert not _scan_finds("https://old.example.com", text)
