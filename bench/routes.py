@@ -206,7 +206,7 @@ def run_sftp_db(state: SandboxState, out: Path) -> Figures:
 
 
 def run_ssh(state: SandboxState, out: Path) -> Figures:
-    """The SSH login alone, as ``source_access.source_database`` does it for the export task:
+    """The SSH login alone, as ``source_access.tunnelled_database`` does it for the export task:
     wp-config.php read over one SFTP session and parsed, the database through a tunnel on a
     second SSH login, wp-config's user in a read-only session."""
     src = state.ssh_source

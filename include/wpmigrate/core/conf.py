@@ -21,7 +21,7 @@ from typing import Any, overload
 import jsonschema
 from jsonschema.protocols import Validator
 
-from wpmigrate.core.conf_model import FullAccessConf, RunConf, ScrapeRebuildConf
+from wpmigrate.core.conf_model import FullAccessConf, RunConf, ScrapeRebuildConf, from_filled
 from wpmigrate.core.errors import ErrorCode, MigrationError
 
 FULL_ACCESS = "full_access"
@@ -150,4 +150,4 @@ def load_conf(mode: Any, params: Mapping[str, Any]) -> RunConf:
     """The one way a task reads its conf: validated once, defaults filled, typed.
     ``mode``: the model class (``FullAccessConf``) or the mode's name."""
     model = _MODELS[mode] if isinstance(mode, str) else mode
-    return model.from_filled(validate_conf(model.mode, params))
+    return from_filled(model, validate_conf(model.mode, params))

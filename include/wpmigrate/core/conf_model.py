@@ -6,8 +6,9 @@ field without one is ``None`` when the conf leaves it out."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any, ClassVar, Literal, TypeVar, get_type_hints
 
 Route = Literal["sftp_db", "ssh", "wp_admin"]
 SFTP_DB: Route = "sftp_db"
@@ -21,14 +22,16 @@ TARGET_ROLE = "target"
 T = TypeVar("T")
 
 
-def _build(cls: type[T], raw: dict[str, Any], nested: dict[str, Any] | None = None) -> T:
+def from_filled(cls: type[T], raw: Mapping[str, Any]) -> T:
     """``cls`` from the filled conf object ``raw``: lists become tuples, nested objects
     their own dataclasses; a field the conf leaves out (no schema default) is ``None``."""
+    hints = get_type_hints(cls)
     values: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]
         value = raw.get(f.name)
-        if nested and f.name in nested:
-            value = nested[f.name].from_filled(value)
+        kind = hints[f.name]
+        if isinstance(kind, type) and is_dataclass(kind) and isinstance(value, Mapping):
+            value = from_filled(kind, value)
         elif isinstance(value, list):
             value = tuple(value)
         values[f.name] = value
@@ -50,9 +53,6 @@ class Notify:
     emails: tuple[str, ...]
     webhook_url: str | None
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> Notify:
-        return _build(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,6 @@ class SourceAccess:
     wp_content_dir: str | None
     table_prefix: str | None
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> SourceAccess:
-        return _build(cls, raw)
 
     @property
     def root(self) -> str:
@@ -89,9 +86,6 @@ class FullAccessTargetConf:
     service_users: tuple[str, ...]
     preserve_options: tuple[str, ...]
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> FullAccessTargetConf:
-        return _build(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -99,9 +93,6 @@ class FullAccessOptions:
     rewrite_guid: bool
     rewrite_serialized_keys: bool
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> FullAccessOptions:
-        return _build(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -124,10 +115,6 @@ class FullAccessConf(_RunConf):
     target: FullAccessTargetConf
     options: FullAccessOptions
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> FullAccessConf:
-        return _build(cls, raw, {"notify": Notify, "source_access": SourceAccess,
-                                 "target": FullAccessTargetConf, "options": FullAccessOptions})
 
     def named_connections(self) -> list[NamedConnection]:
         access, target = self.source_access, self.target
@@ -148,9 +135,6 @@ class ContentScope:
     include_comments: bool
     max_depth: int
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> ContentScope:
-        return _build(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -159,9 +143,6 @@ class ScrapeRebuildTargetConf:
     url: str
     wp_conn_id: str
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> ScrapeRebuildTargetConf:
-        return _build(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -173,10 +154,6 @@ class ScrapeRebuildConf(_RunConf):
     allow_non_wordpress: bool
     target: ScrapeRebuildTargetConf
 
-    @classmethod
-    def from_filled(cls, raw: dict[str, Any]) -> ScrapeRebuildConf:
-        return _build(cls, raw, {"notify": Notify, "content_scope": ContentScope,
-                                 "target": ScrapeRebuildTargetConf})
 
     def named_connections(self) -> list[NamedConnection]:
         return [NamedConnection("target.wp_conn_id", self.target.wp_conn_id, TARGET_ROLE)]
