@@ -296,28 +296,29 @@ def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem], result:
         for term in item.terms:
             terms.setdefault((term.taxonomy, term.slug), term)
     ids: dict[tuple[str, str], int] = {}
-
-    def ensure(term: Term, chain: tuple[str, ...] = ()) -> int:
-        key = (term.taxonomy, term.slug)
-        if key in ids:
-            return ids[key]
-        parent = 0
-        if term.taxonomy == "category" and term.parent_slug:
-            parent_term = terms.get(("category", term.parent_slug))
-            if parent_term is None or term.parent_slug in chain:
-                result.warnings.append(f"category {term.slug!r}: parent {term.parent_slug!r} not scraped,"
-                                       " imported at top level")
-            else:
-                parent = ensure(parent_term, (*chain, term.slug))
-        collection = "categories" if term.taxonomy == "category" else "tags"
-        done = target.ensure_term_info(collection, name=as_text(term.name), slug=term.slug, parent=parent,
-                                       description=rewrite_text(term.description))
-        ids[key] = done["id"]
-        result.count(collection, created=done["created"])
-        return done["id"]
-
+    # Parents first. Each term's chain of ancestors not yet created is walked up in a loop,
+    # then created top-down: a category nested 1,000 deep is no recursion.
     for term in terms.values():
-        ensure(term)
+        chain: list[tuple[Term, bool]] = []  # (term, imported at top level), child first
+        on_chain: set[str] = set()
+        current: Term | None = term
+        while current is not None and (current.taxonomy, current.slug) not in ids:
+            on_chain.add(current.slug)
+            parent_slug = current.parent_slug if current.taxonomy == "category" else None
+            parent_term = (terms.get(("category", parent_slug))
+                           if parent_slug and parent_slug not in on_chain else None)
+            if parent_slug and parent_term is None:  # not scraped, or its own descendant
+                result.warnings.append(f"category {current.slug!r}: parent {parent_slug!r} not scraped,"
+                                       " imported at top level")
+            chain.append((current, parent_term is None))
+            current = parent_term
+        for one, top in reversed(chain):
+            collection = "categories" if one.taxonomy == "category" else "tags"
+            parent = 0 if top else ids[("category", str(one.parent_slug))]
+            done = target.ensure_term_info(collection, name=as_text(one.name), slug=one.slug, parent=parent,
+                                           description=rewrite_text(one.description))
+            ids[(one.taxonomy, one.slug)] = done["id"]
+            result.count(collection, created=done["created"])
     return ids
 
 
@@ -329,22 +330,28 @@ def _pages_parent_first(items: list[ScrapedItem], result: ImportResult) -> tuple
     placed: set[str] = set()
     orphans: set[str] = set()
 
-    def place(key: str, chain: tuple[str, ...] = ()) -> None:
-        if key in placed:
-            return
-        page = pages[key]
-        parent = url_key(page.parent_url) if page.parent_url else None
-        if parent is not None and parent in pages and parent not in chain:
-            place(parent, (*chain, key))
-        elif parent is not None:
-            result.warnings.append(f"{page.source_url}: parent page {page.parent_url} not scraped,"
-                                   " imported at top level")
-            orphans.add(key)
-        placed.add(key)
-        ordered.append(page)
-
-    for key in pages:
-        place(key)
+    # Each page's ancestors not yet placed are walked up in a loop, then placed top-down:
+    # pages nested 1,000 deep are no recursion.
+    for start in pages:
+        chain: list[str] = []  # child first
+        chain_set: set[str] = set()
+        key = start
+        while key not in placed:
+            chain.append(key)
+            chain_set.add(key)
+            page = pages[key]
+            parent = url_key(page.parent_url) if page.parent_url else None
+            if parent is not None and parent in pages and parent not in chain_set:
+                key = parent
+                continue
+            if parent is not None:  # not scraped, or its own descendant
+                result.warnings.append(f"{page.source_url}: parent page {page.parent_url} not scraped,"
+                                       " imported at top level")
+                orphans.add(key)
+            break
+        for key in reversed(chain):
+            placed.add(key)
+            ordered.append(pages[key])
     return ordered, orphans
 
 

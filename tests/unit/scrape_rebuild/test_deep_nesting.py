@@ -1,7 +1,8 @@
 """An item nested too deep is that item's business, never its batch's: 1,000 and 5,000
 nested elements (and JSON-LD nested as deep) are scraped and imported like any page, and an
 item a walk still cannot handle is recorded as left out (scrape) or refused (import) while
-the rest of its batch goes through."""
+the rest of its batch goes through. Pages and categories nested 1,500 deep are imported
+parents first, like any hierarchy."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from wpmigrate.scrape_rebuild.html.extract import extract_page
 from wpmigrate.scrape_rebuild.html.media_refs import absolutize_urls, media_urls, rewrite_media_urls
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.polite_http import FetchResult
-from wpmigrate.scrape_rebuild.records import NESTED_TOO_DEEP, DiscoveredItem, ScrapedItem
+from wpmigrate.scrape_rebuild.records import NESTED_TOO_DEEP, DiscoveredItem, ScrapedItem, Term
 
 SOURCE, TARGET = "https://old.example", "https://new.example"
 DEPTHS = [1000, 5000]
@@ -91,10 +92,17 @@ def test_an_item_no_walk_can_read_is_left_out_alone(monkeypatch: pytest.MonkeyPa
 
 
 class _Target:
-    """Just what importing pages without media or terms asks of the target."""
+    """Just what importing pages and terms without media asks of the target."""
 
     def __init__(self) -> None:
         self.written: dict[str, dict[str, Any]] = {}
+        self.terms: dict[str, int] = {}  # slug -> parent id, in creation order
+
+    def ensure_term_info(self, collection: str, *, name: str, slug: str, parent: int = 0,
+                         description: str = "") -> dict[str, Any]:
+        created = slug not in self.terms
+        self.terms.setdefault(slug, parent)
+        return {"id": list(self.terms).index(slug) + 1, "created": created}
 
     def find_content(self, kind: str, slug: str, *, parent: int = 0) -> dict[str, Any] | None:
         return None
@@ -141,3 +149,38 @@ def test_an_item_no_rewrite_can_read_is_refused_alone(monkeypatch: pytest.Monkey
     assert refused["reason"] == NESTED_TOO_DEEP and "nests too deeply" in describe_refusal(refused)
     assert f"{SOURCE}/page/1" not in result.url_map
 
+
+
+HIERARCHY = 1500  # past Python's recursion limit (1,000)
+
+
+def test_pages_and_categories_nested_deep_go_in_parents_first() -> None:
+    slugs = [f"c{n}" for n in range(HIERARCHY)]  # c0 is the top; each next one a child of the last
+    parent = {slug: slugs[n - 1] if n else None for n, slug in enumerate(slugs)}
+    url = {slug: f"{SOURCE}/{slug}/" for slug in slugs}
+    items = [ScrapedItem(kind="page", source_url=url[slug], title=slug, slug=slug, content_html="<p>x</p>",
+                         parent_url=url[parent[slug]] if parent[slug] else None,
+                         terms=[Term("category", slug, slug, parent_slug=parent[slug])]) for slug in slugs]
+    target = _Target()
+    result = _import(items[::-1], target)  # children listed before their parents
+    assert list(target.written) == slugs and not result.refused_items
+    assert [target.written[s]["parent"] for s in slugs] == list(range(HIERARCHY))  # ids follow the order
+    assert list(target.terms) == slugs and list(target.terms.values()) == list(range(HIERARCHY))
+    assert not [w for w in result.warnings if "top level" in w]
+
+
+def test_a_missing_parent_or_a_cycle_still_means_top_level() -> None:
+    terms = [Term("category", "A", "a", parent_slug="b"), Term("category", "B", "b", parent_slug="a"),
+             Term("category", "S", "s", parent_slug="s"), Term("category", "O", "o", parent_slug="gone")]
+    page = {slug: f"{SOURCE}/{slug}/" for slug in ("a", "b", "s", "o")}
+    parents = {"a": "b", "b": "a", "s": "s", "o": "gone"}
+    items = [ScrapedItem(kind="page", source_url=page[slug], title=slug, slug=slug, content_html="<p>x</p>",
+                         parent_url=f"{SOURCE}/{parents[slug]}/", terms=terms)
+             for slug in ("a", "b", "s", "o")]
+    target = _Target()
+    result = _import(items, target)
+    # a's parent b comes first; b's parent a is its own descendant: b goes at the top.
+    assert list(target.written) == ["b", "a", "s", "o"] and list(target.terms) == ["b", "a", "s", "o"]
+    assert [target.written[s]["parent"] for s in ("b", "a", "s", "o")] == [0, 1, 0, 0]
+    assert [target.terms[s] for s in ("b", "a", "s", "o")] == [0, 1, 0, 0]
+    assert len([w for w in result.warnings if "top level" in w]) == 6
