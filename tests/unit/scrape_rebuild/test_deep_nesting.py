@@ -66,6 +66,16 @@ def test_json_ld_nested_too_deep_is_ignored_not_fatal(depth: int) -> None:
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
+def test_a_rest_answer_nested_too_deep_is_an_unreadable_answer(depth: int) -> None:
+    """Discovery and the comments reader take ValueError as "not JSON" (that listing page is
+    reported as skipped); a RecursionError went past them and sank the task."""
+    body = ("[" * depth + "{}" + "]" * depth).encode()
+    with pytest.raises(ValueError):
+        FetchResult(f"{SOURCE}/wp-json/wp/v2/posts", 200, httpx.Headers({"content-type": "application/json"}),
+                    body).json()
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
 def test_a_deep_page_is_scraped_with_the_rest_of_its_batch(depth: int) -> None:
     pages = {f"{SOURCE}/page/{n}": _page(f"<p>page {n}</p>") for n in range(3)}
     pages[f"{SOURCE}/page/1"] = _page(_deep(depth))
