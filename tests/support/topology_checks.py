@@ -5,7 +5,7 @@ whose connections the workers can find."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,21 @@ def xcom_strings(entries: list[dict[str, Any]], wp_content: str, docroot: str) -
     import writes (the platform's storage, the same for every worker), not an artifact."""
     target_site = {Path(wp_content).as_uri(), docroot}
     return [s for e in entries for s in strings(e["value"]) if s not in target_site]
+
+
+def worker_local_paths(values: Iterable[str], topo_home: str, site_folders: Iterable[str]) -> list[str]:
+    """The strings that name a file one worker has and another lacks: a ``file://`` URI, or a
+    path under the topology's folders (the workers' working and temp dirs) or /tmp. A path in
+    or under one of ``site_folders`` is not: the source's WordPress root and wp-content (read
+    over SFTP) and the target's folder are the sites' own, the same for every worker; and when
+    the checkout (so the sandbox) lives under /tmp, they start with /tmp too."""
+    roots = [folder.rstrip("/") for folder in site_folders]
+
+    def of_a_site(path: str) -> bool:
+        return any(path == root or path.startswith(root + "/") for root in roots)
+
+    return [s for s in values
+            if "file://" in s or (s.startswith((topo_home, "/tmp")) and not of_a_site(s))]
 
 
 def connection_passwords(state: SandboxState) -> list[str]:

@@ -56,7 +56,9 @@ def test_artifacts_are_on_s3_and_xcom_names_no_local_file(mode_a, topo, topo_res
     uris = [s for s in values if "://" in s and not s.startswith("http")]
     assert uris and not [u for u in uris if not u.startswith("s3://")]
     # (Paths on the source host, read over SFTP, are fine: every worker reaches them alike.)
-    assert not [s for s in values if "file://" in s or s.startswith((topo.home, "/tmp"))]
+    sites = (sandbox.source.docroot, sandbox.source.wp_content,
+             sandbox.target.docroot, sandbox.target.wp_content)
+    assert not tc.worker_local_paths(values, topo.home, sites)
     s3 = boto3.client("s3", **topology._boto_args(topo.aws_endpoint))
     listed = s3.list_objects_v2(Bucket=topology.BUCKET, Prefix=f"migrations/sandbox/{mode_a['run_id']}/")
     assert listed.get("KeyCount", 0) > 10

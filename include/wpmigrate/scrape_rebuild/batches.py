@@ -20,7 +20,15 @@ from typing import Any, TypedDict
 
 from wpmigrate.scrape_rebuild.discovery import DiscoveryResult
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher, SkipUrl
-from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, ScrapedItem, Skipped, Term
+from wpmigrate.scrape_rebuild.records import (
+    NESTED_TOO_DEEP,
+    NESTED_TOO_DEEP_DETAIL,
+    DiscoveredItem,
+    Kind,
+    ScrapedItem,
+    Skipped,
+    Term,
+)
 from wpmigrate.scrape_rebuild.scrape import scrape_item
 from wpmigrate.web.url_keys import canonical_url
 
@@ -148,9 +156,8 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
             out.media_refs.append(media_ref(item))
             out.media_refs.extend(variants.get(item.source_id or 0, []))
             continue
-        if has_rest_content(item):
-            record = scrape_item(item, None, **ids)
-        else:
+        html: str | None = None
+        if not has_rest_content(item):
             try:
                 page = fetcher.get(item.url, content_types=("text/html",))
             except SkipUrl as skip:
@@ -159,7 +166,13 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
             if page.status_code != 200:
                 out.skipped.append(Skipped(item.url, "http_status", f"HTTP {page.status_code}"))
                 continue
-            record = scrape_item(item, page.text, **ids, further_page=further_page)
+            html = page.text
+        try:
+            record = scrape_item(item, html, **ids, further_page=further_page)
+        except RecursionError:  # this item's markup, not the batch: report it, scrape the rest
+            log.warning("%s: %s, left out", item.url, NESTED_TOO_DEEP_DETAIL)
+            out.skipped.append(Skipped(item.url, NESTED_TOO_DEEP, NESTED_TOO_DEEP_DETAIL))
+            continue
         out.scraped.append(record)
         if len(out.scraped) % 10 == 0:
             log.info("scrape_content progress: %d items of %s", len(out.scraped), label)

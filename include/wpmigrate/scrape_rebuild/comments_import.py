@@ -21,7 +21,8 @@ default (``require_name_email``): each comment gets ``comment-<id>@migrated.inva
 the default picture. An empty author name becomes "Anonymous", as WordPress shows it.
 
 One comment never sinks the import: one the target refuses (a 4xx with WordPress's code
-and message) is recorded in ``refused`` and verification counts it as a loss. A comment
+and message), or whose content nests too deeply to read, is recorded in ``refused`` and
+verification counts it as a loss. A comment
 whose post is not on the target (not in scope, refused, password-protected) is recorded
 in ``not_migrated``, not a loss of its own (the post's loss is reported already).
 """
@@ -39,7 +40,7 @@ from wpmigrate.core.errors import MigrationError
 from wpmigrate.scrape_rebuild.comments import SourceComment
 from wpmigrate.scrape_rebuild.content_import import ImportResult, UrlMap, _Rewriter
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
-from wpmigrate.scrape_rebuild.records import ScrapedItem
+from wpmigrate.scrape_rebuild.records import NESTED_TOO_DEEP, NESTED_TOO_DEEP_DETAIL, ScrapedItem
 from wpmigrate.target.wp_rest import ANY_STATUS, WordPressRestTarget
 from wpmigrate.web.url_keys import url_key
 
@@ -155,20 +156,29 @@ def _one(target: WordPressRestTarget, comment: SourceComment, result: CommentsIm
         result.warnings.append(f"comment {comment.source_id}: its parent {comment.parent} is not on the"
                                " target, imported at top level")
     try:
-        created = target.create_comment(_body(comment, post, parent, marker, rewriter))
+        body = _body(comment, post, parent, marker, rewriter)
+    except RecursionError:  # this comment's markup: its loss, not the import's
+        _refuse(result, comment, {"reason": NESTED_TOO_DEEP, "status": None, "code": None,
+                                  "message": NESTED_TOO_DEEP_DETAIL})
+        return
+    try:
+        created = target.create_comment(body)
     except MigrationError as err:
         status = err.details.get("status")
         if not err.permanent or not isinstance(status, int) or not 400 <= status < 500 or status == 401:
             raise  # not about this comment: the task fails and its retry goes on from here
-        result.refused[comment.source_id] = {
-            "post": comment.post, "author_name": comment.author_name, "reason": REFUSED_BY_TARGET,
-            "status": status, "code": err.details.get("code"),
-            "message": str(err.details.get("message") or err.message)}
-        why = describe_refusal(result.refused[comment.source_id])
-        result.warnings.append(f"comment {comment.source_id}: {why}")
+        _refuse(result, comment, {"reason": REFUSED_BY_TARGET, "status": status,
+                                  "code": err.details.get("code"),
+                                  "message": str(err.details.get("message") or err.message)})
         return
     result.ids[comment.source_id] = existing[post][marker] = int(created["id"])
     result.created += 1
+
+
+def _refuse(result: CommentsImport, comment: SourceComment, why: dict[str, Any]) -> None:
+    refused = result.refused[comment.source_id] = {"post": comment.post, "author_name": comment.author_name,
+                                                    **why}
+    result.warnings.append(f"comment {comment.source_id}: {describe_refusal(refused)}")
 
 
 def _body(comment: SourceComment, post: int, parent: int, marker: str, rewriter: _Rewriter) -> dict[str, Any]:
@@ -190,6 +200,8 @@ def _body(comment: SourceComment, post: int, parent: int, marker: str, rewriter:
 
 
 def describe_refusal(refused: Mapping[str, Any]) -> str:
+    if refused.get("reason") == NESTED_TOO_DEEP:
+        return str(refused.get("message") or NESTED_TOO_DEEP_DETAIL)
     answer = f"HTTP {refused.get('status')}" + (f" {refused['code']}" if refused.get("code") else "")
     return f"the target refused it ({answer}): {refused.get('message') or ''}".rstrip(": ")
 

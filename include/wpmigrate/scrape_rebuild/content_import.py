@@ -10,7 +10,8 @@ and changes nothing in the second, so it adds no rows (not even revisions).
 
 No single item sinks the import: an item the target refuses (a 4xx with WordPress's error
 code and message) and a password-protected one (its content never reached the scraper) are
-recorded in ``ImportResult.refused_items`` and verification counts them as losses. What is
+recorded in ``ImportResult.refused_items`` and verification counts them as losses, and so is
+one whose content nests too deeply to rewrite. What is
 not about one item (the target unreachable, a 5xx, the login refused) still raises, so the
 task fails and its retry completes the import.
 """
@@ -35,7 +36,13 @@ from wpmigrate.rewrite.url_rewrite import UrlRewriter
 from wpmigrate.scrape_rebuild.html.media_refs import rewrite_media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values
 from wpmigrate.scrape_rebuild.media_groups import group_media
-from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem, Term
+from wpmigrate.scrape_rebuild.records import (
+    NESTED_TOO_DEEP,
+    NESTED_TOO_DEEP_DETAIL,
+    MediaFile,
+    ScrapedItem,
+    Term,
+)
 from wpmigrate.target.wp_rest import WordPressRestTarget, media_slug
 from wpmigrate.web.url_keys import canonical_url, url_key
 
@@ -64,7 +71,7 @@ class ImportResult:
     refused_media: dict[str, str] = field(default_factory=dict)
     # Source page/post URL -> why it is not on the target: ``{kind, slug, title, reason,
     # status, code, message}``; ``reason`` is ``refused_by_target`` (``status``, ``code``,
-    # ``message``: the target's answer) or ``password_protected``.
+    # ``message``: the target's answer), ``password_protected`` or ``nested_too_deep``.
     refused_items: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def refuse(self, item: ScrapedItem, reason: str, *, status: int | None = None, code: str | None = None,
@@ -137,7 +144,9 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
         if existing:
             ids[url_key(item.source_url)], link = int(existing["id"]), existing["link"]
         else:  # created without content; pass 2 writes it with every link resolved
-            body = _body(item, ids, orphans, term_ids, rewriter, result, final=False)
+            body = _item_body(item, ids, orphans, term_ids, rewriter, result, final=False)
+            if body is None:
+                continue
             if not body["title"] and not body["content"] and url_key(item.source_url) in has_text:
                 body["content"] = PLACEHOLDER_CONTENT
             try:
@@ -156,7 +165,9 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
         if key in done or key not in ids:
             continue
         done.add(key)
-        body = _body(item, ids, orphans, term_ids, rewriter, result, final=True)
+        body = _item_body(item, ids, orphans, term_ids, rewriter, result, final=True)
+        if body is None:  # recorded as refused; what pass 1 found or created stays as it is
+            continue
         try:
             written = target.ensure_content(f"{item.kind}s", body)
         except MigrationError as err:
@@ -173,6 +184,8 @@ def describe_refusal(refused: Mapping[str, Any]) -> str:
     """One line for reports and logs: the target's answer, or why the item cannot move."""
     if refused.get("reason") == PASSWORD_PROTECTED:
         return str(refused.get("message") or "password-protected")
+    if refused.get("reason") == NESTED_TOO_DEEP:
+        return str(refused.get("message") or NESTED_TOO_DEEP_DETAIL)
     answer = f"HTTP {refused.get('status')}" + (f" {refused['code']}" if refused.get("code") else "")
     return f"the target refused it ({answer}): {refused.get('message') or ''}".rstrip(": ")
 
@@ -283,28 +296,29 @@ def _import_terms(target: WordPressRestTarget, items: list[ScrapedItem], result:
         for term in item.terms:
             terms.setdefault((term.taxonomy, term.slug), term)
     ids: dict[tuple[str, str], int] = {}
-
-    def ensure(term: Term, chain: tuple[str, ...] = ()) -> int:
-        key = (term.taxonomy, term.slug)
-        if key in ids:
-            return ids[key]
-        parent = 0
-        if term.taxonomy == "category" and term.parent_slug:
-            parent_term = terms.get(("category", term.parent_slug))
-            if parent_term is None or term.parent_slug in chain:
-                result.warnings.append(f"category {term.slug!r}: parent {term.parent_slug!r} not scraped,"
-                                       " imported at top level")
-            else:
-                parent = ensure(parent_term, (*chain, term.slug))
-        collection = "categories" if term.taxonomy == "category" else "tags"
-        done = target.ensure_term_info(collection, name=as_text(term.name), slug=term.slug, parent=parent,
-                                       description=rewrite_text(term.description))
-        ids[key] = done["id"]
-        result.count(collection, created=done["created"])
-        return done["id"]
-
+    # Parents first. Each term's chain of ancestors not yet created is walked up in a loop,
+    # then created top-down: a category nested 1,000 deep is no recursion.
     for term in terms.values():
-        ensure(term)
+        chain: list[tuple[Term, bool]] = []  # (term, imported at top level), child first
+        on_chain: set[str] = set()
+        current: Term | None = term
+        while current is not None and (current.taxonomy, current.slug) not in ids:
+            on_chain.add(current.slug)
+            parent_slug = current.parent_slug if current.taxonomy == "category" else None
+            parent_term = (terms.get(("category", parent_slug))
+                           if parent_slug and parent_slug not in on_chain else None)
+            if parent_slug and parent_term is None:  # not scraped, or its own descendant
+                result.warnings.append(f"category {current.slug!r}: parent {parent_slug!r} not scraped,"
+                                       " imported at top level")
+            chain.append((current, parent_term is None))
+            current = parent_term
+        for one, top in reversed(chain):
+            collection = "categories" if one.taxonomy == "category" else "tags"
+            parent = 0 if top else ids[("category", str(one.parent_slug))]
+            done = target.ensure_term_info(collection, name=as_text(one.name), slug=one.slug, parent=parent,
+                                           description=rewrite_text(one.description))
+            ids[(one.taxonomy, one.slug)] = done["id"]
+            result.count(collection, created=done["created"])
     return ids
 
 
@@ -316,22 +330,28 @@ def _pages_parent_first(items: list[ScrapedItem], result: ImportResult) -> tuple
     placed: set[str] = set()
     orphans: set[str] = set()
 
-    def place(key: str, chain: tuple[str, ...] = ()) -> None:
-        if key in placed:
-            return
-        page = pages[key]
-        parent = url_key(page.parent_url) if page.parent_url else None
-        if parent is not None and parent in pages and parent not in chain:
-            place(parent, (*chain, key))
-        elif parent is not None:
-            result.warnings.append(f"{page.source_url}: parent page {page.parent_url} not scraped,"
-                                   " imported at top level")
-            orphans.add(key)
-        placed.add(key)
-        ordered.append(page)
-
-    for key in pages:
-        place(key)
+    # Each page's ancestors not yet placed are walked up in a loop, then placed top-down:
+    # pages nested 1,000 deep are no recursion.
+    for start in pages:
+        chain: list[str] = []  # child first
+        chain_set: set[str] = set()
+        key = start
+        while key not in placed:
+            chain.append(key)
+            chain_set.add(key)
+            page = pages[key]
+            parent = url_key(page.parent_url) if page.parent_url else None
+            if parent is not None and parent in pages and parent not in chain_set:
+                key = parent
+                continue
+            if parent is not None:  # not scraped, or its own descendant
+                result.warnings.append(f"{page.source_url}: parent page {page.parent_url} not scraped,"
+                                       " imported at top level")
+                orphans.add(key)
+            break
+        for key in reversed(chain):
+            placed.add(key)
+            ordered.append(pages[key])
     return ordered, orphans
 
 
@@ -339,6 +359,18 @@ def _parent_id(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str]) -> 
     if item.kind != "page" or not item.parent_url or url_key(item.source_url) in orphans:
         return 0
     return ids.get(url_key(item.parent_url), 0)
+
+
+def _item_body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
+               term_ids: Mapping[tuple[str, str], int], rewriter: _Rewriter, result: ImportResult, *,
+               final: bool) -> dict[str, Any] | None:
+    """``_body``, or None when the item's content nests too deeply to rewrite: recorded as
+    that item's refusal, so the rest of the import goes on."""
+    try:
+        return _body(item, ids, orphans, term_ids, rewriter, result, final=final)
+    except RecursionError:
+        result.refuse(item, NESTED_TOO_DEEP, message=NESTED_TOO_DEEP_DETAIL)
+        return None
 
 
 def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],

@@ -88,7 +88,12 @@ class FetchResult:
             return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self.content.lstrip(b"\xef\xbb\xbf"))  # some sites emit a BOM
+        """The body as JSON. ValueError when it is not JSON, or nests deeper than the parser
+        can go (RecursionError): every caller then treats it as one unreadable answer."""
+        try:
+            return json.loads(self.content.lstrip(b"\xef\xbb\xbf"))  # some sites emit a BOM
+        except RecursionError as err:
+            raise ValueError("JSON nested too deep to read") from err
 
 
 class _RetryableStatus(Exception):

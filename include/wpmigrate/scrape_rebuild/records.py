@@ -14,6 +14,10 @@ from typing import IO, Any, Literal, TypeVar
 
 Kind = Literal["page", "post", "media", "unknown"]
 Via = Literal["rest", "sitemap", "crawl"]
+# Why one item was left out when its markup or JSON nests deeper than a walk of it can go
+# (Python's recursion limit, in a parser or a library): that item's loss, never its batch's.
+NESTED_TOO_DEEP = "nested_too_deep"
+NESTED_TOO_DEEP_DETAIL = "its content nests too deeply to be read"
 
 
 @dataclass

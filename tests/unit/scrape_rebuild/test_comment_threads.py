@@ -7,8 +7,10 @@ import hashlib
 from typing import Any
 
 from wpmigrate.core.errors import ErrorCode, MigrationError
+from wpmigrate.scrape_rebuild import comments_import
 from wpmigrate.scrape_rebuild.comments import SourceComment, comment_from_rest, rest_url
 from wpmigrate.scrape_rebuild.comments_import import comment_marker, import_comments
+from wpmigrate.scrape_rebuild.records import NESTED_TOO_DEEP
 
 
 def test_rest_url_follows_the_api_root() -> None:
@@ -78,3 +80,26 @@ def test_threading_order_refusals_and_rerun() -> None:
     assert any("parent 99" in w for w in first.warnings)
     again = run()
     assert again.created == 0 and again.unchanged == 5 and len(target.comments) == 5 and again.ids == ids
+
+
+def test_a_comment_nested_too_deep_is_its_own_loss(monkeypatch) -> None:
+    """Deep markup is read (the walks are iterative); what still overflows costs that comment
+    only: recorded as refused, with its reason, and the others are written."""
+    deep = "<div>" * 5000 + "deep" + "</div>" * 5000
+    comments = [_c(1), _c(2), _c(3)]
+    comments[0].content_html = deep
+    real = comments_import.sanitize_html
+
+    def sanitize(html: str, *args: Any) -> Any:
+        if "overflow" in html:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(html, *args)
+
+    monkeypatch.setattr(comments_import, "sanitize_html", sanitize)
+    comments[1].content_html = "<p>overflow</p>"
+    target = FakeTarget()
+    result = import_comments(target, comments, post_ids={1: 10}, source_home="http://old",  # type: ignore[arg-type]
+                             target_home="http://new", url_map={})
+    assert sorted(result.ids) == [1, 3] and "deep" in target.comments[0]["content"]
+    assert result.refused[2]["reason"] == NESTED_TOO_DEEP
+    assert any("comment 2: its content nests too deeply" in w for w in result.warnings)

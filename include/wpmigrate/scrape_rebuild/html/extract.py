@@ -463,7 +463,7 @@ def _json_ld_entry(soup: BeautifulSoup) -> dict[str, Any]:
     for script in soup.find_all("script", type="application/ld+json"):
         try:
             data = json.loads(script.string or "")
-        except (json.JSONDecodeError, TypeError):
+        except (json.JSONDecodeError, TypeError, RecursionError):  # nested too deep: unreadable too
             continue
         for node in _ld_nodes(data):
             types = node.get("@type")
@@ -476,13 +476,17 @@ def _json_ld_entry(soup: BeautifulSoup) -> dict[str, Any]:
 
 
 def _ld_nodes(data: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(data, list):
-        for item in data:
-            yield from _ld_nodes(item)
-    elif isinstance(data, dict):
-        yield data
-        if "@graph" in data:
-            yield from _ld_nodes(data["@graph"])
+    """Every object of a JSON-LD value, in document order (lists and ``@graph`` entered),
+    walked with a stack: a page's nesting never reaches the recursion limit."""
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(reversed(node))
+        elif isinstance(node, dict):
+            yield node
+            if "@graph" in node:
+                stack.append(node["@graph"])
 
 
 def _parse_datetime(value: Any) -> datetime | None:

@@ -171,8 +171,10 @@ def _rewrite_refs(html: str, lookup: Callable[[str], str | None]) -> str:
                     )
         if tag.get("style"):
             tag["style"] = _rewrite_css(str(tag["style"]), lookup)
-        css = tag.string
-        if tag.name == "style" and isinstance(css, NavigableString) and css:
+        # Only a <style>'s .string: bs4 walks single-child chains recursively, so asking
+        # every tag of 1,000 nested ones overflows the stack.
+        css = tag.string if tag.name == "style" else None
+        if isinstance(css, NavigableString) and css:
             css.replace_with(Stylesheet(_rewrite_css(str(css), lookup)))
     return soup.decode(formatter=FRAGMENT_FORMATTER)
 

@@ -12,6 +12,10 @@ from bs4 import BeautifulSoup, Tag
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values
 
 _NOT_MAIN_NAV = re.compile(r"pagination|breadcrumb|footer|social|skip|post-navigation|comment", re.I)
+# Submenus deeper than this are flattened into the last level's list of links: no theme shows
+# more, and a menu nested 1,000 deep (markup gone wrong, or hostile) must not overflow the
+# stack of discovery, of the rebuild's navigation blocks or of the site record's JSON.
+MAX_MENU_DEPTH = 10
 
 
 def _main_nav(soup: BeautifulSoup) -> Tag | None:
@@ -29,12 +33,19 @@ def _main_nav(soup: BeautifulSoup) -> Tag | None:
     return next((el for el in soup.find_all("nav") if is_main(el)), None)
 
 
-def _menu_items(ul: Tag, base: str) -> list[dict[str, Any]]:
+def _links(tag: Tag, base: str) -> list[dict[str, Any]]:
+    return [{"title": a.get_text(" ", strip=True), "url": urljoin(base, str(a["href"])), "children": []}
+            for a in tag.find_all("a", href=True)]
+
+
+def _menu_items(ul: Tag, base: str, depth: int = 1) -> list[dict[str, Any]]:
+    if depth >= MAX_MENU_DEPTH:
+        return _links(ul, base)
     items: list[dict[str, Any]] = []
     for li in ul.find_all("li", recursive=False):
         own = next((a for a in li.find_all("a", href=True) if a.find_parent("li") is li), None)
         sub = li.find("ul")
-        children = _menu_items(sub, base) if isinstance(sub, Tag) else []
+        children = _menu_items(sub, base, depth + 1) if isinstance(sub, Tag) else []
         if own is not None:
             items.append({"title": own.get_text(" ", strip=True), "url": urljoin(base, str(own["href"])),
                           "children": children})
@@ -52,8 +63,7 @@ def extract_nav_menu(soup: BeautifulSoup, base: str) -> list[dict[str, Any]]:
     ul = nav if nav.name == "ul" else nav.find("ul")
     if isinstance(ul, Tag):
         return _menu_items(ul, base)
-    return [{"title": a.get_text(" ", strip=True), "url": urljoin(base, str(a["href"])), "children": []}
-            for a in nav.find_all("a", href=True)]
+    return _links(nav, base)
 
 
 _TITLE_SEPARATORS = (" – ", " — ", " | ", " - ", " · ", " » ")
