@@ -42,10 +42,16 @@ TIMEOUT = 1.0
 # The script's replies are rounded to microseconds; this absorbs that rounding.
 _ROUNDING = 1e-3
 
-# Reserve the next slot of KEYS[1] (ARGV[1]: seconds between slots, ARGV[2]: the longest a
-# caller may be asked to wait); returns how long the caller waits for it. A stored slot that
-# is not a number or lies further ahead than ARGV[2] is corrupt and restarts from now, so one
-# bad value does not hold the host's key forever. The key expires once its last slot is past.
+# A stored slot further ahead than this (seconds) is corrupt, not a queue. Far beyond
+# MAX_QUEUE on purpose: a long but real queue must never be reset (that would let every
+# waiting fetcher start at once); a fetcher asked to wait longer than MAX_QUEUE intervals
+# spaces its own requests instead.
+CORRUPT_AFTER = 3600.0
+
+# Reserve the next slot of KEYS[1] (ARGV[1]: seconds between slots, ARGV[2]: CORRUPT_AFTER);
+# returns how long the caller waits for it. A stored slot that is not a number or lies
+# further ahead than ARGV[2] is corrupt and restarts from now, so one bad value does not
+# hold the host's key forever. The key expires once its last slot is past.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -103,7 +109,8 @@ class SharedHostRateLimiter:
             return None
         longest = MAX_QUEUE * interval
         try:
-            reply = self._reserve(keys=[self.key_prefix + host], args=[f"{interval:.6f}", f"{longest:.6f}"])
+            reply = self._reserve(keys=[self.key_prefix + host],
+                                  args=[f"{interval:.6f}", f"{CORRUPT_AFTER:.6f}"])
             wait = float(reply)
         except Exception as err:  # any failure of the optional shared limit: space locally
             self._give_up(type(err).__name__)

@@ -116,6 +116,19 @@ def test_a_far_future_slot_in_redis_never_asks_for_a_long_wait(redis_url: str) -
     assert float(client.get("wpmigrate:rate:" + HOST) or 0) < time.time() + MAX_QUEUE * local.interval
 
 
+def test_a_long_real_queue_is_never_reset(redis_url: str) -> None:
+    """A slot a minute ahead is a long queue, not corruption: resetting it would let every
+    waiting fetcher start at once. This fetcher spaces its own requests instead."""
+    client = redis.Redis.from_url(redis_url)
+    ahead = float(client.time()[0]) + 60.0
+    client.set("wpmigrate:rate:" + HOST, f"{ahead:.6f}")
+    asked: list[float] = []
+    local = _CountingLocal()
+    SharedHostRateLimiter(client, local.interval, fallback=local, sleep=asked.append).wait(HOST)
+    assert local.waits == 1 and asked == []
+    assert float(client.get("wpmigrate:rate:" + HOST) or 0) >= ahead
+
+
 @pytest.mark.parametrize("reply", ["nan", b"inf", "-inf", None, "a string", "-5", "1e300", 9.8e10])
 def test_a_reply_that_is_not_a_sane_wait_means_local_spacing(redis_url: str, reply: object, caplog) -> None:
     asked: list[float] = []
