@@ -304,7 +304,12 @@ def test_airflow_connections_and_conf(sandbox: SandboxState) -> None:
     assert set(env) == {"AIRFLOW_CONN_WPM_SOURCE_SFTP", "AIRFLOW_CONN_WPM_SOURCE_DB",
                         "AIRFLOW_CONN_WPM_TARGET_DB", "AIRFLOW_CONN_WPM_TARGET_WP"} | admin
     conns = {k: json.loads(v) for k, v in connections(sandbox).items()}
-    assert conns["wpm_source_sftp"]["extra"] == {"key_file": sandbox.sftp.key_file, "no_host_key_check": True}
+    assert conns["wpm_source_sftp"]["extra"] == {"key_file": sandbox.sftp.key_file, "no_host_key_check": True,
+                                               "wpmigrate": {"tenant": "sandbox", "role": "source"}}
+    # The tenant wall's markings: the target's database names its site, the key none at all.
+    assert conns["wpm_target_db"]["extra"]["wpmigrate"] == {"tenant": "sandbox", "role": "target",
+                                                            "site": sandbox.target.url}
+    assert conns["wpm_target_wp"]["extra"] == {"wpmigrate": {"tenant": "sandbox", "role": "target"}}
     assert conns["wpm_source_db"]["login"] == "src_reader"
     assert conns["wpm_target_db"]["schema"] == "wp_target"
     assert conns["wpm_target_wp"]["host"] == sandbox.target.url
@@ -736,7 +741,9 @@ def test_admin_source_conf_and_connections(admin_source: SandboxState) -> None:
         assert secret not in json.dumps(conf) + json.dumps(editor_conf)
     conns = {k: json.loads(v) for k, v in connections(admin_source).items()}
     assert conns["wpm_source_admin"] == {"conn_type": "http", "host": admin.url,
-                                         "login": admin.admin_user, "password": admin.admin_password}
+                                         "login": admin.admin_user, "password": admin.admin_password,
+                                         "extra": {"wpmigrate": {"tenant": "sandbox", "role": "source"}}}
+    assert "extra" not in conns["wpmigrate_companion_key"]  # no conf may name the platform's key
     assert conns["wpm_source_editor"]["login"] == admin.editor_user
     assert "AIRFLOW_CONN_WPM_SOURCE_ADMIN" in airflow_connections(admin_source)
 
