@@ -10,8 +10,8 @@ is a warning naming the items that kept the target's default, never a pass in di
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -39,6 +39,33 @@ class Checked:
 
 def checked(item: ScrapedItem, target_url: str) -> Checked:
     return Checked(item.kind, item.source_url, target_url, item.slug, item.comment_status, item.ping_status)
+
+
+@dataclass
+class DiscussionCheck:
+    """Collects what ``verify_rebuild`` reads (every scraped item observed, the served ones
+    kept light), then checks the served ones against the target."""
+
+    title = "Pages and posts keep the source's comment and ping settings"
+    site: SiteDiscussion = field(default_factory=SiteDiscussion)
+    items: list[Checked] = field(default_factory=list)
+
+    def observe(self, item: ScrapedItem) -> None:
+        self.site.observe(item)
+
+    def served(self, item: ScrapedItem, target_url: str) -> None:
+        self.items.append(checked(item, target_url))
+
+    def check(self, client: httpx.Client, target_home: str,
+              loss: Callable[[str, str, str], None]) -> list[dict[str, str]]:
+        """Reports each difference through ``loss(check, url, detail)``; returns the warnings."""
+        warnings = []
+        for problem in discussion_problems(client, target_home, self.site, self.items):
+            if problem["check"] == UNKNOWN:
+                warnings.append({"url": problem["url"], "detail": problem["detail"]})
+            else:
+                loss(problem["check"], problem["url"], problem["detail"])
+        return warnings
 
 
 def discussion_problems(client: httpx.Client, target_home: str, site: SiteDiscussion,

@@ -28,13 +28,11 @@ from bs4 import BeautifulSoup
 from wpmigrate.scrape_rebuild.comments import SourceComment
 from wpmigrate.scrape_rebuild.comments_import import describe_refusal as describe_comment_refusal
 from wpmigrate.scrape_rebuild.content_import import PASSWORD_PROTECTED, describe_refusal
-from wpmigrate.scrape_rebuild.discussion import SiteDiscussion
 from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
 from wpmigrate.scrape_rebuild.verify_discussion import CHECKS as DISCUSSION_CHECKS
-from wpmigrate.scrape_rebuild.verify_discussion import UNKNOWN as DISCUSSION_UNKNOWN
-from wpmigrate.scrape_rebuild.verify_discussion import Checked, checked, discussion_problems
+from wpmigrate.scrape_rebuild.verify_discussion import DiscussionCheck
 
 # (title, main content html) of a rendered page.
 Extractor = Callable[[str, str], tuple[str, str]]
@@ -115,11 +113,10 @@ def verify_rebuild(
     not_migratable: list[dict[str, str]] = []  # what a visitor cannot see either: reported, not a loss
     moved: list[dict[str, str]] = []  # items the target serves at another path than the source
     home = urlsplit(target_home or "")
-    site_discussion = SiteDiscussion()  # settles what one page did not show, as the import did
-    served: list[Checked] = []  # items the target serves: their discussion settings are checked
+    discussion = DiscussionCheck()  # the comment and ping settings of every item served
     for item in scraped:
         counts[f"{item.kind}s_scraped"] += 1
-        site_discussion.observe(item)
+        discussion.observe(item)
         target_url = url_map.get(item.source_url)
         row: dict[str, Any] = {"kind": item.kind, "source_url": item.source_url, "target_url": target_url}
         items.append(row)
@@ -143,7 +140,7 @@ def verify_rebuild(
         if response.status_code != 200:
             loss("http_status", item.source_url, f"{target_url} answered {response.status_code}")
             continue
-        served.append(checked(item, str(response.url)))
+        discussion.served(item, str(response.url))
         title, content = extract(response.text, str(response.url))
         row["title_ok"] = _same_title(normalise(title), normalise(item.title), normalise(site_name or ""))
         if not row["title_ok"]:
@@ -194,14 +191,7 @@ def verify_rebuild(
             loss("text_field", problem["where"], problem["detail"])
         counts["text_fields_checked"] = 1
 
-    discussion_warnings: list[dict[str, str]] = []
-    if target_home:
-        for problem in discussion_problems(client, target_home, site_discussion, served):
-            counts["discussion_checked"] += 1
-            if problem["check"] == DISCUSSION_UNKNOWN:
-                discussion_warnings.append({"url": problem["url"], "detail": problem["detail"]})
-            else:
-                loss(problem["check"], problem["url"], problem["detail"])
+    discussion_warnings = discussion.check(client, target_home, loss) if target_home else []
 
     # Rows of the report's warnings table: {url, detail}.
     comment_warnings: list[dict[str, str]] = [{"url": "", "detail": comments_note}] if comments_note else []
@@ -230,8 +220,8 @@ def verify_rebuild(
             "No term description, media text, menu or header on the target names the source",
             counts["text_fields_checked"], [x for x in losses if x["check"] == "text_field"])}
            if target_home else {}),
-        **({"discussion": _section("Pages and posts keep the source's comment and ping settings",
-                                   len(served), [x for x in losses if x["check"] in DISCUSSION_CHECKS],
+        **({"discussion": _section(discussion.title, len(discussion.items),
+                                   [x for x in losses if x["check"] in DISCUSSION_CHECKS],
                                    discussion_warnings)} if target_home else {}),
         "media": _section("Media on the target, byte-identical (sha256)", counts["media_expected"],
                           [x for x in losses if x["check"].startswith("media")]),
