@@ -61,7 +61,8 @@ def from_page(html: str, headers: Mapping[str, str] | None = None) -> tuple[str,
         comments = CLOSED
     else:
         comments = NOT_SHOWN
-    announced = bool((headers or {}).get(PINGBACK_HEADER)) or soup.find("link", rel="pingback") is not None
+    header = any(name.lower() == PINGBACK_HEADER and value for name, value in (headers or {}).items())
+    announced = header or soup.find("link", rel="pingback") is not None
     return comments, OPEN if announced else NOT_SHOWN
 
 

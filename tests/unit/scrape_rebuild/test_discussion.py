@@ -66,7 +66,7 @@ def test_classic_and_block_comment_forms_mean_open_their_absence_closed() -> Non
 
 def test_pings_are_open_only_where_the_page_announces_pingbacks() -> None:
     assert from_page(_page("", head=PINGBACK_LINK))[1] == OPEN  # a classic theme's <link rel=pingback>
-    assert from_page(_page(""), {"x-pingback": f"{SITE}/xmlrpc.php"})[1] == OPEN  # WordPress's header
+    assert from_page(_page(""), {"X-Pingback": f"{SITE}/xmlrpc.php"})[1] == OPEN  # WordPress's header
     assert from_page(_page(""), {"content-type": "text/html"})[1] == NOT_SHOWN
 
 
