@@ -363,10 +363,13 @@ def _import_comments(wp: WordPressRestTarget, uri: str, source: ScrapeRebuildSou
     """The comments onto the posts the content import made (streamed twice: the posts they
     need, then the comments); ``comments-map.json`` is what verify checks them against."""
     wanted = comments_import.commented_posts(_read_comments(uri))
-    posts = comments_import.target_posts(wp, _read_all(scraped_uris, ScrapedItem), wanted, result.url_map)
+    collections: dict[int, str] = {}  # target post -> pages/posts: to open a closed one for its comments
+    posts = comments_import.target_posts(wp, _read_all(scraped_uris, ScrapedItem), wanted, result.url_map,
+                                         collections)
     done = comments_import.import_comments(
         wp, lambda: _read_comments(uri), post_ids=posts, source_home=source["home"],
-        target_home=target["url"], url_map=result.url_map, media_map=result.media_map)
+        target_home=target["url"], url_map=result.url_map, media_map=result.media_map,
+        collections=collections)
     for warning in done.warnings[:50]:
         log.warning("comments: %s", warning)
     path = reports / "comments-map.json"

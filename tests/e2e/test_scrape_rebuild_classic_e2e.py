@@ -119,6 +119,22 @@ def test_approved_comments_arrive_threaded(rebuilt, classic_source) -> None:
     assert source <= threads("target", sb.target.table_prefix)
 
 
+def test_every_page_and_post_keeps_its_comment_and_ping_settings(rebuilt, classic_source) -> None:
+    sb = classic_source
+
+    def settings(which: str, prefix: str) -> dict[tuple[str, str], tuple[str, str]]:
+        found = wc.rows(wc.db(sb, which), f"SELECT post_type, post_name, comment_status, ping_status"
+                                          f" FROM {prefix}posts WHERE post_status='publish'"
+                                          " AND post_type IN ('page','post') AND post_password = ''")
+        return {(k.decode(), s.decode()): (c.decode(), p.decode()) for k, s, c, p in found}
+
+    source = settings("classic", sb.classic_source.table_prefix)
+    assert source[("page", "guestbook")] == ("open", "closed")  # not WordPress's default for a page
+    assert source[("post", "closed-after-launch")] == ("closed", "closed")
+    target = settings("target", sb.target.table_prefix)
+    assert {key: (want, target.get(key)) for key, want in source.items() if target.get(key) != want} == {}
+
+
 def test_no_target_text_field_names_the_source_host(rebuilt, classic_source) -> None:
     sb = classic_source
     host = urlsplit(sb.classic_source.url).netloc

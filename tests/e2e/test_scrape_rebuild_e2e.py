@@ -48,6 +48,12 @@ def rebuilt(sandbox, rest):
     return _migrate(sandbox, rest, source_rest=True)
 
 
+@pytest.fixture(scope="module")
+def rebuilt_rest_closed(sandbox, rest, rebuilt):
+    """The second run, with the source's REST API closed (after every test of the first)."""
+    return _migrate(sandbox, rest, source_rest=False)
+
+
 def _terms(conn, p: str, pid: int) -> list[tuple]:
     return wc.rows(conn, f"SELECT tt.taxonomy, t.name FROM {p}term_relationships r "
                          f"JOIN {p}term_taxonomy tt USING (term_taxonomy_id) "
@@ -399,8 +405,30 @@ def test_clearing_the_import_through_the_api_creates_nothing_twice(rebuilt, sand
     assert rest.xcom(DAG_ID, rebuilt["run_id"], "verify", "report")["ok"] is True
 
 
-def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sandbox, rest, rebuilt) -> None:
-    closed = _migrate(sandbox, rest, source_rest=False)
+def _discussion(sb, which: str, prefix: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, slug) -> (comment_status, ping_status) of every page and post a visitor can read."""
+    found = wc.rows(wc.db(sb, which), f"SELECT post_type, post_name, comment_status, ping_status"
+                                      f" FROM {prefix}posts WHERE post_status='publish'"
+                                      " AND post_type IN ('page','post') AND post_password = ''")
+    return {(k.decode(), s.decode()): (c.decode(), p.decode()) for k, s, c, p in found}
+
+
+def _assert_same_discussion_settings(sb) -> None:
+    source = _discussion(sb, "source", sb.source.table_prefix)
+    # The seed holds settings WordPress's defaults do not give (pages closed, posts open).
+    assert source[("page", "guestbook")] == ("open", "closed")
+    assert source[("post", "closed-after-launch")] == ("closed", "closed")
+    target = _discussion(sb, "target", sb.target.table_prefix)
+    assert {key: (want, target.get(key)) for key, want in source.items() if target.get(key) != want} == {}
+
+
+def test_every_page_and_post_keeps_its_comment_and_ping_settings(rebuilt, sandbox) -> None:
+    _assert_same_discussion_settings(sandbox)
+
+
+def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sandbox, rest,
+                                                                             rebuilt_rest_closed) -> None:
+    closed = rebuilt_rest_closed
     assert closed["run"]["state"] == "success", rest.task_states(DAG_ID, closed["run_id"])
     found = rest.xcom(DAG_ID, closed["run_id"], "discover", "counts_by_via")
     assert found.get("rest", 0) == 0, found
@@ -417,6 +445,12 @@ def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sand
     # Sizes told apart by their file names alone: no attachment of a size, each at its source path.
     source_files, target_files = _attachments(sandbox, "source"), _attachments(sandbox, "target")
     assert target_files and set(target_files) <= set(source_files), set(target_files) - set(source_files)
+
+
+def test_with_the_source_rest_api_closed_comment_and_ping_settings_are_kept(rebuilt_rest_closed,
+                                                                            sandbox) -> None:
+    """Read from the rendered pages: the comment form, the X-Pingback header."""
+    _assert_same_discussion_settings(sandbox)
 
 
 def _source_permalink(sb, item: dict) -> str:

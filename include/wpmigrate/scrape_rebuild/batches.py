@@ -157,6 +157,7 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
             out.media_refs.extend(variants.get(item.source_id or 0, []))
             continue
         html: str | None = None
+        headers = None
         if not has_rest_content(item):
             try:
                 page = fetcher.get(item.url, content_types=("text/html",))
@@ -166,9 +167,9 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
             if page.status_code != 200:
                 out.skipped.append(Skipped(item.url, "http_status", f"HTTP {page.status_code}"))
                 continue
-            html = page.text
+            html, headers = page.text, page.headers
         try:
-            record = scrape_item(item, html, **ids, further_page=further_page)
+            record = scrape_item(item, html, **ids, further_page=further_page, headers=headers)
         except RecursionError:  # this item's markup, not the batch: report it, scrape the rest
             log.warning("%s: %s, left out", item.url, NESTED_TOO_DEEP_DETAIL)
             out.skipped.append(Skipped(item.url, NESTED_TOO_DEEP, NESTED_TOO_DEEP_DETAIL))

@@ -20,6 +20,9 @@ default (``require_name_email``): each comment gets ``comment-<id>@migrated.inva
 (the reserved ``.invalid`` domain: nothing is ever delivered), so avatars fall back to
 the default picture. An empty author name becomes "Anonymous", as WordPress shows it.
 
+On an item whose comments are closed (on the source, after they were written) WordPress
+refuses new comments: the item is opened for them, then closed again (``comments_reopen``).
+
 One comment never sinks the import: one the target refuses (a 4xx with WordPress's code
 and message), or whose content nests too deeply to read, is recorded in ``refused`` and
 verification counts it as a loss. A comment
@@ -38,6 +41,7 @@ from urllib.parse import urlsplit
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.scrape_rebuild.comments import SourceComment
+from wpmigrate.scrape_rebuild.comments_reopen import COMMENTS_CLOSED, Reopen, reopened_for_comments
 from wpmigrate.scrape_rebuild.content_import import ImportResult, UrlMap, _Rewriter
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import NESTED_TOO_DEEP, NESTED_TOO_DEEP_DETAIL, ScrapedItem
@@ -86,10 +90,11 @@ def commented_posts(comments: Iterable[SourceComment]) -> set[int]:
 
 
 def target_posts(target: WordPressRestTarget, scraped: Iterable[ScrapedItem], wanted: set[int],
-                 url_map: Mapping[str, str]) -> dict[int, int]:
+                 url_map: Mapping[str, str], collections: dict[int, str] | None = None) -> dict[int, int]:
     """Source post id -> target post id, for the ``wanted`` posts the content import put on
     the target (``url_map``: source URL -> target URL). Slugs repeat across parents, so the
-    target item is the one at the mapped URL."""
+    target item is the one at the mapped URL. ``collections`` (when given) is filled with
+    target post id -> its REST collection (``pages``/``posts``), for ``import_comments``."""
     found: dict[int, int] = {}
     targets = UrlMap(url_map)
     for item in scraped:
@@ -104,15 +109,28 @@ def target_posts(target: WordPressRestTarget, scraped: Iterable[ScrapedItem], wa
         match = [c for c in candidates if url_key(str(c.get("link", ""))) == url_key(link)]
         if match or len(candidates) == 1:
             found[item.source_id] = int((match or candidates)[0]["id"])
+            if collections is not None:
+                collections[found[item.source_id]] = f"{item.kind}s"
     return found
 
 
 def import_comments(target: WordPressRestTarget, comments: Comments, *, post_ids: Mapping[int, int],
                     source_home: str, target_home: str, url_map: Mapping[str, str],
-                    media_map: Mapping[str, Mapping[str, Any]] | None = None) -> CommentsImport:
+                    media_map: Mapping[str, Mapping[str, Any]] | None = None,
+                    collections: Mapping[int, str] | None = None) -> CommentsImport:
     """Create every source comment not yet on the target; see the module docstring.
-    ``media_map``: the content import's (source media URL -> {id, url})."""
+    ``media_map``: the content import's (source media URL -> {id, url}); ``collections``:
+    target post id -> ``pages``/``posts`` (``target_posts`` fills it): a post whose comments
+    are closed is opened for its comments, then closed again."""
     result = CommentsImport(posts=dict(post_ids))
+    with reopened_for_comments(target, collections or {}) as reopen:
+        _import_all(target, comments, result, source_home, target_home, url_map, media_map, reopen)
+    return result
+
+
+def _import_all(target: WordPressRestTarget, comments: Comments, result: CommentsImport, source_home: str,
+                target_home: str, url_map: Mapping[str, str],
+                media_map: Mapping[str, Mapping[str, Any]] | None, reopen: Reopen) -> None:
     media = {k: dict(v) for k, v in (media_map or {}).items()}
     rewriter = _Rewriter(source_home, target_home, ImportResult(media_map=media))
     rewriter.links = UrlMap(url_map)
@@ -125,20 +143,19 @@ def import_comments(target: WordPressRestTarget, comments: Comments, *, post_ids
         if comment.parent and comment.parent > comment.source_id:
             held.append(comment)
             continue
-        _one(target, comment, result, rewriter, existing, source_home)
+        _one(target, comment, result, rewriter, existing, source_home, reopen)
     while held:  # parents written out of id order; each round places at least one
         ready = [c for c in held if c.parent not in seen or c.parent in result.ids
                  or c.parent in result.refused or c.parent in result.not_migrated]
         ready = ready or held  # a cycle (cannot happen in WordPress): break it at top level
         for comment in sorted(ready, key=lambda c: c.source_id):
-            _one(target, comment, result, rewriter, existing, source_home)
+            _one(target, comment, result, rewriter, existing, source_home, reopen)
         held = [c for c in held if c not in ready]
     result.warnings += rewriter.result.warnings
-    return result
 
 
 def _one(target: WordPressRestTarget, comment: SourceComment, result: CommentsImport, rewriter: _Rewriter,
-         existing: dict[int, dict[str, int]], source_home: str) -> None:
+         existing: dict[int, dict[str, int]], source_home: str, reopen: Reopen) -> None:
     post = result.posts.get(comment.post)
     if post is None:
         result.not_migrated[comment.source_id] = POST_NOT_MIGRATED
@@ -162,7 +179,12 @@ def _one(target: WordPressRestTarget, comment: SourceComment, result: CommentsIm
                                   "message": NESTED_TOO_DEEP_DETAIL})
         return
     try:
-        created = target.create_comment(body)
+        try:
+            created = target.create_comment(body)
+        except MigrationError as err:
+            if err.details.get("code") != COMMENTS_CLOSED or not reopen(post):
+                raise
+            created = target.create_comment(body)
     except MigrationError as err:
         status = err.details.get("status")
         if not err.permanent or not isinstance(status, int) or not 400 <= status < 500 or status == 401:

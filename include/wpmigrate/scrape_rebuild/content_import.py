@@ -33,6 +33,7 @@ from bs4.element import AttributeValueList
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.rewrite.url_rewrite import UrlRewriter
+from wpmigrate.scrape_rebuild.discussion import SiteDiscussion
 from wpmigrate.scrape_rebuild.html.media_refs import rewrite_media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values
 from wpmigrate.scrape_rebuild.media_groups import group_media
@@ -124,6 +125,7 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
     """
     result = ImportResult()
     items, has_text = _unique_items(_stream(scraped), result)  # light: no content or excerpt
+    site_discussion = SiteDiscussion.of(items)  # comment and ping settings, settled site-wide
     # Plain-text fields (term descriptions, alt text, captions) keep no reference to the source.
     text_rewriter = origin_text_rewriter([source_home], target_home)
     _import_media(target, media, open_media, source_home, result, text_rewriter)
@@ -147,6 +149,7 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
             body = _item_body(item, ids, orphans, term_ids, rewriter, result, final=False)
             if body is None:
                 continue
+            body.update(site_discussion.settings(item))
             if not body["title"] and not body["content"] and url_key(item.source_url) in has_text:
                 body["content"] = PLACEHOLDER_CONTENT
             try:
@@ -168,6 +171,7 @@ def import_content(target: WordPressRestTarget, scraped: ScrapedSource,
         body = _item_body(item, ids, orphans, term_ids, rewriter, result, final=True)
         if body is None:  # recorded as refused; what pass 1 found or created stays as it is
             continue
+        body.update(site_discussion.settings(item))
         try:
             written = target.ensure_content(f"{item.kind}s", body)
         except MigrationError as err:

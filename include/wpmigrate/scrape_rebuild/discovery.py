@@ -46,7 +46,7 @@ from wpmigrate.web.url_keys import canonical_url, dedupe_key, normalise_url, str
 
 PAGE_FIELDS = ("id", "date", "date_gmt", "modified", "modified_gmt", "slug", "status", "type", "link",
                "title", "content", "excerpt", "author", "featured_media", "parent", "menu_order",
-               "categories", "tags", "template", "format")
+               "categories", "tags", "template", "format", "comment_status", "ping_status")
 MEDIA_FIELDS = ("id", "date", "date_gmt", "modified", "slug", "status", "type", "link", "title", "author",
                 "caption", "alt_text", "description", "media_type", "mime_type", "source_url", "post",
                 "media_details")

@@ -80,6 +80,10 @@ class ScrapedItem:
     # Behind a post password: a visitor (and so the scraper) never sees its content.
     password_protected: bool = False
     post_format: str = "standard"  # posts only: aside, gallery, link, image, quote, status, video...
+    # "open" or "closed" as the source has them, None when unknown (the target's default
+    # kept); "not_shown" when read from a page that shows neither (``discussion`` settles it).
+    comment_status: str | None = None
+    ping_status: str | None = None
 
 
 @dataclass

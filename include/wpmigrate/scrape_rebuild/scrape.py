@@ -12,13 +12,14 @@ from __future__ import annotations
 import html as html_lib
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import unquote
 
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 from bs4.element import PreformattedString
 
+from wpmigrate.scrape_rebuild import discussion
 from wpmigrate.scrape_rebuild.html.extract import (
     ExtractedPage,
     extract_page,
@@ -105,11 +106,13 @@ def scrape_item(
     authors_by_id: dict[int, str] | None = None,
     page_url_by_id: dict[int, str] | None = None,
     further_page: Callable[[str], str | None] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> ScrapedItem:
     """Build the ``ScrapedItem`` for ``item`` from its REST record and/or page ``html``.
     Without a REST record, the further pages of an entry split by ``<!--nextpage-->`` are
     read through ``further_page`` (URL -> HTML, None when it cannot be had) and their content
     appended (a REST record's rendered content holds every page already).
+    ``headers``: the page's response headers (its pingback announcement, ``discussion``).
 
     Raises ValueError when there is neither a REST record nor HTML.
     """
@@ -130,6 +133,7 @@ def scrape_item(
             if more:
                 page.content_html += "\n" + extract_page(more, url).content_html
         scraped = _from_page(item, page)
+        scraped.comment_status, scraped.ping_status = discussion.from_page(html or "", headers)
     else:
         raise ValueError(f"{item.url}: neither a REST record nor HTML to scrape")
     base = scraped.source_url or item.url
@@ -186,6 +190,7 @@ def _from_rest(
     parent = int(rest.get("parent") or 0)
     featured = int(rest.get("featured_media") or 0)
     author = int(rest.get("author") or 0)
+    comments, pings = discussion.from_rest(rest)
     return ScrapedItem(
         kind=kind,
         source_url=str(rest.get("link") or item.url),
@@ -206,6 +211,8 @@ def _from_rest(
         password_protected=bool((rest.get("content") or {}).get("protected"))
         if isinstance(rest.get("content"), dict) else False,
         post_format=_post_format(rest.get("format")) if kind == "post" else "standard",
+        comment_status=comments,
+        ping_status=pings,
     )
 
 

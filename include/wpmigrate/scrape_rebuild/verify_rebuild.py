@@ -9,7 +9,8 @@ For every media file: the target serves the same bytes (sha256), at the same pat
 could keep it (else the redirect map carries it: a warning). For every source post
 with approved comments (``comments``): its target post shows each of them, approved, under
 the same parent and with the same text, read from the target's public REST API; a comment
-the import could not bring over is a loss with the target's reason. Counts per type and the
+the import could not bring over is a loss with the target's reason. Each page and post keeps
+the source's comment and ping settings (``verify_discussion``). Counts per type and the
 discovery's skips and limits are reported; any loss fails the run.
 """
 
@@ -30,6 +31,8 @@ from wpmigrate.scrape_rebuild.content_import import PASSWORD_PROTECTED, describe
 from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
+from wpmigrate.scrape_rebuild.verify_discussion import CHECKS as DISCUSSION_CHECKS
+from wpmigrate.scrape_rebuild.verify_discussion import DiscussionCheck
 
 # (title, main content html) of a rendered page.
 Extractor = Callable[[str, str], tuple[str, str]]
@@ -110,8 +113,10 @@ def verify_rebuild(
     not_migratable: list[dict[str, str]] = []  # what a visitor cannot see either: reported, not a loss
     moved: list[dict[str, str]] = []  # items the target serves at another path than the source
     home = urlsplit(target_home or "")
+    discussion = DiscussionCheck()  # the comment and ping settings of every item served
     for item in scraped:
         counts[f"{item.kind}s_scraped"] += 1
+        discussion.observe(item)
         target_url = url_map.get(item.source_url)
         row: dict[str, Any] = {"kind": item.kind, "source_url": item.source_url, "target_url": target_url}
         items.append(row)
@@ -135,6 +140,7 @@ def verify_rebuild(
         if response.status_code != 200:
             loss("http_status", item.source_url, f"{target_url} answered {response.status_code}")
             continue
+        discussion.served(item, str(response.url))
         title, content = extract(response.text, str(response.url))
         row["title_ok"] = _same_title(normalise(title), normalise(item.title), normalise(site_name or ""))
         if not row["title_ok"]:
@@ -185,6 +191,8 @@ def verify_rebuild(
             loss("text_field", problem["where"], problem["detail"])
         counts["text_fields_checked"] = 1
 
+    discussion_warnings = discussion.check(client, target_home, loss) if target_home else []
+
     # Rows of the report's warnings table: {url, detail}.
     comment_warnings: list[dict[str, str]] = [{"url": "", "detail": comments_note}] if comments_note else []
     if comments is not None and target_home:
@@ -212,6 +220,9 @@ def verify_rebuild(
             "No term description, media text, menu or header on the target names the source",
             counts["text_fields_checked"], [x for x in losses if x["check"] == "text_field"])}
            if target_home else {}),
+        **({"discussion": _section(discussion.title, len(discussion.items),
+                                   [x for x in losses if x["check"] in DISCUSSION_CHECKS],
+                                   discussion_warnings)} if target_home else {}),
         "media": _section("Media on the target, byte-identical (sha256)", counts["media_expected"],
                           [x for x in losses if x["check"].startswith("media")]),
         **({"comments": _comments_section(counts["comments_expected"],

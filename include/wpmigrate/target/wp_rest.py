@@ -22,7 +22,7 @@ from wpmigrate.core.errors import ErrorCode, MigrationError
 
 ANY_STATUS = "publish,future,draft,pending,private"
 CONTENT_FIELDS = ("slug", "title", "content", "excerpt", "date", "date_gmt", "status", "parent", "menu_order",
-                  "categories", "tags", "featured_media", "format")
+                  "categories", "tags", "featured_media", "format", "comment_status", "ping_status")
 
 
 # WordPress's answers to an upload it will never take (wp_handle_sideload errors: file type
@@ -174,7 +174,8 @@ class WordPressRestTarget:
     def ensure_content(self, kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
         """Create or update a page/post (``kind``: ``pages``, ``posts``, ``navigation``...) from ``record``
         (slug, title, content, excerpt, date, date_gmt, status, parent, menu_order,
-        categories, tags, featured_media). Returns ``{id, link, created, updated}``."""
+        categories, tags, featured_media, format, comment_status, ping_status). Returns
+        ``{id, link, created, updated}``."""
         body = {k: record[k] for k in CONTENT_FIELDS if record.get(k) is not None}
         body.setdefault("status", "publish")
         existing = self.find_content(kind, record["slug"], parent=record.get("parent") or 0)

@@ -512,6 +512,37 @@ $facts['comments'] = [
     'spam' => $c(['comment_author' => 'Spammer', 'comment_content' => 'Buy now', 'comment_approved' => 'spam']),
 ];
 
+// ---------------------------------------------------------------- discussion settings (Mode B)
+// Items whose comment/ping settings differ from WordPress's per-type defaults (pages closed,
+// posts open): a page open for comments with approved ones, posts closed after comments
+// were written (the target refuses new comments there), a post with pings off.
+function sb_seed_discussion(string $home): array
+{
+    $item = static fn (array $data): int => sb_post($data + ['post_status' => 'publish',
+        'post_content' => sb_block('paragraph', [], '<p>' . esc_html($data['post_title']) . ' text.</p>')]);
+    $comment = static fn (int $post, array $data): int => wp_insert_comment($data + ['comment_post_ID' => $post,
+        'comment_approved' => 1, 'comment_date' => '2021-05-02 08:30:00',
+        'comment_author_email' => 'guest@example.test']);
+    $guestbook = $item(['post_type' => 'page', 'post_title' => 'Guestbook', 'post_name' => 'guestbook',
+        'comment_status' => 'open', 'ping_status' => 'closed']);
+    $first = $comment($guestbook, ['comment_author' => 'Guest Gina', 'comment_content' => 'Lovely site!']);
+    $comment($guestbook, ['comment_author' => 'Host Hal', 'comment_parent' => $first,
+        'comment_content' => "Thank you! Read <a href=\"$home/about-us/\">about us</a>."]);
+    $closed = $item(['post_title' => 'Closed after launch', 'post_name' => 'closed-after-launch',
+        'post_date' => '2021-05-01 09:00:00', 'comment_status' => 'closed', 'ping_status' => 'closed']);
+    $early = $comment($closed, ['comment_author' => 'Early Eve', 'comment_content' => 'First!']);
+    $comment($closed, ['comment_author' => 'Late Lou', 'comment_parent' => $early,
+        'comment_content' => 'Written before the comments closed.']);
+    $closed_pings = $item(['post_title' => 'Closed, pings open', 'post_name' => 'closed-pings-open',
+        'post_date' => '2021-05-03 09:00:00', 'comment_status' => 'closed', 'ping_status' => 'open']);
+    $comment($closed_pings, ['comment_author' => 'Visitor Vic', 'comment_content' => 'Nice one.']);
+    $no_pings = $item(['post_title' => 'Pings off', 'post_name' => 'pings-off', 'post_date' => '2021-05-04 09:00:00',
+        'comment_status' => 'open', 'ping_status' => 'closed']);
+    return ['guestbook_page' => $guestbook, 'closed_post' => $closed, 'closed_pings_open' => $closed_pings,
+        'pings_off' => $no_pings];
+}
+$facts['discussion'] = sb_seed_discussion($home);
+
 // ---------------------------------------------------------------- menu
 $menu = wp_create_nav_menu('Main Menu');
 wp_update_nav_menu_item($menu, 0, ['menu-item-title' => 'Home', 'menu-item-url' => "$home/",
