@@ -43,6 +43,7 @@ from wpmigrate.scrape_rebuild.records import (
     ScrapedItem,
     Term,
 )
+from wpmigrate.scrape_rebuild.upload_urls import file_url, source_hosts
 from wpmigrate.target.wp_rest import WordPressRestTarget, media_slug
 from wpmigrate.web.url_keys import canonical_url, url_key
 
@@ -272,12 +273,6 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
             result.media_map[_media_key(file, source_home)] = {"id": media_id, "url": url}
 
 
-def source_hosts(source_home: str) -> list[str]:
-    """The source's host with and without ``www.`` (both serve its uploads)."""
-    bare = (urlsplit(source_home).hostname or "").lower().removeprefix("www.")
-    return [bare, f"www.{bare}"]
-
-
 def _media_key(file: MediaFile, source_home: str) -> str:
     return canonical_url(file.source_url, source_home) or file.source_url
 
@@ -398,8 +393,9 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
         body["tags"] = [term_ids[("post_tag", t.slug)] for t in item.terms if t.taxonomy == "post_tag"]
         body["format"] = item.post_format
     if item.featured_image_url:
-        key = canonical_url(item.featured_image_url, item.source_url)
-        featured = result.media_map.get(key or "")
+        key = canonical_url(item.featured_image_url, item.source_url) or ""
+        hosts = source_hosts(item.source_url)
+        featured = result.media_map.get(key) or result.media_map.get(file_url(key, hosts))
         if featured:
             body["featured_media"] = featured["id"]
         elif final:
@@ -450,7 +446,8 @@ class _Rewriter:
         self.rewrite_text = origin_text_rewriter([source_home], self.target_home)
 
     def rewrite(self, html: str, base_url: str, *, report: bool) -> str:
-        html, _ = rewrite_media_urls(html, self.media, base_url)
+        hosts = self.source_hosts
+        html, _ = rewrite_media_urls(html, self.media, base_url, file_key=lambda url: file_url(url, hosts))
         soup = BeautifulSoup(html, "html.parser")
         for img in soup.find_all("img"):
             self._attachment_class(img, self.ids_by_url)
