@@ -465,7 +465,9 @@ class _Rewriter:
         classes = img.get("class")
         if not isinstance(classes, list) or not any(_WP_IMAGE_CLASS.match(c) for c in classes):
             return
-        target_id = ids_by_url.get(str(img.get("src", "")))
+        src = urlsplit(str(img.get("src", "")))
+        # An upload shown with a query (``?w=604``) is its file's attachment all the same.
+        target_id = ids_by_url.get(src.geturl()) or ids_by_url.get(src._replace(query="").geturl())
         kept = [c for c in classes if not _WP_IMAGE_CLASS.match(c)]
         if target_id:
             kept.append(f"wp-image-{target_id}")
