@@ -435,6 +435,7 @@ class _Rewriter:
         host = urlsplit(source_home).netloc.lower()
         bare = host.removeprefix("www.")
         self.source_hosts = {bare, f"www.{bare}"}
+        self.upload_hosts = source_hosts(source_home)  # host names, as upload URLs are matched
         self.target_home = target_home.rstrip("/")
         self.result = result
         self.links = UrlMap()
@@ -446,7 +447,7 @@ class _Rewriter:
         self.rewrite_text = origin_text_rewriter([source_home], self.target_home)
 
     def rewrite(self, html: str, base_url: str, *, report: bool) -> str:
-        hosts = self.source_hosts
+        hosts = self.upload_hosts
         html, _ = rewrite_media_urls(html, self.media, base_url, file_key=lambda url: file_url(url, hosts))
         soup = BeautifulSoup(html, "html.parser")
         for img in soup.find_all("img"):
