@@ -56,6 +56,7 @@ from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, s
 from wpmigrate.scrape_rebuild.comments import read_comments  # noqa: E402
 from wpmigrate.scrape_rebuild.discovery import discover  # noqa: E402
 from wpmigrate.scrape_rebuild.media_download import download_all  # noqa: E402
+from wpmigrate.scrape_rebuild.media_url_index import MediaUrlIndex  # noqa: E402
 from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, PoliteFetcher  # noqa: E402
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, MediaFile, from_dict, to_json  # noqa: E402
 from wpmigrate.scrape_rebuild.theme_choice import auto_match  # noqa: E402
@@ -263,19 +264,20 @@ def run_dag_tasks(state: SandboxState, rate: float, work: Path,
     with _task_fetcher(rate, site) as fetcher:
         comments = read_comments(fetcher, site["info"], io.StringIO()).count
     mark("scrape_comments")
-    refs: list[list[dict[str, Any]]] = []
+    refs: list[tuple[str, list[dict[str, Any]]]] = []
     scraped = 0
     for label, lines in batches:
         with _task_fetcher(rate, site) as fetcher:
             done = scrape_batch_items(fetcher, (from_dict(DiscoveredItem, json.loads(x)) for x in lines),
                                       site, label)
         scraped += len(done.scraped)
-        refs.append(done.media_refs)
+        refs.append((label, done.media_refs))
     mark("scrape_content")
     media: set[str] = set()
-    for batch_refs in refs:
+    for label, batch_refs in refs:  # the run's index of fetched URLs, as download_media keeps it
+        index = MediaUrlIndex(work / "media-urls", label)
         with _task_fetcher(rate, site) as fetcher:
-            for record in download_all(fetcher.open_stream, batch_refs, work / "media"):
+            for record in download_all(fetcher.open_stream, batch_refs, work / "media", index=index):
                 media.add(record.source_url if isinstance(record, MediaFile) else record.url)
     mark("download_media")
     with _task_fetcher(rate, site) as fetcher:

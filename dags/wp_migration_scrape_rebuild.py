@@ -83,7 +83,7 @@ def wp_migration_scrape_rebuild() -> None:
     def download_media(scraped: ScrapedBatch, source: ScrapeRebuildSource, site: str) -> MediaBatch:
         label_mapped_task(scraped.get("label", ""))
         with reported(ErrorCode.EXPORT_FAILED, ScrapeRebuildConf) as run:
-            return sr.download_media(run.conf, source, scraped, site)
+            return sr.download_media(run.conf, source, scraped, site, run_id=run.ti.run_id)
 
     @task(**retry_args("match_theme"))
     def match_theme(source: ScrapeRebuildSource, target: ScrapeRebuildTarget, site: str) -> ThemeChoice:

@@ -8,6 +8,7 @@ media files and reports live in the artifact store as JSON lines; XCom carries t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -52,6 +53,7 @@ from wpmigrate.scrape_rebuild import (
 )
 from wpmigrate.scrape_rebuild.batches import plan_batches, scrape_batch_items, site_record
 from wpmigrate.scrape_rebuild.html.extract import extract_main
+from wpmigrate.scrape_rebuild.media_url_index import MediaUrlIndex
 from wpmigrate.scrape_rebuild.polite_http import DEFAULT_RATE, HostRateLimiter, PoliteFetcher, RateLimiter
 from wpmigrate.scrape_rebuild.records import (
     AnyRecord,
@@ -76,6 +78,8 @@ from wpmigrate_airflow.run_outcome import failed_work_tasks, peak_rss_mb, progre
 
 log = logging.getLogger(__name__)
 
+# A run's folder of fetched media URLs is named for its run id (which holds ':' and '+').
+RUN_KEY_CHARS = 16
 WORK_TASKS = ["validate_source", "wait_for_window", "provision_target", "discover", "scrape_comments",
               "scrape_content", "download_media", "match_theme", "build_site", "import_content", "verify"]
 XCOM_REDIRECT_MAP = "redirect_map"
@@ -259,14 +263,20 @@ def scrape_batch(conf: ScrapeRebuildConf, source: ScrapeRebuildSource, site_uri:
 
 
 def download_media(conf: ScrapeRebuildConf, source: ScrapeRebuildSource, scraped: ScrapedBatch,
-                   site_uri: str | None = None) -> MediaBatch:
+                   site_uri: str | None = None, run_id: str | None = None) -> MediaBatch:
+    """``run_id``: the DAG run's; the run's batches share one index of fetched URLs, so a file
+    two batches show is fetched once (``media_url_index``)."""
     refs = json.loads(ObjectStoragePath(scraped["media_refs_uri"]).read_text())
     store = artifacts_dir(conf, "media")
     name = scraped["scraped_uri"].rsplit("/", 1)[-1].removesuffix(".jsonl")
+    index = None
+    if run_id is not None:
+        run_key = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:RUN_KEY_CHARS]
+        index = MediaUrlIndex(artifacts_dir(conf, "media-urls", run_key), batch=name)
     files: list[MediaFile] = []
     skipped: list[Skipped] = []
     with _fetcher(_site(site_uri) if site_uri else None) as fetcher:
-        for record in media_download.download_all(fetcher.open_stream, refs, store,
+        for record in media_download.download_all(fetcher.open_stream, refs, store, index=index,
                                                   progress=progress_logger("download_media")):
             if isinstance(record, MediaFile):
                 files.append(record)

@@ -336,6 +336,30 @@ def test_one_attachment_per_source_image_at_its_upload_path(rebuilt, sandbox) ->
     assert _attachments(sandbox, "target") == source
 
 
+def _assert_media_as_on_the_source(sb) -> None:
+    """The target's attachments are the source's (count and upload paths); each file answers
+    at its source path with the source's bytes, also when content asks for it with a query
+    string (a resize hint, the [audio] shortcode's player counter), which left no copy of
+    its own in the current month's folder."""
+    source, target = _attachments(sb, "source"), _attachments(sb, "target")
+    assert target == source, (sorted(set(target) - set(source)), sorted(set(source) - set(target)))
+    photo = sb.facts["media"]["photo"]["file"]
+    with httpx.Client(timeout=30) as client:
+        for path in source:
+            url = f"/wp-content/uploads/{path}"
+            theirs, ours = client.get(sb.source.url + url), client.get(sb.target.url + url)
+            assert theirs.status_code == 200 and ours.status_code == 200, (path, ours.status_code)
+            assert hashlib.sha256(ours.content).digest() == hashlib.sha256(theirs.content).digest(), path
+        hinted = client.get(f"{sb.target.url}/wp-content/uploads/{photo}?w=604")
+        assert hinted.status_code == 200
+        assert hinted.content == client.get(f"{sb.source.url}/wp-content/uploads/{photo}").content
+
+
+def test_media_asked_for_with_a_query_are_the_source_attachments_at_their_paths(rebuilt, sandbox) -> None:
+    assert rebuilt["run"]["state"] == "success"
+    _assert_media_as_on_the_source(sandbox)
+
+
 def test_no_target_content_links_to_the_source(rebuilt, sandbox) -> None:
     host = urlsplit(sandbox.source.url).netloc
     hits = wc.rows(wc.db(sandbox, "target"),
@@ -462,3 +486,16 @@ def _redirects(rebuilt, rest, kinds: tuple[str, ...] = ("content",)) -> dict[str
     uri = rest.xcom(DAG_ID, rebuilt["run_id"], "verify", "redirect_map")
     data = json.loads(Path(urlsplit(uri).path).read_text())
     return {entry["from_url"]: entry["to_url"] for entry in data["redirects"] if entry["kind"] in kinds}
+
+
+@pytest.fixture(scope="module")
+def rebuilt_rest_closed(sandbox, rest):
+    """A run with the source's REST API closed (the target then holds its result)."""
+    return _migrate(sandbox, rest, source_rest=False)
+
+
+def test_with_the_rest_api_closed_media_are_the_source_attachments_at_their_paths(
+        rebuilt_rest_closed, sandbox, rest) -> None:
+    run = rebuilt_rest_closed
+    assert run["run"]["state"] == "success", rest.task_states(DAG_ID, run["run_id"])
+    _assert_media_as_on_the_source(sandbox)

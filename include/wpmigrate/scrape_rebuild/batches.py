@@ -30,6 +30,7 @@ from wpmigrate.scrape_rebuild.records import (
     Term,
 )
 from wpmigrate.scrape_rebuild.scrape import scrape_item
+from wpmigrate.scrape_rebuild.upload_urls import file_url, source_hosts
 from wpmigrate.web.url_keys import canonical_url
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
     # Files a media batch downloads: the listed attachments and their variants content shows.
     attachments = {canonical_url(url, url) for url in ids["media_by_id"].values()}
     attachments.update(ref["url"] for shown in variants.values() for ref in shown)
+    hosts = source_hosts(str((site.get("info") or {}).get("home") or ""))
     out = ScrapedBatchResult()
 
     def further_page(url: str) -> str | None:
@@ -177,5 +179,7 @@ def scrape_batch_items(fetcher: PoliteFetcher, items: Iterable[DiscoveredItem], 
         out.scraped.append(record)
         if len(out.scraped) % 10 == 0:
             log.info("scrape_content progress: %d items of %s", len(out.scraped), label)
-        out.media_refs.extend({"url": url} for url in record.media_urls if url not in attachments)
+        # An upload asked for with a query (``x.jpg?w=604``) is the file itself: one reference.
+        files = dict.fromkeys(file_url(url, hosts) for url in record.media_urls)
+        out.media_refs.extend({"url": url} for url in files if url not in attachments)
     return out

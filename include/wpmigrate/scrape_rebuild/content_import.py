@@ -44,6 +44,7 @@ from wpmigrate.scrape_rebuild.records import (
     ScrapedItem,
     Term,
 )
+from wpmigrate.scrape_rebuild.upload_urls import file_url, source_hosts
 from wpmigrate.target.wp_rest import WordPressRestTarget, media_slug
 from wpmigrate.web.url_keys import canonical_url, url_key
 
@@ -276,12 +277,6 @@ def _import_media(target: WordPressRestTarget, media: Iterable[MediaFile],
             result.media_map[_media_key(file, source_home)] = {"id": media_id, "url": url}
 
 
-def source_hosts(source_home: str) -> list[str]:
-    """The source's host with and without ``www.`` (both serve its uploads)."""
-    bare = (urlsplit(source_home).hostname or "").lower().removeprefix("www.")
-    return [bare, f"www.{bare}"]
-
-
 def _media_key(file: MediaFile, source_home: str) -> str:
     return canonical_url(file.source_url, source_home) or file.source_url
 
@@ -402,8 +397,9 @@ def _body(item: ScrapedItem, ids: Mapping[str, int], orphans: set[str],
         body["tags"] = [term_ids[("post_tag", t.slug)] for t in item.terms if t.taxonomy == "post_tag"]
         body["format"] = item.post_format
     if item.featured_image_url:
-        key = canonical_url(item.featured_image_url, item.source_url)
-        featured = result.media_map.get(key or "")
+        key = canonical_url(item.featured_image_url, item.source_url) or ""
+        hosts = source_hosts(item.source_url)
+        featured = result.media_map.get(key) or result.media_map.get(file_url(key, hosts))
         if featured:
             body["featured_media"] = featured["id"]
         elif final:
@@ -443,6 +439,7 @@ class _Rewriter:
         host = urlsplit(source_home).netloc.lower()
         bare = host.removeprefix("www.")
         self.source_hosts = {bare, f"www.{bare}"}
+        self.upload_hosts = source_hosts(source_home)  # host names, as upload URLs are matched
         self.target_home = target_home.rstrip("/")
         self.result = result
         self.links = UrlMap()
@@ -454,7 +451,8 @@ class _Rewriter:
         self.rewrite_text = origin_text_rewriter([source_home], self.target_home)
 
     def rewrite(self, html: str, base_url: str, *, report: bool) -> str:
-        html, _ = rewrite_media_urls(html, self.media, base_url)
+        hosts = self.upload_hosts
+        html, _ = rewrite_media_urls(html, self.media, base_url, file_key=lambda url: file_url(url, hosts))
         soup = BeautifulSoup(html, "html.parser")
         for img in soup.find_all("img"):
             self._attachment_class(img, self.ids_by_url)
@@ -472,7 +470,9 @@ class _Rewriter:
         classes = img.get("class")
         if not isinstance(classes, list) or not any(_WP_IMAGE_CLASS.match(c) for c in classes):
             return
-        target_id = ids_by_url.get(str(img.get("src", "")))
+        src = urlsplit(str(img.get("src", "")))
+        # An upload shown with a query (``?w=604``) is its file's attachment all the same.
+        target_id = ids_by_url.get(src.geturl()) or ids_by_url.get(src._replace(query="").geturl())
         kept = [c for c in classes if not _WP_IMAGE_CLASS.match(c)]
         if target_id:
             kept.append(f"wp-image-{target_id}")

@@ -41,6 +41,7 @@ from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_ide
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
 from wpmigrate.scrape_rebuild.sitemaps import iter_sitemap, sitemap_kind
+from wpmigrate.scrape_rebuild.upload_urls import file_url, source_hosts
 from wpmigrate.web.rest_api_discovery import api_root_from_link_header, is_rest_index
 from wpmigrate.web.url_keys import canonical_url, dedupe_key, normalise_url, strip_www
 
@@ -353,7 +354,8 @@ class _Discovery:
                     self._skip(link, "off_site", f"REST {kind} {record.get('id')} links to another host")
                     continue
                 if kind != "media" and isinstance(content := record.get("content"), dict):
-                    self.content_media.update(media_urls(str(content.get("rendered") or ""), link))
+                    shown = media_urls(str(content.get("rendered") or ""), link)
+                    self.content_media.update(file_url(url, source_hosts(self.home)) for url in shown)
                 self.add(DiscoveredItem(url=link, kind=kind, via="rest",
                                         source_id=_int(record.get("id"), None), rest=_slim(record, kind)))
             limit_hit = self.limits.media_limit_hit if kind == "media" else self.limits.pages_limit_hit

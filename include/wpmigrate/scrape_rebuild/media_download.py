@@ -15,6 +15,7 @@ import posixpath
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -22,6 +23,7 @@ import httpx
 
 from wpmigrate.core.errors import MigrationError
 from wpmigrate.core.storage import StoragePath
+from wpmigrate.scrape_rebuild.media_url_index import Fetched, MediaUrlIndex
 from wpmigrate.scrape_rebuild.polite_http import SkipUrl
 from wpmigrate.scrape_rebuild.records import MediaFile, Skipped
 
@@ -99,18 +101,53 @@ def download_one(open_url: Opener, url: str, store: StoragePath, meta: dict[str,
         tmp.unlink()
     else:
         tmp.rename(final)
-    return MediaFile(source_url=url, sha256=sha, size=size, mime=mime, artifact_uri=str(final),
-                     filename=filename_for(url, mime), alt=meta.get("alt", ""),
-                     caption=meta.get("caption", ""), title=meta.get("title", ""),
-                     source_id=meta.get("source_id"), attachment_url=meta.get("attachment_url"),
-                     size_name=meta.get("size"), width=meta.get("width"), height=meta.get("height"))
+    return _with_facts(MediaFile(source_url=url, sha256=sha, size=size, mime=mime, artifact_uri=str(final),
+                                 filename=filename_for(url, mime)), meta)
+
+
+def _fetch(open_url: Opener, url: str, store: StoragePath, ref: dict[str, Any]) -> MediaFile | Skipped:
+    """``download_one``, a refusal or a bad URL recorded as skipped."""
+    try:
+        return download_one(open_url, url, store, ref)
+    except httpx.HTTPError as err:
+        if isinstance(err, httpx.TransportError):
+            raise
+        return Skipped(url, "media_fetch", f"{type(err).__name__}: {err}")
+    except SkipUrl as err:
+        # An off-site host (a gravatar, a CDN) that cannot be reached is not "disallowed".
+        if err.skipped.reason == "host_unreachable":
+            return Skipped(url, "media_unreachable", err.message)
+        return Skipped(url, "media_refused", f"{err.code}: {err.message}")
+    except MigrationError as err:  # e.g. the address guard refused a private host
+        return Skipped(url, "media_refused", f"{err.code}: {err.message}")
+
+
+def _already_fetched(fetched: Fetched, ref: dict[str, Any], index: MediaUrlIndex
+                     ) -> MediaFile | Skipped | None:
+    """What a batch records of a URL the run fetched before: its own record again (a retry
+    of the batch); the file under this reference's facts when they say more than a plain
+    URL (a listed attachment's title, its size name); else nothing, as the batch that
+    fetched it recorded it (and reported it when skipped) already."""
+    if fetched.batch == index.batch:
+        return fetched.record
+    if isinstance(fetched.record, MediaFile) and set(ref) - {"url"}:
+        return _with_facts(fetched.record, ref)
+    return None
+
+
+def _with_facts(file: MediaFile, meta: dict[str, Any]) -> MediaFile:
+    return replace(file, alt=meta.get("alt", ""), caption=meta.get("caption", ""),
+                   title=meta.get("title", ""),
+                   source_id=meta.get("source_id"), attachment_url=meta.get("attachment_url"),
+                   size_name=meta.get("size"), width=meta.get("width"), height=meta.get("height"))
 
 
 def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: StoragePath,
                  progress: Callable[[dict[str, Any]], None] | None = None,
-                 ) -> Iterator[MediaFile | Skipped]:
+                 index: MediaUrlIndex | None = None) -> Iterator[MediaFile | Skipped]:
     """``refs``: ``{"url": ..., "alt"?, "caption"?, "title"?, "source_id"?, "attachment_url"?, "size"?,
-    "width"?, "height"?}``, deduplicated by URL."""
+    "width"?, "height"?}``, deduplicated by URL; with an ``index``, across the run's batches
+    too (``_already_fetched``)."""
     store.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     done = 0
@@ -119,22 +156,16 @@ def download_all(open_url: Opener, refs: Iterable[dict[str, Any]], store: Storag
         if url in seen:
             continue
         seen.add(url)
-        try:
-            yield download_one(open_url, url, store, ref)
-        except httpx.HTTPError as err:
-            # A transient failure of one file fails the task (and its retry resumes: stored
-            # files are found by hash); a guard refusal or a bad URL is recorded and skipped.
-            if isinstance(err, httpx.TransportError):
-                raise
-            yield Skipped(url, "media_fetch", f"{type(err).__name__}: {err}")
-        except SkipUrl as err:
-            # An off-site host (a gravatar, a CDN) that cannot be reached is not "disallowed".
-            if err.skipped.reason == "host_unreachable":
-                yield Skipped(url, "media_unreachable", err.message)
-            else:
-                yield Skipped(url, "media_refused", f"{err.code}: {err.message}")
-        except MigrationError as err:  # e.g. the address guard refused a private host
-            yield Skipped(url, "media_refused", f"{err.code}: {err.message}")
+        if index is not None and (fetched := index.get(url)) is not None:
+            if (known := _already_fetched(fetched, ref, index)) is not None:
+                yield known
+            continue
+        # A transient failure of one file fails the task (its retry resumes: stored files
+        # are found by hash, fetched URLs in the index); anything else is this URL's record.
+        record = _fetch(open_url, url, store, ref)
+        if index is not None:
+            index.put(url, record)
+        yield record
         done += 1
         if progress and done % 50 == 0:
             progress({"media_done": done})

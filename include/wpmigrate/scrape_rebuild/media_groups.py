@@ -18,12 +18,11 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
 
 from wpmigrate.scrape_rebuild.records import MediaFile
+from wpmigrate.scrape_rebuild.upload_urls import upload_path
 from wpmigrate.web.url_keys import canonical_url
 
-UPLOADS = "/wp-content/uploads/"
 _SIZE_SUFFIX = re.compile(r"^(?P<stem>.+)-(?P<w>\d{1,5})x(?P<h>\d{1,5})(?P<ext>\.[A-Za-z0-9]{1,5})$")
 _SCALED_SUFFIX = re.compile(r"^(?P<stem>.+)-(?:scaled|rotated)(?P<ext>\.[A-Za-z0-9]{1,5})$")
 
@@ -54,24 +53,6 @@ class MediaGroup:
         return [self.main, *(s.file for s in self.sizes)]
 
 
-def upload_path(url: str, source_hosts: Iterable[str]) -> str | None:
-    """The path under the source's uploads folder of a file URL on a source host
-    (``http://old/wp-content/uploads/2008/06/x.jpg`` -> ``2008/06/x.jpg``), decoded; None
-    for anything else (a query string means a script serves it, not the folder)."""
-    parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in {h.lower() for h in source_hosts} or parts.query:
-        return None
-    path = unquote(parts.path)
-    at = path.find(UPLOADS)
-    if at < 0:
-        return None
-    relative = path[at + len(UPLOADS):]
-    segments = relative.split("/")
-    if not relative or any(s in {"", ".", ".."} or "\\" in s or "\x00" in s for s in segments):
-        return None
-    return relative
-
-
 def _base_name(relative: str) -> tuple[str, int | None, int | None]:
     """The attachment file a size file belongs to, by WordPress's naming, and the size's
     dimensions: ``2008/06/x-300x200.jpg`` -> (``2008/06/x.jpg``, 300, 200)."""
@@ -86,10 +67,14 @@ def _base_name(relative: str) -> tuple[str, int | None, int | None]:
 
 
 def group_media(files: Iterable[MediaFile], source_hosts: Sequence[str]) -> list[MediaGroup]:
-    """The downloaded files as attachments, each file once (the first record of a URL)."""
+    """The downloaded files as attachments, each file once (the first record of a URL that
+    says most about its attachment: a batch that found the file in content knows less than
+    the media batch that listed it)."""
     by_url: dict[str, MediaFile] = {}
     for file in files:
-        by_url.setdefault(canonical_url(file.source_url, file.source_url) or file.source_url, file)
+        url = canonical_url(file.source_url, file.source_url) or file.source_url
+        if url not in by_url or _known(file) > _known(by_url[url]):
+            by_url[url] = file
 
     members: dict[str, list[tuple[str, MediaFile]]] = {}
     for url, file in by_url.items():
@@ -116,6 +101,10 @@ def group_media(files: Iterable[MediaFile], source_hosts: Sequence[str]) -> list
                 else:
                     have.sizes.append(size)
     return list(out.values())
+
+
+def _known(file: MediaFile) -> int:
+    return sum(v is not None for v in (file.source_id, file.attachment_url, file.size_name))
 
 
 def _groups(key: str, found: list[tuple[str, MediaFile]], source_hosts: Sequence[str]) -> list[MediaGroup]:

@@ -478,6 +478,45 @@ foreach (['audio', 'file', 'video'] as $key) {
         'sizes' => []];
 }
 
+// ---------------------------------------------------------------- media asked for with a query string
+// Content often asks for an upload with a query: a Jetpack / WordPress.com resize hint
+// (?w=604, ?resize=300,200) or the player counter core's [audio] shortcode adds to its
+// source (song.mp3?_=1). Each is the file itself: one download, one attachment at its
+// upload path. The photo is shown by the oldest post and the newest one, filler posts in
+// between, so they land in different scrape batches (40 posts a batch) whether posts are
+// listed newest first (REST API) or by id (sitemaps).
+// Silent MPEG-1 layer III frames (128 kbit/s, 44.1 kHz: 417 bytes each).
+$mp3 = str_repeat("\xFF\xFB\x90\x64" . str_repeat("\0", 413), 24);
+$query_first = sb_post(['post_title' => 'Photos from June 2008', 'post_status' => 'publish',
+    'post_date' => '2008-06-15 10:00:00', 'post_category' => [$cats['News']], 'post_content' => '']);
+$img['photo'] = sb_image('photo.jpg', 1208, 800, [90, 60, 150], $query_first, 'A photo with a resize hint');
+$img['song'] = sb_upload('song.mp3', $mp3, $query_first, 'A song');
+// Not $url / $file_url: arrow functions captured $img before these two were added.
+$photo = wp_get_attachment_url($img['photo']);
+$song = wp_get_attachment_url($img['song']);
+wp_update_post(wp_slash(['ID' => $query_first, 'post_content' =>
+    "<p>Resized by a hint the server ignores:</p>\n"
+    . '<p><img src="' . $photo . '?w=604" alt="A photo with a resize hint" width="604" class="wp-image-'
+    . $img['photo'] . '"></p>' . "\n"
+    . '<p><img src="' . $photo . '?resize=300,200" alt="The same photo, cropped by a hint"></p>' . "\n"
+    . '[audio mp3="' . $song . '"][/audio]']));
+for ($i = 1; $i <= 8; $i++) {
+    sb_post(['post_title' => "Between the batches #$i", 'post_status' => 'publish',
+        'post_date' => sprintf('2019-%02d-10 09:00:00', $i), 'post_category' => [$cats['News']],
+        'post_content' => sb_block('paragraph', [], "<p>Between the photo posts, number $i.</p>")]);
+}
+$query_last = sb_post(['post_title' => 'The June 2008 photo, again', 'post_status' => 'publish',
+    'post_date' => '2025-06-15 10:00:00', 'post_category' => [$cats['News']],
+    'post_content' => "<p>The same photo, from another batch:</p>\n"
+        . '<p><img src="' . $photo . '?w=604" alt="The photo once more"></p>']);
+foreach (['photo', 'song'] as $key) {
+    $meta = wp_get_attachment_metadata($img[$key]) ?: [];
+    $facts['media'][$key] = ['id' => $img[$key], 'file' => get_post_meta($img[$key], '_wp_attached_file', true),
+        'sizes' => array_map(static fn ($s) => $s['file'], $meta['sizes'] ?? [])];
+}
+$facts['query_media'] = ['first' => $query_first, 'last' => $query_last, 'photo' => $img['photo'],
+    'song' => $img['song']];
+
 // Not published: none of these may show up publicly, all of them must be migrated.
 $hidden = [
     'draft' => sb_post(['post_title' => 'Draft: upcoming launch', 'post_status' => 'draft',

@@ -83,3 +83,20 @@ def test_rest_items_need_no_request_and_media_batches_own_attachment_files() -> 
     assert [r["url"] for r in refs] == ["https://old.example/a.jpg", "https://old.example/a-300x200.jpg"]
     # The size file names its attachment and size: the import makes them one attachment.
     assert refs[1]["attachment_url"] == "https://old.example/a.jpg" and refs[1]["size"] == "medium"
+
+
+def test_an_upload_shown_with_query_strings_is_one_reference_to_its_file() -> None:
+    """``photo.jpg?w=604``, ``?resize=300,200`` and the plain file are one download; a listed
+    attachment asked for with a query is still the media batch's."""
+    up = "https://old.example/wp-content/uploads/2008/06"
+    page = ("<html><head><title>Q</title></head><body><main><h1>Q</h1>"
+            f'<p><img src="{up}/photo.jpg?w=604"><img src="{up}/photo.jpg?resize=300,200">'
+            f'<img src="{up}/photo.jpg"><audio><source src="{up}/song.mp3?_=1"></audio>'
+            f'<img src="{up}/listed.jpg?w=100"><img src="{up}/get.php?f=1.jpg"></p></main></body></html>')
+    item = DiscoveredItem(url="https://old.example/q/", kind="page", via="crawl")
+    site = {"info": {"home": "https://www.old.example/"},
+            "lookups": {"media_by_id": {"9": f"{up}/listed.jpg"}}}
+    done = scrape_batch_items(_Fetcher({item.url: (200, page)}), [item], site)
+    # A script under the folder keeps its query: it may choose the bytes.
+    assert done.media_refs == [{"url": f"{up}/photo.jpg"}, {"url": f"{up}/song.mp3"},
+                               {"url": f"{up}/get.php?f=1.jpg"}]

@@ -144,10 +144,10 @@ def test_a_deep_page_is_imported_with_the_rest(depth: int) -> None:
 def test_an_item_no_rewrite_can_read_is_refused_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     real = content_import.rewrite_media_urls
 
-    def rewrite(html: str, mapping: dict[str, str], base_url: str) -> tuple[str, int]:
+    def rewrite(html: str, mapping: dict[str, str], base_url: str, **kwargs: Any) -> tuple[str, int]:
         if "too deep" in html:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(html, mapping, base_url)
+        return real(html, mapping, base_url, **kwargs)
 
     monkeypatch.setattr(content_import, "rewrite_media_urls", rewrite)
     target = _Target()

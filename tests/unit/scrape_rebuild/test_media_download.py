@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pytest
 
 from wpmigrate.scrape_rebuild.media_download import download_all, download_one
+from wpmigrate.scrape_rebuild.media_url_index import MediaUrlIndex
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
 from wpmigrate.scrape_rebuild.records import MediaFile, Skipped
 from wpmigrate.web.url_guard import guarded_client
@@ -112,3 +113,31 @@ def test_an_off_site_host_that_cannot_be_reached_is_reported_as_such(site: str, 
     got = _run(site, tmp_path, [gone, "/a.png"])
     assert got[gone].reason == "media_unreachable" and "robots.txt disallows" not in got[gone].detail
     assert "host_unreachable" in got[gone].detail and isinstance(got[site + "/a.png"], MediaFile)
+
+
+def _batch(site: str, store: Path, index_root: Path, batch: str, refs: list[dict[str, Any]]
+           ) -> list[MediaFile | Skipped]:
+    """One download_media task: a fetcher of its own, the run's index of fetched URLs."""
+    with guarded_client(("127.0.0.0/8",), read_only=True, timeout=10.0) as client:
+        fetcher = PoliteFetcher(client, rate_per_second=1000)
+        return list(download_all(fetcher.open_stream, [{**r, "url": site + r["url"]} for r in refs], store,
+                                 index=MediaUrlIndex(index_root, batch)))
+
+
+def test_a_url_two_batches_show_is_fetched_once_per_run(site: str, tmp_path: Path) -> None:
+    store, index = tmp_path / "media", tmp_path / "media-urls"
+    first = _batch(site, store, index, "batch-post-0001", [{"url": "/a.png"}, {"url": "/gone.png"}])
+    assert [type(r) for r in first] == [MediaFile, Skipped]
+    # Another batch showing the same files: nothing fetched, nothing recorded twice (the
+    # first batch reported the missing one already).
+    assert _batch(site, store, index, "batch-post-0002", [{"url": "/a.png"}, {"url": "/gone.png"}]) == []
+    # One that knows more about a file (a listed attachment's text) records it, unfetched.
+    listed = _batch(site, store, index, "batch-media-0001", [{"url": "/a.png", "alt": "Alt", "source_id": 4}])
+    assert [(r.alt, r.source_id, r.sha256) for r in listed if isinstance(r, MediaFile)] == [
+        ("Alt", 4, hashlib.sha256(PNG).hexdigest())]
+    # A retry of the first batch records what it fetched, again without asking.
+    assert _batch(site, store, index, "batch-post-0001", [{"url": "/a.png"}, {"url": "/gone.png"}]) == first
+    assert _Handler.hits["/a.png"] == 1 and _Handler.hits["/gone.png"] == 1
+    # A new run (another index) fetches again: a run never trusts another's answers.
+    _batch(site, store, tmp_path / "next-run", "batch-post-0001", [{"url": "/a.png"}])
+    assert _Handler.hits["/a.png"] == 2

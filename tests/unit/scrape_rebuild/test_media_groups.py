@@ -27,7 +27,9 @@ def test_upload_path_is_the_path_under_the_source_uploads_folder() -> None:
         "Café-Menü.png"
     assert upload_path("https://old.example/blog/wp-content/uploads/sites/2/2020/01/a.png", HOSTS) == \
         "sites/2/2020/01/a.png"
-    for url in (f"{UP}/2008/06/x.jpg?ver=2", "https://cdn.example/wp-content/uploads/2008/06/x.jpg",
+    # A query does not change which file of the folder answers (``upload_urls``).
+    assert upload_path(f"{UP}/2008/06/x.jpg?ver=2", HOSTS) == "2008/06/x.jpg"
+    for url in (f"{UP}/get.php?f=x.jpg", "https://cdn.example/wp-content/uploads/2008/06/x.jpg",
                 "https://old.example/wp-content/themes/t/logo.png", f"{UP}/2008/%2e%2e/x.jpg", f"{UP}/"):
         assert upload_path(url, HOSTS) is None, url
 
@@ -101,3 +103,12 @@ def test_what_cannot_be_a_size_becomes_an_attachment_of_its_own() -> None:
 def test_one_url_twice_is_one_file() -> None:
     groups = group_media([_file(f"{UP}/2021/03/g.jpg"), _file(f"{UP}/2021/03/g.jpg")], HOSTS)
     assert len(groups) == 1 and not groups[0].sizes
+
+
+def test_a_url_recorded_twice_keeps_what_its_listing_said() -> None:
+    """A content batch found the size file first (a plain URL); the media batch listed it as
+    a size of its attachment: the record that knows the attachment wins, whatever the order."""
+    main, small = f"{UP}/2021/03/k.jpg", f"{UP}/2021/03/k-300x200.jpg"
+    groups = group_media([_file(small, 30), _file(main, 900),
+                          _file(small, 30, attachment_url=main, size_name="medium")], HOSTS)
+    assert _shape(groups) == {"k.jpg": {"medium": "k-300x200.jpg"}}

@@ -10,6 +10,7 @@ from wpmigrate.scrape_rebuild.html.media_refs import (
     parse_srcset,
     rewrite_media_urls,
 )
+from wpmigrate.scrape_rebuild.upload_urls import file_url, source_hosts
 
 BASE = "https://source.example/blog/post/"
 UP = "https://source.example/wp-content/uploads"
@@ -110,3 +111,24 @@ def test_absolutize_urls() -> None:
     assert soup.img["srcset"] == "https://source.example/blog/post/i.png 1x, https://source.example/i2.png 2x"
     assert soup.img["data-src"] == "https://source.example/blog/post/lazy.jpg"
     assert "https://source.example/blog/post/bg.png" in soup.div["style"]
+
+
+def test_rewrite_finds_an_upload_asked_for_with_a_query_and_keeps_the_query() -> None:
+    """``?w=604`` and ``?_=1`` name the file without them (``upload_urls.file_url``); the new
+    URL keeps the query, so the markup stays the source's and the target serves the file."""
+    up, new = "https://old.example/wp-content/uploads/2008/06", "https://new.example/wp-content/uploads/2008/06"
+    mapping = {f"{up}/photo.jpg": f"{new}/photo.jpg", f"{up}/song.mp3": f"{new}/song.mp3"}
+    html = (f'<img src="{up}/photo.jpg?w=604"'
+            f' srcset="{up}/photo.jpg?resize=300,200 300w, {up}/photo.jpg 604w">'
+            f'<audio><source src="{up}/song.mp3?_=1"></audio>'
+            '<img src="https://cdn.example/wp-content/uploads/2008/06/photo.jpg?w=604">')
+    hosts = source_hosts("https://old.example")
+    out, count = rewrite_media_urls(html, mapping, "https://old.example/p/",
+                                    file_key=lambda url: file_url(url, hosts))
+    assert f'src="{new}/photo.jpg?w=604"' in out
+    assert f'srcset="{new}/photo.jpg?resize=300,200 300w, {new}/photo.jpg 604w"' in out
+    assert f'<source src="{new}/song.mp3?_=1">' in out
+    assert "https://cdn.example/wp-content/uploads/2008/06/photo.jpg?w=604" in out  # not the source's
+    assert count == 4 and "old.example" not in out
+    # Without file_key a query is a different URL, left as it was.
+    assert rewrite_media_urls(html, mapping, "https://old.example/p/")[1] == 1

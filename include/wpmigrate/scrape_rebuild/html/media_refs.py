@@ -179,20 +179,35 @@ def _rewrite_refs(html: str, lookup: Callable[[str], str | None]) -> str:
     return soup.decode(formatter=FRAGMENT_FORMATTER)
 
 
-def rewrite_media_urls(html: str, mapping: dict[str, str], base_url: str) -> tuple[str, int]:
+def rewrite_media_urls(html: str, mapping: dict[str, str], base_url: str,
+                       file_key: Callable[[str], str] | None = None) -> tuple[str, int]:
     """Replace every media reference found in ``mapping`` (keys as ``media_urls`` returns
-    them) and return ``(html, replacements)``. Unmapped references are left as they are."""
+    them) and return ``(html, replacements)``. Unmapped references are left as they are.
+
+    ``file_key``: the key a reference's file is mapped under when the reference itself is
+    not (an upload asked for with a query string, ``upload_urls.file_url``). Its query is
+    kept on the new URL: the target serves the same file whatever the query, so nothing
+    visible changes, and the markup stays the source's (a hint a plugin reads, Jetpack's
+    ``?w=`` or the player counter ``?_=1`` of core's media shortcodes, still reaches it)."""
     count = 0
 
     def lookup(value: str) -> str | None:
         nonlocal count
         key = canonical_url(value, base_url)
         new = mapping.get(key) if key else None
+        if new is None and key and file_key is not None and (file := file_key(key)) != key:
+            new = _with_query(mapping.get(file), urlsplit(key).query)
         if new:
             count += 1
         return new or None
 
     return _rewrite_refs(html, lookup), count
+
+
+def _with_query(url: str | None, query: str) -> str | None:
+    if not url or not query:
+        return url
+    return f"{url}{'&' if urlsplit(url).query else '?'}{query}"
 
 
 def absolutize_urls(html: str, base_url: str) -> str:
