@@ -488,12 +488,6 @@ def _redirects(rebuilt, rest, kinds: tuple[str, ...] = ("content",)) -> dict[str
     return {entry["from_url"]: entry["to_url"] for entry in data["redirects"] if entry["kind"] in kinds}
 
 
-@pytest.fixture(scope="module")
-def rebuilt_rest_closed(sandbox, rest):
-    """A run with the source's REST API closed (the target then holds its result)."""
-    return _migrate(sandbox, rest, source_rest=False)
-
-
 def test_with_the_rest_api_closed_media_are_the_source_attachments_at_their_paths(
         rebuilt_rest_closed, sandbox, rest) -> None:
     run = rebuilt_rest_closed
