@@ -4,10 +4,9 @@ visitor sees them.
 
 - the id: the ``postid-N`` body class, else the shortlink ``<link rel="shortlink"
   href="/?p=N">``;
-- the date: ``<time datetime>`` of the entry (``published`` / ``entry-date`` in classic
-  themes, the Post Date block in block themes), else ``article:published_time``. The first
-  is local time, as the permalink's date tags are; the meta tag is often UTC (SEO plugins),
-  so it is only the fallback;
+- the date: the entry's, as the scrape reads it and gives it to the target's post
+  (``extract.published_date``: the Post Date block, ``time.published``, then meta tags),
+  site-local as the permalink's date tags are;
 - the slug: not printed anywhere, so the last path segment stands for it unless it is the
   id or a date value (structures end with the slug or the id; ``/%postname%/%year%/`` is
   not learnt, and its samples disagree);
@@ -23,18 +22,14 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup
 
+from wpmigrate.scrape_rebuild.html.extract import published_date
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
 from wpmigrate.scrape_rebuild.permalinks import PostSample, date_values
 
-_ENTRY_DATE_SELECTORS = ("time.published[datetime]", "time.entry-date[datetime]",
-                         ".wp-block-post-date time[datetime]")
-_PUBLISHED_META = "article:published_time"
 _CATEGORY_BASE = "category"  # WordPress's default category base
 _CATEGORY_CLASS = "category-"
-_COMMENT_CLASSES = frozenset({"comment", "comments-area", "wp-block-comments"})
-_COMMENTS_ID = "comments"
 
 
 def sample_from_html(soup: BeautifulSoup, url: str) -> PostSample | None:
@@ -46,32 +41,11 @@ def sample_from_html(soup: BeautifulSoup, url: str) -> PostSample | None:
     if post_id is None:
         return None
     parts = urlsplit(url)
-    date = published_date(soup)
+    date = published_date(soup) or ""
     if parts.query:  # plain permalinks (?p=123): nothing a structure can reproduce
         return PostSample(path="?" + parts.query, date=date, slug="", post_id=post_id)
     return PostSample(path=parts.path, date=date, slug=_slug_of(parts.path, post_id, date),
                       post_id=post_id, category_paths=_category_paths(soup), author=_author(soup))
-
-
-def published_date(soup: BeautifulSoup) -> str:
-    """The entry's publication date as the page prints it (ISO 8601), or ""."""
-    for selector in _ENTRY_DATE_SELECTORS:
-        for tag in soup.select(selector):
-            if not _in_comments(tag):
-                return str(tag["datetime"]).strip()
-    meta = soup.find("meta", attrs={"property": _PUBLISHED_META, "content": True})
-    if isinstance(meta, Tag):
-        return str(meta["content"]).strip()
-    for tag in soup.select("time[datetime]"):  # a theme without the usual classes
-        if not _in_comments(tag):
-            return str(tag["datetime"]).strip()
-    return ""
-
-
-def _in_comments(tag: Tag) -> bool:
-    """Comments print their own dates: never the entry's."""
-    return any(parent.get("id") == _COMMENTS_ID or _COMMENT_CLASSES & set(attr_values(parent, "class"))
-               for parent in tag.parents)
 
 
 def _slug_of(path: str, post_id: int, date: str) -> str:
