@@ -8,8 +8,12 @@ WordPress builds a post's path from its structure's tags (``%year%``, ``%monthnu
 putting the tag where a segment equals one of the post's values; the structure every sample
 agrees on is the site's. A site whose posts disagree (a plugin rewriting some links) or use
 plain links (``?p=123``: ids differ on the target) gets no structure: the target keeps its
-own and the redirect map carries the old URLs. Pages need nothing: WordPress serves them at
-their parent path under any structure but the plain one.
+own, and verification reports every post path it then loses. Pages need nothing: WordPress
+serves them at their parent path under any structure but the plain one.
+
+Samples come from REST records (``sample_from_rest``) or, with the API closed, from the
+posts' rendered pages (``html.permalink_sample``); posts known only by their link (sitemaps)
+must then ``fit`` the structure's shape as well.
 """
 
 from __future__ import annotations
