@@ -174,7 +174,7 @@ def verify_rebuild(
             continue
         counts["media_verified"] += 1
         total_bytes += size
-        if target_home:
+        if target_home and _origin(file.source_url) in origins:  # another host's file had no path here
             lost = lost_media_path(client, target_home, file.source_url, target_url)
             counts["media_same_path"] += int(lost is None)
             if lost:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.sandbox
 SOURCE = "http://old.example"
 DATED = "/%year%/%monthnum%/%day%/%postname%/"
 POST_PATH = "/2021/03/04/kept-path/"
+OTHER_HOST_FILE = "http://cdn.elsewhere.example/wp-content/uploads/cdn.png"
 SCREENSHOT = "/wp-content/themes/twentytwentythree/screenshot.png"
 LEARNT = {"structure": DATED, "reason": "all 1 sampled posts agree"}
 SITE = {"title": "Platform Target", "tagline": "", "theme": "twentytwentythree", "variation": None}
@@ -38,7 +39,10 @@ def _verify(sb: SandboxState, post_url: str, media_source: str) -> dict[str, Any
         media = [MediaFile(SOURCE + SCREENSHOT, hashlib.sha256(shot).hexdigest(), len(shot), "image/png",
                            "screenshot", "screenshot.png"),
                  MediaFile(media_source, hashlib.sha256(shot).hexdigest(), len(shot), "image/png", "photo",
-                           "photo.png")]
+                           "photo.png"),
+                 # Another host's file: the source never served it, so no source path to lose.
+                 MediaFile(OTHER_HOST_FILE, hashlib.sha256(shot).hexdigest(), len(shot), "image/png", "cdn",
+                           "cdn.png")]
         item = ScrapedItem(kind="post", source_url=SOURCE + POST_PATH, title=title, content_html=content,
                            slug="kept-path")
         return verify_rebuild(client=client, scraped=[item], url_map={item.source_url: post_url}, media=media,
@@ -79,4 +83,4 @@ def test_a_target_ignoring_the_permalink_structure_loses_the_paths_and_fails(
     assert f"{POST_PATH} answers 404" in lost[SOURCE + POST_PATH] and moved in lost[SOURCE + POST_PATH]
     assert "/wp-content/uploads/2008/06/photo.png answers 404" in lost[lost_media]
     # Everything else about the post is right: only its path was lost.
-    assert report["counts"]["posts_verified"] == 1 and report["counts"]["media_verified"] == 2
+    assert report["counts"]["posts_verified"] == 1 and report["counts"]["media_verified"] == 3
