@@ -196,6 +196,7 @@ def verify_rebuild(
                 loss(problem["check"], problem["url"], problem["detail"])
 
     discovery = dict(discovery or {})
+    paths_checked = sum(counts[k] for k in ("same_path", "media_same_path", f"loss_{_PATH_LOST}"))
     skipped = list(discovery.get("skipped", []))
     notes = list(discovery.get("notes", []))
     sections = {
@@ -203,8 +204,7 @@ def verify_rebuild(
                             counts["pages_scraped"] + counts["posts_scraped"],
                             [x for x in losses if x["check"] in _CONTENT_CHECKS], not_migratable),
         **({"paths": {**_section("Pages, posts and media answer at the path they had on the source",
-                                 counts["pages_scraped"] + counts["posts_scraped"] - counts["not_migratable"]
-                                 + counts["media_verified"], [x for x in losses if x["check"] == _PATH_LOST]),
+                                 paths_checked, [x for x in losses if x["check"] == _PATH_LOST]),
                       "notes": permalink_notes(discovery)}} if target_home else {}),
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
