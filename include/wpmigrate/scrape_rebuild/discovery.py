@@ -404,6 +404,12 @@ class _Discovery:
         inferred = permalinks.infer_structure(samples, urlsplit(self.home).path or "/")
         return asdict(inferred)
 
+    def _sample(self, soup: BeautifulSoup, url: str) -> None:
+        """A post page's permalink sample, once per post (the crawl may reach it twice)."""
+        sample = sample_from_html(soup, url)
+        if sample and all(s.post_id != sample.post_id for s in self.html_samples):
+            self.html_samples.append(sample)
+
     def permalinks_seen(self) -> dict[str, Any]:
         """The structure from the posts' pages the crawl read (the REST API closed), which
         every post link discovery found (sitemaps, links) must fit too."""
@@ -619,9 +625,8 @@ class _Discovery:
             if kind is not None:
                 self.add(DiscoveredItem(url=item_url, kind=kind, via="crawl", source_id=source_id,
                                         depth=depth))
-            if (kind == "post" and len(self.html_samples) < MAX_PERMALINK_SAMPLES
-                    and (sample := sample_from_html(soup, item_url))):
-                self.html_samples.append(sample)
+            if kind == "post" and len(self.html_samples) < MAX_PERMALINK_SAMPLES:
+                self._sample(soup, item_url)
             if depth >= self.max_depth:
                 continue
             for link in _links(soup, final):
