@@ -24,6 +24,8 @@ from wpsandbox import state as sandbox_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
 DAG_ID = "wp_migration_scrape_rebuild"
+DATED = "/%year%/%monthnum%/%day%/%postname%/"  # as many older blogs have
+POSTNAME = "/%postname%/"  # the sandbox source's own (install.php)
 
 
 def _migrate(sandbox, rest, *, source_rest: bool) -> dict:
@@ -401,9 +403,13 @@ def test_clearing_the_import_through_the_api_creates_nothing_twice(rebuilt, sand
 
 @pytest.fixture(scope="module")
 def rebuilt_closed(sandbox, rest, rebuilt):
-    """The same source migrated again with its REST API closed (after every test of ``rebuilt``:
-    the target is reset for it)."""
-    return _migrate(sandbox, rest, source_rest=False)
+    """The same source migrated again with its REST API closed and dated permalinks, which
+    only the posts' pages tell then (after every test of ``rebuilt``: the target is reset)."""
+    build.set_source_permalinks(DATED, sandbox)
+    try:
+        yield _migrate(sandbox, rest, source_rest=False)
+    finally:
+        build.set_source_permalinks(POSTNAME, sandbox)
 
 
 def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sandbox, rest, rebuilt_closed
@@ -440,13 +446,13 @@ def _redirects(rebuilt, rest, kinds: tuple[str, ...] = ("content",)) -> dict[str
 
 def test_with_the_source_rest_api_closed_every_page_and_post_answers_at_its_source_path(
         sandbox, rest, rebuilt_closed) -> None:
-    """The permalink structure learnt from the posts' pages (the source's is dated): each
+    """The permalink structure learnt from the posts' pages (the source's is dated here): each
     source path, asked of the target, serves the same item itself, without a redirect."""
     closed = rebuilt_closed
     assert closed["run"]["state"] == "success", rest.task_states(DAG_ID, closed["run_id"])
     site_uri = rest.xcom(DAG_ID, closed["run_id"], "discover", "site")
     learnt = json.loads(Path(urlsplit(site_uri).path).read_text())["info"]["permalinks"]
-    assert learnt["structure"] == "/%year%/%monthnum%/%day%/%postname%/", learnt
+    assert learnt["structure"] == DATED, learnt
     report = rest.xcom(DAG_ID, closed["run_id"], "verify", "report")
     full = json.loads(Path(urlsplit(report["json_uri"]).path).read_text())
     published = _published(sandbox)

@@ -530,14 +530,6 @@ set_theme_mod('header_image', $url('hero', 'large'));
 set_theme_mod('background_image', $proto_relative);
 update_option('active_plugins', ['sandbox-plugin/sandbox-plugin.php']);
 
-// ---------------------------------------------------------------- permalinks
-// Dated post paths, as many older blogs have (the install set /%postname%/, the target's
-// own): a rebuild that does not learn them, the REST API open or closed, loses every
-// post's path, and verification must see it.
-global $wp_rewrite;
-$wp_rewrite->set_permalink_structure('/%year%/%monthnum%/%day%/%postname%/');
-flush_rewrite_rules(false);
-
 // ---------------------------------------------------------------- options
 update_option('blogdescription', 'Just another sandbox ☕ サイト');
 // update_option() serializes a string that is already serialized once more, so the row
