@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -1059,6 +1060,26 @@ def set_source_rest(enabled: bool, state: SandboxState | None = None) -> Sandbox
         current = load(home)
         current.source_rest_enabled = state.source_rest_enabled = enabled
         save(current)
+    return state
+
+
+PERMALINK_STRUCTURE = re.compile(r"[A-Za-z0-9%/._-]*")
+
+
+def set_source_permalinks(structure: str, state: SandboxState | None = None) -> SandboxState:
+    """Give the source another permalink structure (the install's is ``/%postname%/``), as a
+    save of its Permalinks screen does: the rewrite rules are dropped, and WordPress builds
+    them again for the new structure on the next request."""
+    if not PERMALINK_STRUCTURE.fullmatch(structure):
+        raise ValueError(f"not a permalink structure: {structure!r}")
+    state = state or load()
+    home = Path(state.home)
+    with _locked(home):
+        db = PrivateMariaDB(home / "db", port=state.db.port, pid=state.db.pid)
+        options = f"{state.source.table_prefix}options"
+        db.sql(f"UPDATE {options} SET option_value = '{structure}' "
+               f"WHERE option_name = 'permalink_structure'; "
+               f"DELETE FROM {options} WHERE option_name = 'rewrite_rules';", state.db.source_db)
     return state
 
 

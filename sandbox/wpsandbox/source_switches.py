@@ -1,6 +1,7 @@
 """Temporary switches on a sandbox WordPress site, given its docroot, for the tests of logins
 and installs that real hosts refuse: a second factor at login, a locked-out login, a blocked
-plugin upload page, a filesystem that needs FTP credentials, ``DISALLOW_FILE_MODS``. Each is
+plugin upload page, a filesystem that needs FTP credentials, ``DISALLOW_FILE_MODS``; and a
+target that answers 404 where WordPress would guess a redirect to a post. Each is
 a must-use plugin file (``assets/switches``) present for the duration of a context manager; a
 mu-plugins folder it had to create is removed again, so the site is left exactly as it was.
 
@@ -22,6 +23,7 @@ FTP_FILESYSTEM_PLUGIN = "wpsandbox-ftp-filesystem.php"
 DISALLOW_FILE_MODS_PLUGIN = "wpsandbox-disallow-file-mods.php"
 LOCKOUT_PLUGIN = "wpsandbox-login-lockout.php"
 BLOCK_UPLOAD_PLUGIN = "wpsandbox-block-plugin-upload.php"
+NO_404_GUESS_PLUGIN = "wpsandbox-no-404-guess.php"
 
 
 @contextmanager
@@ -74,4 +76,11 @@ def login_locked_out(docroot: str | Path) -> Iterator[Path]:
 def plugin_upload_blocked(docroot: str | Path) -> Iterator[Path]:
     """plugin-install.php redirects administrators to plugins.php (no upload form)."""
     with mu_plugin(docroot, SWITCHES / BLOCK_UPLOAD_PLUGIN) as path:
+        yield path
+
+
+@contextmanager
+def no_404_guess(docroot: str | Path) -> Iterator[Path]:
+    """An unknown path answers 404: no guessed redirect to a post of the same slug."""
+    with mu_plugin(docroot, SWITCHES / NO_404_GUESS_PLUGIN) as path:
         yield path

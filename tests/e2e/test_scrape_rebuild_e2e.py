@@ -24,6 +24,8 @@ from wpsandbox import state as sandbox_state
 
 pytestmark = [pytest.mark.e2e, pytest.mark.sandbox]
 DAG_ID = "wp_migration_scrape_rebuild"
+DATED = "/%year%/%monthnum%/%day%/%postname%/"  # as many older blogs have
+POSTNAME = "/%postname%/"  # the sandbox source's own (install.php)
 
 
 def _migrate(sandbox, rest, *, source_rest: bool) -> dict:
@@ -46,12 +48,6 @@ def _migrate(sandbox, rest, *, source_rest: bool) -> dict:
 @pytest.fixture(scope="module")
 def rebuilt(sandbox, rest):
     return _migrate(sandbox, rest, source_rest=True)
-
-
-@pytest.fixture(scope="module")
-def rebuilt_rest_closed(sandbox, rest, rebuilt):
-    """The second run, with the source's REST API closed (after every test of the first)."""
-    return _migrate(sandbox, rest, source_rest=False)
 
 
 def _terms(conn, p: str, pid: int) -> list[tuple]:
@@ -450,9 +446,20 @@ def test_every_page_and_post_keeps_its_comment_and_ping_settings(rebuilt, sandbo
     _assert_same_discussion_settings(sandbox)
 
 
-def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sandbox, rest,
-                                                                             rebuilt_rest_closed) -> None:
-    closed = rebuilt_rest_closed
+@pytest.fixture(scope="module")
+def rebuilt_closed(sandbox, rest, rebuilt):
+    """The same source migrated again with its REST API closed and dated permalinks, which
+    only the posts' pages tell then (after every test of ``rebuilt``: the target is reset)."""
+    build.set_source_permalinks(DATED, sandbox)
+    try:
+        yield _migrate(sandbox, rest, source_rest=False)
+    finally:
+        build.set_source_permalinks(POSTNAME, sandbox)
+
+
+def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sandbox, rest, rebuilt_closed
+                                                                             ) -> None:
+    closed = rebuilt_closed
     assert closed["run"]["state"] == "success", rest.task_states(DAG_ID, closed["run_id"])
     found = rest.xcom(DAG_ID, closed["run_id"], "discover", "counts_by_via")
     assert found.get("rest", 0) == 0, found
@@ -471,7 +478,7 @@ def test_with_the_source_rest_api_closed_sitemaps_and_crawl_find_everything(sand
     assert target_files and set(target_files) <= set(source_files), set(target_files) - set(source_files)
 
 
-def test_with_the_source_rest_api_closed_comment_and_ping_settings_are_kept(rebuilt_rest_closed,
+def test_with_the_source_rest_api_closed_comment_and_ping_settings_are_kept(rebuilt_closed,
                                                                             sandbox) -> None:
     """Read from the rendered pages: the comment form, the X-Pingback header."""
     _assert_same_discussion_settings(sandbox)
@@ -488,8 +495,32 @@ def _redirects(rebuilt, rest, kinds: tuple[str, ...] = ("content",)) -> dict[str
     return {entry["from_url"]: entry["to_url"] for entry in data["redirects"] if entry["kind"] in kinds}
 
 
+def test_with_the_source_rest_api_closed_every_page_and_post_answers_at_its_source_path(
+        sandbox, rest, rebuilt_closed) -> None:
+    """The permalink structure learnt from the posts' pages (the source's is dated here): each
+    source path, asked of the target, serves the same item itself, without a redirect."""
+    closed = rebuilt_closed
+    assert closed["run"]["state"] == "success", rest.task_states(DAG_ID, closed["run_id"])
+    site_uri = rest.xcom(DAG_ID, closed["run_id"], "discover", "site")
+    learnt = json.loads(Path(urlsplit(site_uri).path).read_text())["info"]["permalinks"]
+    assert learnt["structure"] == DATED, learnt
+    report = rest.xcom(DAG_ID, closed["run_id"], "verify", "report")
+    full = json.loads(Path(urlsplit(report["json_uri"]).path).read_text())
+    published = _published(sandbox)
+    assert full["sections"]["paths"]["status"] == "pass", full["sections"]["paths"]
+    assert full["counts"]["same_path"] == len(published)
+    with httpx.Client(timeout=30) as client:
+        for item in published:
+            path = urlsplit(_source_permalink(sandbox, item)).path
+            page = client.get(sandbox.target.url + path)  # a redirect would be a 301 here
+            target = _target_item(sandbox, item["kind"], item["slug"])
+            assert target and page.status_code == 200, (path, page.status_code)
+            body_class = "postid-" if item["kind"] == "post" else "page-id-"
+            assert f"{body_class}{target['id']}" in page.text, path
+
+
 def test_with_the_rest_api_closed_media_are_the_source_attachments_at_their_paths(
-        rebuilt_rest_closed, sandbox, rest) -> None:
-    run = rebuilt_rest_closed
+        rebuilt_closed, sandbox, rest) -> None:
+    run = rebuilt_closed
     assert run["run"]["state"] == "success", rest.task_states(DAG_ID, run["run_id"])
     _assert_media_as_on_the_source(sandbox)

@@ -17,7 +17,9 @@ HTML is fetched for them; ``_embed`` (author, terms, featured image) is asked on
 what the lookups cannot resolve (users or terms closed, media not listed). The media an
 item's content shows and that are size variants of a listed attachment are noted, so
 the media batch downloads them once instead of every batch that shows them. With the API
-closed: robots.txt, the home page, the sitemaps, and the bounded crawl.
+closed: robots.txt, the home page, the sitemaps, and the bounded crawl; the permalink
+structure is then learnt from the posts' pages the crawl read (``html.permalink_sample``)
+and checked against every post link found.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from wpmigrate.core.errors import MigrationError
 from wpmigrate.scrape_rebuild import permalinks
 from wpmigrate.scrape_rebuild.html.media_refs import media_urls
 from wpmigrate.scrape_rebuild.html.page_markers import attr_values, page_markers
+from wpmigrate.scrape_rebuild.html.permalink_sample import sample_from_html
 from wpmigrate.scrape_rebuild.html.site_header import extract_nav_menu, site_identity
 from wpmigrate.scrape_rebuild.polite_http import FetchResult, PoliteFetcher, SkipUrl, gunzip_capped
 from wpmigrate.scrape_rebuild.records import DiscoveredItem, Kind, Skipped, Term
@@ -61,6 +64,7 @@ MAX_HTML_BYTES = 10 * 1024 * 1024
 # Memory follows the limits, not the site: past them, counts instead of lists.
 MAX_SKIPPED_PER_REASON = 200  # Skipped records kept per reason; the rest counted in a note
 MAX_SITEMAP_QUEUE = 4 * MAX_SITEMAP_FILES  # sitemap URLs taken from indexes, in all
+MAX_PERMALINK_SAMPLES = 200  # posts whose path is rebuilt from their values; the rest checked by shape
 
 # Query parameters that open endless or useless URL spaces (calendars, comment replies,
 # searches, sharing buttons, previews, feeds).
@@ -172,6 +176,7 @@ class _Discovery:
         self.embed: list[str] = []  # REST links to embed in page and post records
         self.rest_closed: set[str] = set()  # term and user routes that did not answer a list
         self.notes: list[str] = []
+        self.html_samples: list[permalinks.PostSample] = []  # posts' pages the crawl read
 
     # -------------------------------------------------------------- helpers
     def _same_site(self, url: str) -> bool:
@@ -375,7 +380,7 @@ class _Discovery:
         if isinstance(record.get("id"), int):
             self.term_ids[record["id"]] = term
 
-    def permalinks(self, max_samples: int = 200) -> dict[str, Any]:
+    def permalinks(self, max_samples: int = MAX_PERMALINK_SAMPLES) -> dict[str, Any]:
         """The source's permalink structure, from the first posts the REST API listed
         (``permalinks.infer_structure``): ``{structure, samples, agreeing, reason}``."""
         by_slug = {t.slug: t for t in self.term_ids.values() if t.taxonomy == "category"}
@@ -400,6 +405,27 @@ class _Discovery:
                 break
         inferred = permalinks.infer_structure(samples, urlsplit(self.home).path or "/")
         return asdict(inferred)
+
+    def _sample(self, soup: BeautifulSoup, url: str) -> None:
+        """A post page's permalink sample, once per post (the crawl may reach it twice)."""
+        sample = sample_from_html(soup, url)
+        if sample and all(s.post_id != sample.post_id for s in self.html_samples):
+            self.html_samples.append(sample)
+
+    def permalinks_seen(self) -> dict[str, Any]:
+        """The structure from the posts' pages the crawl read (the REST API closed), which
+        every post link discovery found (sitemaps, links) must fit too."""
+        paths = (p.path + (f"?{p.query}" if p.query else "")
+                 for i in self.items if i.kind == "post" for p in [urlsplit(i.url)])
+        return asdict(permalinks.infer_structure(self.html_samples, urlsplit(self.home).path or "/", paths))
+
+    def permalink_notes(self) -> list[str]:
+        """What the report says when posts may not keep their paths."""
+        learnt = self.site.get("permalinks") or {}
+        if not learnt or learnt.get("structure") or not any(i.kind == "post" for i in self.items):
+            return []
+        return [f"permalink structure not inferred ({learnt.get('reason')}): the target keeps its own,"
+                " and every post it does not serve at the source's path is a loss"]
 
     def lookups(self) -> dict[str, dict[int, Any]]:
         rest = [(i.source_id, i) for i in self.items if i.via == "rest" and i.source_id is not None]
@@ -601,6 +627,8 @@ class _Discovery:
             if kind is not None:
                 self.add(DiscoveredItem(url=item_url, kind=kind, via="crawl", source_id=source_id,
                                         depth=depth))
+            if kind == "post" and len(self.html_samples) < MAX_PERMALINK_SAMPLES:
+                self._sample(soup, item_url)
             if depth >= self.max_depth:
                 continue
             for link in _links(soup, final):
@@ -751,7 +779,9 @@ def discover(
     to_classify = d.from_sitemaps() if missing else []
     if crawl or (crawl is None and missing):
         d.crawl(to_classify, home)
-    notes = d.limits.messages() + d.notes + d.skip_notes()
+    if d.include["post"] and not (d.site.get("permalinks") or {}).get("samples"):
+        d.site["permalinks"] = d.permalinks_seen()
+    notes = d.limits.messages() + d.notes + d.skip_notes() + d.permalink_notes()
     if not d.site["rest_available"]:
         notes.append("REST API not available (" + (d.site.get("rest_error") or "no answer")
                      + "): pages and posts found through sitemaps and a crawl; media only from content")

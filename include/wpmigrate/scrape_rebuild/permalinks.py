@@ -8,12 +8,17 @@ WordPress builds a post's path from its structure's tags (``%year%``, ``%monthnu
 putting the tag where a segment equals one of the post's values; the structure every sample
 agrees on is the site's. A site whose posts disagree (a plugin rewriting some links) or use
 plain links (``?p=123``: ids differ on the target) gets no structure: the target keeps its
-own and the redirect map carries the old URLs. Pages need nothing: WordPress serves them at
-their parent path under any structure but the plain one.
+own, and verification reports every post path it then loses. Pages need nothing: WordPress
+serves them at their parent path under any structure but the plain one.
+
+Samples come from REST records (``sample_from_rest``) or, with the API closed, from the
+posts' rendered pages (``html.permalink_sample``); posts known only by their link (sitemaps)
+must then ``fit`` the structure's shape as well.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +26,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 MIN_AGREEMENT = 1.0  # every sample: a structure that fits most posts moves the others
+_TAG = re.compile(r"(%[a-z_]+%)")
+_TWO_DIGITS = r"\d{2}"
+_TAG_PATTERNS = {"%year%": r"\d{4}", "%monthnum%": _TWO_DIGITS, "%day%": _TWO_DIGITS, "%hour%": _TWO_DIGITS,
+                 "%minute%": _TWO_DIGITS, "%second%": _TWO_DIGITS, "%post_id%": r"\d+",
+                 "%postname%": "[^/]+", "%author%": "[^/]+", "%category%": ".+"}
 
 
 @dataclass(frozen=True)
@@ -73,14 +83,7 @@ def structure_of(sample: PostSample, home_path: str = "/") -> str | None:
     trailing = rest.endswith("/")
     segments = [s for s in rest.split("/") if s]
     slug = unquote(sample.slug)  # REST gives non-ASCII slugs percent-encoded, as the path has them
-    date, time = sample.date[:10].split("-"), sample.date[11:19].split(":")
-    if len(date) != 3 or len(time) != 3:
-        return None
-    values = {
-        "%year%": date[0], "%monthnum%": date[1], "%day%": date[2],
-        "%hour%": time[0], "%minute%": time[1], "%second%": time[2],
-        "%post_id%": str(sample.post_id),
-    }
+    values = {**date_values(sample.date), "%post_id%": str(sample.post_id)}
     out: list[str] = []
     i = 0
     while i < len(segments):
@@ -103,6 +106,16 @@ def structure_of(sample: PostSample, home_path: str = "/") -> str | None:
     return "/" + "/".join(out) + ("/" if trailing else "")
 
 
+def date_values(date: str) -> dict[str, str]:
+    """The date tags' values of an ISO 8601 local date ("2024-05-05T07:08:09"); none when
+    the date is not one (a page that shows no date: its date segments stay literal)."""
+    day, time = date[:10].split("-"), date[11:19].split(":")
+    if len(day) != 3 or len(time) != 3 or not all(v.isdigit() for v in (*day, *time)):
+        return {}
+    return {"%year%": day[0], "%monthnum%": day[1], "%day%": day[2],
+            "%hour%": time[0], "%minute%": time[1], "%second%": time[2]}
+
+
 def _category_at(segments: list[str], start: int, category_paths: tuple[str, ...]) -> str | None:
     """The longest of the post's category paths that the segments spell from ``start``."""
     for category in sorted(category_paths, key=len, reverse=True):
@@ -112,8 +125,18 @@ def _category_at(segments: list[str], start: int, category_paths: tuple[str, ...
     return None
 
 
-def infer_structure(samples: Iterable[PostSample], home_path: str = "/") -> Inference:
-    """The structure every sample's path agrees on (see the module docstring)."""
+def fits(structure: str, path: str, home_path: str = "/") -> bool:
+    """Whether ``path`` has the shape ``structure`` builds (a post seen only by its link, in a
+    sitemap or a listing: its date and id unknown, its shape still checkable)."""
+    pattern = "".join(_TAG_PATTERNS.get(part, re.escape(part)) for part in _TAG.split(structure))
+    base = home_path.rstrip("/")
+    return re.fullmatch(re.escape(base) + pattern.rstrip("/") + "/?", unquote(path)) is not None
+
+
+def infer_structure(samples: Iterable[PostSample], home_path: str = "/",
+                    other_paths: Iterable[str] = ()) -> Inference:
+    """The structure every sample's path agrees on (see the module docstring), and that every
+    other post path seen (``other_paths``) fits."""
     counts: Counter[str | None] = Counter(structure_of(s, home_path) for s in samples)
     total = sum(counts.values())
     if not total:
@@ -123,4 +146,8 @@ def infer_structure(samples: Iterable[PostSample], home_path: str = "/") -> Infe
         return Inference(None, total, agreeing, "the posts' links are plain (?p=ID) or use no slug or id")
     if agreeing / total < MIN_AGREEMENT:
         return Inference(None, total, agreeing, f"the posts' links follow {len(counts)} different patterns")
+    misfits = [p for p in other_paths if not fits(structure, p, home_path)]
+    if misfits:
+        return Inference(None, total, agreeing, f"{len(misfits)} post link(s) do not fit {structure}"
+                                                f" (e.g. {misfits[0]})")
     return Inference(structure, total, agreeing, f"all {total} sampled posts agree")

@@ -12,9 +12,11 @@ _THEME_KEYS = ("label", "theme", "variation", "confidence", "by", "ranking", "lo
 
 
 def discovery_summary(site: Mapping[str, Any], skipped: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """``verify_rebuild``'s ``discovery`` argument: skips of every step, limits, notes, counts."""
+    """``verify_rebuild``'s ``discovery`` argument: skips of every step, limits, notes, counts,
+    and the permalink structure learnt (the paths check says how posts kept their paths)."""
     return {"skipped": list(skipped), "limits": site.get("limits") or {},
-            "notes": site.get("notes") or [], "counts": site.get("counts") or {}}
+            "notes": site.get("notes") or [], "counts": site.get("counts") or {},
+            "permalinks": (site.get("info") or {}).get("permalinks") or {}}
 
 
 def dry_run_report(discovery: Mapping[str, Any]) -> dict[str, Any]:

@@ -96,10 +96,11 @@ def build_site(target: WordPressRestTarget, *, title: str, tagline: str, theme: 
     changes = {k: v for k, v in wanted.items() if html.unescape(str(settings.get(k) or "")) != v}
     if permalink_structure is not None:
         # Core's REST settings lack it: the platform's settings endpoint offers it (its
-        # contract, see sandbox/README.md). Without it the redirect map carries the old URLs.
+        # contract, see sandbox/README.md). Without it posts keep the target's own paths, and
+        # verification names each source path lost.
         if "permalink_structure" not in settings:
             log.warning("the target does not offer permalink_structure in its settings: posts keep the "
-                        "target's own paths (the redirect map carries the source's)")
+                        "target's own paths, and verification fails on each source path lost")
         elif settings["permalink_structure"] != permalink_structure:
             changes["permalink_structure"] = permalink_structure
     if changes:

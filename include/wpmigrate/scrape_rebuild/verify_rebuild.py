@@ -6,7 +6,8 @@ An item the import could not bring over (refused by the target, password-protect
 loss with the import's reason. An untitled item's page shows no title block, so WordPress's
 document title falls back to the site name: that counts as the same (empty) title.
 For every media file: the target serves the same bytes (sha256), at the same path when it
-could keep it (else the redirect map carries it: a warning). For every source post
+could keep it. Every published page, post and media file must answer at its source path
+on the target (``public_paths``): a lost public path is a loss. For every source post
 with approved comments (``comments``): its target post shows each of them, approved, under
 the same parent and with the same text, read from the target's public REST API; a comment
 the import could not bring over is a loss with the target's reason. Each page and post keeps
@@ -20,7 +21,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from bs4 import BeautifulSoup
@@ -30,6 +31,7 @@ from wpmigrate.scrape_rebuild.comments_import import describe_refusal as describ
 from wpmigrate.scrape_rebuild.content_import import PASSWORD_PROTECTED, describe_refusal
 from wpmigrate.scrape_rebuild.html.media_refs import LAZY_URL_ATTRS, SRCSET_ATTRS, parse_srcset
 from wpmigrate.scrape_rebuild.html.sanitize import sanitize_html
+from wpmigrate.scrape_rebuild.public_paths import lost_media_path, lost_path
 from wpmigrate.scrape_rebuild.records import MediaFile, ScrapedItem
 from wpmigrate.scrape_rebuild.verify_discussion import CHECKS as DISCUSSION_CHECKS
 from wpmigrate.scrape_rebuild.verify_discussion import DiscussionCheck
@@ -39,6 +41,7 @@ Extractor = Callable[[str, str], tuple[str, str]]
 _URL_ATTRS = ("href", "src", "poster", *LAZY_URL_ATTRS)
 _MAX_LOSSES = 500
 _CONTENT_CHECKS = ("not_migrated", "missing", "http_status", "title", "text")
+_PATH_LOST = "path_lost"
 _COMMENT_CHECKS = ("comment_not_migrated", "comment_missing", "comment_threading", "comment_text")
 
 
@@ -111,8 +114,6 @@ def verify_rebuild(
             losses.append({"check": kind, "url": url, "detail": detail})
 
     not_migratable: list[dict[str, str]] = []  # what a visitor cannot see either: reported, not a loss
-    moved: list[dict[str, str]] = []  # items the target serves at another path than the source
-    home = urlsplit(target_home or "")
     discussion = DiscussionCheck()  # the comment and ping settings of every item served
     for item in scraped:
         counts[f"{item.kind}s_scraped"] += 1
@@ -155,11 +156,11 @@ def verify_rebuild(
                  f"{len(leftovers)} link(s) to the source, e.g. {leftovers[0]}")
         counts[f"{item.kind}s_verified"] += int(row["title_ok"] and row["text_ok"] and not leftovers)
         if target_home:
-            row["same_path"] = _same_path(client, home, item.source_url, str(response.url))
+            lost = lost_path(client, target_home, item.source_url, str(response.url))
+            row["same_path"] = lost is None
             counts["same_path"] += int(row["same_path"])
-            if not row["same_path"]:
-                moved.append({"url": item.source_url, "detail": f"now at {response.url}: the old path does "
-                              "not answer on the target, the redirect map carries it"})
+            if lost:
+                loss(_PATH_LOST, item.source_url, f"{item.kind} {item.title!r}: {lost}")
 
     seen: set[str] = set()
     total_bytes = 0
@@ -179,12 +180,11 @@ def verify_rebuild(
             continue
         counts["media_verified"] += 1
         total_bytes += size
-        if target_home:
-            same = unquote(urlsplit(target_url).path) == unquote(urlsplit(file.source_url).path)
-            counts["media_same_path"] += int(same)
-            if not same:
-                moved.append({"url": file.source_url, "detail": f"now at {target_url}: the old path does not "
-                              "answer on the target, the redirect map carries it"})
+        if target_home and _origin(file.source_url) in origins:  # another host's file had no path here
+            lost = lost_media_path(client, target_home, file.source_url, target_url)
+            counts["media_same_path"] += int(lost is None)
+            if lost:
+                loss(_PATH_LOST, file.source_url, lost)
 
     if target_home:
         for problem in text_field_leftovers(client, target_home, origins):
@@ -204,15 +204,16 @@ def verify_rebuild(
                 loss(problem["check"], problem["url"], problem["detail"])
 
     discovery = dict(discovery or {})
+    paths_checked = sum(counts[k] for k in ("same_path", "media_same_path", f"loss_{_PATH_LOST}"))
     skipped = list(discovery.get("skipped", []))
     notes = list(discovery.get("notes", []))
     sections = {
         "content": _section("Pages and posts at their new URLs (200, same title, same text)",
                             counts["pages_scraped"] + counts["posts_scraped"],
                             [x for x in losses if x["check"] in _CONTENT_CHECKS], not_migratable),
-        **({"paths": _section("Pages, posts and media answer at the path they had on the source",
-                              counts["pages_scraped"] + counts["posts_scraped"] - counts["not_migratable"]
-                              + counts["media_verified"], [], moved)} if target_home else {}),
+        **({"paths": {**_section("Pages, posts and media answer at the path they had on the source",
+                                 paths_checked, [x for x in losses if x["check"] == _PATH_LOST]),
+                      "notes": permalink_notes(discovery)}} if target_home else {}),
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
                                  [x for x in losses if x["check"] == "source_links"]),
@@ -267,18 +268,14 @@ def _section(title: str, checked: int, problems: list[dict[str, Any]],
     return section
 
 
-def _same_path(client: httpx.Client, home: Any, source_url: str, served_url: str) -> bool:
-    """The source URL's path, asked of the target, lands on the item (directly, or through a
-    redirect the target makes itself, e.g. a trailing slash)."""
-    source = urlsplit(source_url)
-    if urlsplit(served_url).path == source.path and urlsplit(served_url).query == source.query:
-        return True
-    same = f"{home.scheme}://{home.netloc}{source.path}" + (f"?{source.query}" if source.query else "")
-    try:
-        answer = client.get(same, follow_redirects=True)
-    except httpx.HTTPError:
-        return False
-    return answer.status_code == 200 and str(answer.url) == served_url
+def permalink_notes(discovery: Mapping[str, Any] | None) -> list[str]:
+    """How posts kept their paths: the structure the target was given, or why there was none."""
+    learnt = (discovery or {}).get("permalinks") or {}
+    if not learnt:
+        return []
+    if learnt.get("structure"):
+        return [f"permalink structure {learnt['structure']} given to the target ({learnt.get('reason')})"]
+    return [f"permalink structure not inferred: {learnt.get('reason')}"]
 
 
 def _comments_section(checked: int, problems: list[dict[str, Any]],

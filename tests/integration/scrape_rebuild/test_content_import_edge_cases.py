@@ -141,9 +141,12 @@ def test_verification_names_each_loss_and_the_verify_task_fails(imported, rest_t
                                 refused_items=result.refused_items, site_name=site_name,
                                 target_home=sb.target.url)
     # Untitled items show the site name as their document title: no false loss.
+    # The target keeps its own structure here (/%postname%/): the posts' /2024/05/ paths are
+    # lost, each a loss of its own beside the two items the target refused.
+    moved = ("untitled", "no-body", "image-only", "entities")
     losses = {(x["check"], x["url"]) for x in report["losses"]}
     assert losses == {("not_migrated", f"{src}/2024/05/{s}/") for s in (REFUSED_SLUG, "nothing-at-all")
-                      }, report["losses"]
+                      } | {("path_lost", f"{src}/2024/05/{s}/") for s in moved}, report["losses"]
     content = report["sections"]["content"]
     assert report["ok"] is False and content["status"] == "fail"
     refused = next(x for x in report["losses"] if REFUSED_SLUG in x["url"])
@@ -153,18 +156,18 @@ def test_verification_names_each_loss_and_the_verify_task_fails(imported, rest_t
     assert [w["url"] for w in content["warnings"]] == [f"{src}/2024/05/secret/"]
     assert "password-protected" in content["warnings"][0]["detail"]
     assert report["counts"]["not_migratable"] == 1
-    # The target keeps its own structure here (/%postname%/): the posts' /2024/05/ paths moved.
     paths = report["sections"]["paths"]
-    assert paths["status"] == "warn" and report["counts"]["same_path"] == 1  # the page: /blank-page/
-    assert {w["url"] for w in paths["warnings"]} == {f"{src}/2024/05/{s}/" for s in
-                                                     ("untitled", "no-body", "image-only", "entities")}
+    assert paths["status"] == "fail" and report["counts"]["same_path"] == 1  # the page: /blank-page/
+    assert {x["url"] for x in paths["problems"]} == {f"{src}/2024/05/{s}/" for s in moved}
+    assert all("answers 404" in x["detail"] for x in paths["problems"]), paths["problems"]
     assert report["counts"]["posts_verified"] == 4 and report["counts"]["pages_verified"] == 1
     assert "platform_content_refused" in render_report_html(report)
 
     summary = {"ok": report["ok"], "json_uri": "v.json", "html_uri": "v.html", "losses": report["losses"]}
     with pytest.raises(MigrationError) as failed:
         fail_on_losses(summary, report["losses_total"])  # type: ignore[arg-type]
-    assert failed.value.code == ErrorCode.VERIFICATION_FAILED and REFUSED_SLUG in failed.value.message
+    assert failed.value.code == ErrorCode.VERIFICATION_FAILED and "6 problem(s)" in failed.value.message
+    assert "/2024/05/untitled/ answers 404" in failed.value.message  # the first loss, named
 
 
 def test_a_real_title_mismatch_still_fails(imported, rest_target) -> None:

@@ -10,21 +10,46 @@ import pytest
 
 from tests.support.discovery_scope import default_scope
 from wpmigrate.core.errors import MigrationError
-from wpmigrate.scrape_rebuild.discovery import discover
+from wpmigrate.scrape_rebuild.discovery import DiscoveryResult, discover
 from wpmigrate.scrape_rebuild.polite_http import PoliteFetcher
 from wpmigrate.scrape_rebuild.site_rebuild import build_site
 from wpmigrate.target.wp_rest import WordPressRestTarget
 from wpmigrate.web.url_guard import guarded_client
+from wpsandbox import build
 
 pytestmark = pytest.mark.sandbox
 
 
-def test_discovery_learns_the_sources_structure(sandbox) -> None:
+DATED = "/%year%/%monthnum%/%day%/%postname%/"  # as many older blogs have
+POSTNAME = "/%postname%/"  # the sandbox source's own (install.php)
+
+
+def _discover(url: str) -> DiscoveryResult:
     with guarded_client(["127.0.0.0/8"], read_only=True, timeout=30.0) as client:
-        found = discover(PoliteFetcher(client), sandbox.source.url, **default_scope(include_media=False))
-    learnt = found.site["permalinks"]
+        return discover(PoliteFetcher(client), url, **default_scope(include_media=False))
+
+
+def test_discovery_learns_the_sources_structure(sandbox) -> None:
+    learnt = _discover(sandbox.source.url).site["permalinks"]
     # Every post agrees, the non-ASCII slug (percent-encoded by the REST API) included.
-    assert learnt["structure"] == "/%postname%/" and learnt["agreeing"] == learnt["samples"] >= 10, learnt
+    assert learnt["structure"] == POSTNAME and learnt["agreeing"] == learnt["samples"] >= 10, learnt
+
+
+def test_with_the_rest_api_closed_the_structure_is_learnt_from_the_posts_pages(sandbox) -> None:
+    build.set_source_permalinks(DATED, sandbox)
+    build.set_source_rest(False, sandbox)
+    try:
+        found = _discover(sandbox.source.url)
+    finally:
+        build.set_source_rest(True, sandbox)
+        build.set_source_permalinks(POSTNAME, sandbox)
+    assert not found.site["rest_available"]
+    learnt = found.site["permalinks"]
+    posts = sum(1 for i in found.items if i.kind == "post")
+    # Each post page the crawl read is a sample (the non-ASCII slug and the untitled post
+    # included), and every post link the sitemaps listed fits the structure.
+    assert learnt["structure"] == DATED and learnt["agreeing"] == learnt["samples"] >= 10, learnt
+    assert posts >= learnt["samples"] and not [n for n in found.notes if "permalink" in n]
 
 
 @pytest.mark.parametrize("structure", ["/%year%/%monthnum%/%postname%/", "/archives/%post_id%"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -146,9 +146,7 @@ def extract_page(html: str, url: str) -> ExtractedPage:
         content = None
     seo_title, seo_description = seo_fields(soup)
     ld = _json_ld_entry(soup)
-    published = _first_datetime(soup, PUBLISHED_SELECTORS, "article:published_time", ld.get("datePublished"))
-    if published is None:
-        published = _first_datetime(soup, (_ANY_ENTRY_TIME,), "", None, exclude=content)
+    published = _published(soup, ld, content)
     modified = _first_datetime(soup, MODIFIED_SELECTORS, "article:modified_time", ld.get("dateModified"))
     site_name = _site_name(soup)
     return ExtractedPage(
@@ -508,6 +506,17 @@ def _first_datetime(
             if parsed := _parse_datetime(tag.get("datetime")):
                 return parsed
     return (_parse_datetime(_meta(soup, meta)) if meta else None) or _parse_datetime(ld_value)
+
+
+def _published(soup: BeautifulSoup, ld: Mapping[str, Any], exclude: Tag | None = None) -> datetime | None:
+    return (_first_datetime(soup, PUBLISHED_SELECTORS, "article:published_time", ld.get("datePublished"))
+            or _first_datetime(soup, (_ANY_ENTRY_TIME,), "", None, exclude=exclude))
+
+
+def published_date(soup: BeautifulSoup) -> str | None:
+    """The entry's publication date as the scrape gives it to the target (site-local ISO
+    8601), for whoever must agree with the target's posts (the permalink samples)."""
+    return _local(_published(soup, _json_ld_entry(soup)))
 
 
 def _local(value: datetime | None) -> str | None:
