@@ -422,6 +422,7 @@ def verify(conf: ScrapeRebuildConf, ti: RuntimeTaskInstanceProtocol, source: Scr
                 expected_text=content_import.origin_text_rewriter(source["old_origins"], target["url"]),
                 refused_media=maps.get("refused_media"), refused_items=maps.get("refused_items"),
                 site_name=_site(site_uri)["info"].get("name"), target_home=target["url"],
+                source_is_wordpress=source["is_wordpress"],
                 **comments_check)
         stats = rebuild_report.rebuild_stats(scraped, media, report.get("media_bytes", 0),
                                               report["counts"].get("media_expected"))

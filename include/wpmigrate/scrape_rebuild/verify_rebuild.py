@@ -93,6 +93,7 @@ def verify_rebuild(
     comments: Iterable[SourceComment] | None = None,
     comments_map: Mapping[str, Any] | None = None,
     comments_note: str | None = None,
+    source_is_wordpress: bool = True,
 ) -> dict[str, Any]:
     """Read the target back and compare. ``url_map``: source page/post URL -> target URL;
     ``media_url_map``: source media URL -> target media URL; ``expected_text`` turns scraped
@@ -102,7 +103,9 @@ def verify_rebuild(
     ``target_home``: also check the text fields outside the content (``text_fields``);
     ``comments`` (the source's approved comments) with ``comments_map`` (the comment import's
     ``to_dict()``) and ``target_home``: check them (``comments``); ``comments_note``: why
-    comments were not read, for the report."""
+    comments were not read, for the report. ``source_is_wordpress`` False (a rebuild allowed
+    from HTML alone): a lost path is a warning carried by the redirect map, since WordPress
+    cannot serve such a site's own URL scheme (``about.html``, its home as a page)."""
     origins = sorted({_origin(o) for o in source_origins})
     losses: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
@@ -114,6 +117,15 @@ def verify_rebuild(
             losses.append({"check": kind, "url": url, "detail": detail})
 
     not_migratable: list[dict[str, str]] = []  # what a visitor cannot see either: reported, not a loss
+    moved: list[dict[str, str]] = []  # lost paths of a source that is not WordPress: warnings
+
+    def path_lost(url: str, detail: str) -> None:
+        if source_is_wordpress:
+            loss(_PATH_LOST, url, detail)
+            return
+        counts["path_moved"] += 1
+        if len(moved) < _MAX_LOSSES:
+            moved.append({"url": url, "detail": f"{detail} (not WordPress: the redirect map carries it)"})
     discussion = DiscussionCheck()  # the comment and ping settings of every item served
     for item in scraped:
         counts[f"{item.kind}s_scraped"] += 1
@@ -160,7 +172,7 @@ def verify_rebuild(
             row["same_path"] = lost is None
             counts["same_path"] += int(row["same_path"])
             if lost:
-                loss(_PATH_LOST, item.source_url, f"{item.kind} {item.title!r}: {lost}")
+                path_lost(item.source_url, f"{item.kind} {item.title!r}: {lost}")
 
     seen: set[str] = set()
     total_bytes = 0
@@ -184,7 +196,7 @@ def verify_rebuild(
             lost = lost_media_path(client, target_home, file.source_url, target_url)
             counts["media_same_path"] += int(lost is None)
             if lost:
-                loss(_PATH_LOST, file.source_url, lost)
+                path_lost(file.source_url, lost)
 
     if target_home:
         for problem in text_field_leftovers(client, target_home, origins):
@@ -204,7 +216,8 @@ def verify_rebuild(
                 loss(problem["check"], problem["url"], problem["detail"])
 
     discovery = dict(discovery or {})
-    paths_checked = sum(counts[k] for k in ("same_path", "media_same_path", f"loss_{_PATH_LOST}"))
+    paths_checked = sum(counts[k] for k in ("same_path", "media_same_path", "path_moved",
+                                            f"loss_{_PATH_LOST}"))
     skipped = list(discovery.get("skipped", []))
     notes = list(discovery.get("notes", []))
     sections = {
@@ -212,7 +225,8 @@ def verify_rebuild(
                             counts["pages_scraped"] + counts["posts_scraped"],
                             [x for x in losses if x["check"] in _CONTENT_CHECKS], not_migratable),
         **({"paths": {**_section("Pages, posts and media answer at the path they had on the source",
-                                 paths_checked, [x for x in losses if x["check"] == _PATH_LOST]),
+                                 paths_checked, [x for x in losses if x["check"] == _PATH_LOST],
+                                 moved),
                       "notes": permalink_notes(discovery)}} if target_home else {}),
         "source_links": _section("No link or image in the target content points at the source",
                                  counts["pages_scraped"] + counts["posts_scraped"],
